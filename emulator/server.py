@@ -1,0 +1,214 @@
+"""The emulator's server: TLS WebSocket on loopback, on the Live API's own paths."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import http
+import random
+import re
+import ssl
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from google.genai import types
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from emulator import wire
+from emulator.journal import Journal
+from emulator.script import ScriptedExaminer, script_lines
+from emulator.session import ExamSession, LiveConnection, SessionSettings, Snapshot, new_handle
+from emulator.tls import EmulatorTLS
+from emulator.voice import ExaminerVoice
+from viva.config import ExamConfig
+
+# Suffixes of the paths google-genai builds (protocol reference §1.1): Developer API,
+# ephemeral-token (Constrained) and Vertex.
+_LIVE_PATH = re.compile(
+    r"/ws/google\.(ai\.generativelanguage\.v1\w*\.GenerativeService\.BidiGenerateContent(Constrained)?"
+    r"|cloud\.aiplatform\.v1\w*\.LlmBidiService/BidiGenerateContent)$"
+)
+SESSION_HEADER = "x-viva-session-id"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
+
+
+def default_exam() -> ExamConfig:
+    """A short generic exam, for an emulator started without a config."""
+    return ExamConfig(
+        name="Emulator demo",
+        greeting="Hello, I am your examiner today.",
+        system_prompt="You are an examiner.",
+        parts=[{"name": "Questions", "questions": ["Where do you live?", "What do you like to do in your free time?"]}],
+        closing_phrase="Thank you. That is the end of the test.",
+    )
+
+
+class EmulatorServer:
+    """A Gemini Live API emulator: many isolated sessions in one process.
+
+    Args:
+        exam: the exam the scripted examiner follows.
+        host, port: where to listen (port 0: any free port).
+        log_dir: emulator.jsonl of each session goes to log_dir/<session id>/ (None: memory only).
+        tls_dir: where the CA file is written (default: a temporary folder).
+        settings: pacing, voice and lifetime of connections.
+    """
+
+    def __init__(
+        self,
+        *,
+        exam: ExamConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_dir: Path | None = None,
+        tls_dir: Path | None = None,
+        settings: SessionSettings | None = None,
+    ):
+        self.exam = exam or default_exam()
+        self._lines = script_lines(self.exam)
+        self._host, self._port = host, port
+        self._log_dir = log_dir
+        self._tls_dir = tls_dir
+        self.settings = settings or SessionSettings(voice=ExaminerVoice())
+        self._server: Server | None = None
+        self._tls: EmulatorTLS | None = None
+        self._tempdir: tempfile.TemporaryDirectory | None = None
+        self._snapshots: dict[str, Snapshot] = {}
+        self.sessions: dict[str, ExamSession] = {}
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="silero")
+        self._connection_tasks: set[asyncio.Task] = set()
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> "EmulatorServer":
+        if self._tls_dir is None:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="viva-emulator-")
+            self._tls_dir = Path(self._tempdir.name)
+        self._tls = EmulatorTLS.create(self._tls_dir)
+        self._server = await serve(
+            self._handle,
+            self._host,
+            self._port,
+            ssl=self._tls.server_context,
+            process_request=self._check_path,
+            compression=None,  # base64 audio hardly compresses; spare the CPU for sessions
+            max_size=16 * 2**20,
+        )
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for session in self.sessions.values():
+            session.journal.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+
+    async def __aenter__(self) -> "EmulatorServer":
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._server.sockets[0].getsockname()[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"https://localhost:{self.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self._tls.ca_file
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        return self._tls.client_context()
+
+    def http_options(self, *, session_id: str | None = None) -> types.HttpOptions:
+        """HttpOptions that point google-genai (or Pipecat's service) at this emulator."""
+        headers = {SESSION_HEADER: session_id} if session_id else None
+        return types.HttpOptions(
+            base_url=self.base_url,
+            headers=headers,
+            async_client_args={"ssl": self.client_ssl_context()},
+        )
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables that redirect unmodified google-genai code here."""
+        return {
+            "GOOGLE_GEMINI_BASE_URL": self.base_url,
+            "SSL_CERT_FILE": str(self.ca_file),
+            "NO_PROXY": "localhost,127.0.0.1",
+        }
+
+    # ---- connections -----------------------------------------------------------------
+
+    def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = re.sub(r"/{2,}", "/", urlsplit(request.path).path)
+        if not _LIVE_PATH.search(path):
+            return connection.respond(http.HTTPStatus.NOT_FOUND, "Not Found\n")
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        if not _api_key(ws.request):
+            await ws.close(
+                wire.POLICY,
+                "Method doesn't allow unregistered callers (callers without established identity). "
+                "Please use API Key or other form of API c",
+            )
+            return
+        connection = LiveConnection(
+            ws=ws,
+            settings=self.settings,
+            new_session=self._new_session,
+            resume=self._snapshots.get,
+            remember=self._remember,
+            executor=self._executor,
+        )
+        await connection.serve()
+
+    def _new_session(self, ws: ServerConnection) -> ExamSession:
+        requested = ws.request.headers.get(SESSION_HEADER, "")
+        session_id = requested if _SAFE_ID.match(requested) and requested not in self.sessions else None
+        session_id = session_id or f"emu-{time.strftime('%Y%m%d-%H%M%S')}-{len(self.sessions):04d}"
+        path = self._log_dir / session_id / "emulator.jsonl" if self._log_dir else None
+        journal = Journal(path)
+        journal.write(dir="event", kind="connect", path=ws.request.path, session_id=session_id)
+        examiner = ScriptedExaminer(
+            lines=self._lines,
+            closing_phrase=self.exam.closing_phrase,
+            required_tools=tuple(tool.name for tool in self.exam.required_tools),
+        )
+        seed = int(hashlib.sha256(f"{self.settings.seed}:{session_id}".encode()).hexdigest()[:12], 16)
+        session = ExamSession(session_id=session_id, examiner=examiner, journal=journal, rng=random.Random(seed))
+        self.sessions[session_id] = session
+        return session
+
+    def _remember(self, snapshot: Snapshot) -> str:
+        handle = new_handle(snapshot.session.session_id)
+        self._snapshots[handle] = snapshot
+        snapshot.session.handles.append(handle)
+        return handle
+
+
+def _api_key(request: Request) -> str | None:
+    """The caller's key, from any of the places clients put it (protocol reference §1.2)."""
+    headers = request.headers
+    if headers.get("x-goog-api-key"):
+        return headers["x-goog-api-key"]
+    authorization = headers.get("authorization", "")
+    if authorization.split(" ")[0] in ("Token", "Bearer") and len(authorization.split(" ")) == 2:
+        return authorization.split(" ")[1]
+    query = parse_qs(urlsplit(request.path).query)
+    for name in ("key", "access_token"):
+        if query.get(name):
+            return query[name][0]
+    return None

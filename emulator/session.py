@@ -1,0 +1,578 @@
+"""One Live API session as the emulator serves it: the protocol state of each socket and
+the exam state that outlives sockets through resumption handles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import re
+import secrets
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.genai import types
+from loguru import logger
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from emulator import wire
+from emulator.journal import Journal
+from emulator.script import CallTools, ExaminerState, ScriptedExaminer, Silence, Speak
+from emulator.speech import SpeechDetector
+from emulator.toolargs import declared_json_schema, example_arguments, schema_errors
+from emulator.voice import OUTPUT_RATE, ExaminerVoice
+
+AUDIO_TOKENS_PER_S = 25  # the Live API bills audio at about 25 tokens a second
+_INPUT_RATE = re.compile(r"rate=(\d+)")
+_call_ids = itertools.count(10_000_000_000_000_000_000)
+
+
+@dataclass
+class SessionSettings:
+    """How the emulator paces and words its output (per server, shared by its sessions)."""
+
+    voice: ExaminerVoice
+    pace: float = 1.25  # audio is streamed this many times faster than real time
+    hold_turn_complete: bool = True  # turnComplete when playback would end, as the real server does
+    chunk_s: float = 0.1  # seconds of audio per modelTurn message
+    connection_lifetime_s: float | None = None  # goAway, then a 1011 close, like the real ~10 min
+    go_away_time_left_s: float = 50.0
+    validate_outgoing: bool = False  # check each message with the strict SDK validator
+    seed: int = 0
+
+
+@dataclass
+class ExamSession:
+    """What survives a reconnect: the script position, the journal, the token count."""
+
+    session_id: str
+    examiner: ScriptedExaminer
+    journal: Journal
+    rng: random.Random
+    prompt_tokens: int = 0
+    connection: "LiveConnection | None" = None
+    connections: int = 0
+    handles: list[str] = field(default_factory=list)
+    validation_failures: list[str] = field(default_factory=list)
+    messages_validated: int = 0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a resumption handle restores."""
+
+    session: ExamSession
+    state: ExaminerState
+    prompt_tokens: int
+
+
+class Close(Exception):
+    """Ends the connection with a close frame."""
+
+    def __init__(self, code: int, reason: str):
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def _model_major(model: str) -> int:
+    match = re.search(r"gemini-(\d+)", model or "")
+    return int(match.group(1)) if match else 3
+
+
+class LiveConnection:
+    """One WebSocket: setup, realtime input, activity windows, generation, tools.
+
+    Args:
+        ws: the accepted connection.
+        settings: pacing and voice.
+        new_session: makes the ExamSession of a fresh connection (session id from headers).
+        resume: finds the Snapshot for a handle (None when unknown).
+        remember: stores a Snapshot under a new handle and returns the handle.
+        executor: where Silero runs, off the event loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        ws: ServerConnection,
+        settings: SessionSettings,
+        new_session: Callable[[ServerConnection], ExamSession],
+        resume: Callable[[str], Snapshot | None],
+        remember: Callable[[Snapshot], str],
+        executor: Executor | None,
+    ):
+        self._ws = ws
+        self._settings = settings
+        self._new_session = new_session
+        self._resume = resume
+        self._remember = remember
+        self._executor = executor
+        self.session: ExamSession | None = None
+        self._setup: wire.WireSetup | None = None
+        self._manual_activity = False
+        self._barge_in = True
+        self._resumption = False
+        self._input_transcription = False
+        self._output_transcription = False
+        self._tool_schemas: dict[str, dict] = {}
+        self._window: _Window | None = None
+        self._auto_turn: _AutoTurn | None = None
+        self._generation: asyncio.Task | None = None
+        self._pending_calls: dict[str, str] = {}  # call id -> function name
+        self._awaiting_realtime_trigger = False
+        self._timers: list[asyncio.Task] = []
+        self._closed = False
+
+    # ---- connection lifetime -------------------------------------------------------
+
+    async def serve(self) -> None:
+        try:
+            try:
+                await self._serve_messages()
+            except Close as close:
+                await self._close(close.code, close.reason)
+        except ConnectionClosed:
+            pass
+        finally:
+            await self._teardown()
+
+    async def _serve_messages(self) -> None:
+        async for raw in self._ws:
+            try:
+                message = wire.parse_client_message(raw)
+            except wire.ProtocolError as e:
+                self._log_in("invalid", error=e.reason)
+                raise Close(e.code, e.reason) from None
+            await self._dispatch(message)
+
+    async def _teardown(self) -> None:
+        self._closed = True
+        for task in [*self._timers, self._generation]:
+            if task and not task.done():
+                task.cancel()
+        if self.session is not None:
+            if self.session.connection is self:
+                self.session.connection = None
+            code = self._ws.close_code
+            self.session.journal.write(
+                dir="event", kind="socket_closed", code=code, reason=self._ws.close_reason or ""
+            )
+
+    async def _close(self, code: int, reason: str) -> None:
+        if self.session is not None:
+            self.session.journal.write(dir="out", kind="close", code=code, reason=reason)
+        self._closed = True
+        await self._ws.close(code, reason)
+
+    async def close_now(self, code: int, reason: str) -> None:
+        """Closes from outside (lifetime end, fault injection)."""
+        await self._close(code, reason)
+
+    # ---- input -----------------------------------------------------------------------
+
+    def _log_in(self, kind: str, **extra: Any) -> None:
+        if self.session is not None:
+            self.session.journal.write(
+                dir="in", kind=kind, window_open=self._window is not None, **extra
+            )
+
+    async def _dispatch(self, message: wire.WireClientMessage) -> None:
+        if message.setup is not None:
+            await self._on_setup(message.setup)
+            return
+        if self._setup is None:
+            # The first frame must be setup; the real server answers anything else so.
+            raise Close(wire.INVALID_ARGUMENT, "Request contains an invalid argument.")
+        if message.realtime_input is not None:
+            await self._on_realtime_input(message.realtime_input)
+        elif message.client_content is not None:
+            await self._on_client_content(message.client_content)
+        elif message.tool_response is not None:
+            await self._on_tool_response(message.tool_response)
+        elif message.context_update is not None:
+            self._log_in("context_update")
+            if message.context_update.tools:
+                self._declare_tools(message.context_update.tools)
+
+    async def _on_setup(self, setup: wire.WireSetup) -> None:
+        if self._setup is not None:
+            raise Close(wire.INVALID_ARGUMENT, "Request contains an invalid argument.")
+        handle = setup.session_resumption.handle if setup.session_resumption else None
+        if handle:
+            snapshot = self._resume(handle)
+            if snapshot is None:
+                raise Close(wire.POLICY, "BidiGenerateContent session not found")
+            if snapshot.session.connection is not None:
+                # Resuming while the session's old socket is still open is refused.
+                raise Close(wire.INTERNAL, "The service is currently unavailable.")
+            self.session = snapshot.session
+            self.session.examiner.state = snapshot.state
+            self.session.prompt_tokens = snapshot.prompt_tokens
+        else:
+            self.session = self._new_session(self._ws)
+        self.session.connection = self
+        self.session.connections += 1
+        self._setup = setup
+        self._log_in("setup", model=setup.model, resumed_from=handle, connection=self.session.connections)
+
+        detection = setup.realtime_input_config.automatic_activity_detection if setup.realtime_input_config else None
+        self._manual_activity = bool(detection and detection.disabled)
+        handling = setup.realtime_input_config.activity_handling if setup.realtime_input_config else None
+        self._barge_in = handling != types.ActivityHandling.NO_INTERRUPTION
+        self._resumption = setup.session_resumption is not None
+        self._input_transcription = setup.input_audio_transcription is not None
+        self._output_transcription = setup.output_audio_transcription is not None
+        if not self._manual_activity:
+            silence_ms = detection.silence_duration_ms if detection and detection.silence_duration_ms else 800
+            self._auto_turn = _AutoTurn(silence_s=silence_ms / 1000)
+        self._declare_tools(setup.tools or [])
+
+        await self._send(wire.setup_complete(), kind="setup_complete")
+        if self._settings.connection_lifetime_s:
+            self._timers.append(asyncio.create_task(self._lifetime(self._settings.connection_lifetime_s)))
+        await self._offer_handle()
+
+    def _declare_tools(self, tools: list[types.Tool]) -> None:
+        self._tool_schemas = {
+            declaration.name: declared_json_schema(declaration)
+            for tool in tools
+            for declaration in tool.function_declarations or []
+        }
+        required = [name for name in self.session.examiner.required_tools if name in self._tool_schemas]
+        self.session.examiner.tools = tuple(required)
+
+    async def _on_realtime_input(self, realtime: types.LiveClientRealtimeInput) -> None:
+        if realtime.activity_start is not None:
+            await self._on_activity_start()
+        elif realtime.activity_end is not None:
+            await self._on_activity_end()
+        elif realtime.audio is not None or realtime.media_chunks:
+            blob = realtime.audio or realtime.media_chunks[0]
+            await self._on_audio(blob)
+        elif realtime.audio_stream_end:
+            self._log_in("audio_stream_end")
+            if self._auto_turn is not None and self._auto_turn.detector is not None:
+                await self._end_auto_turn()
+        elif realtime.text is not None:
+            self._log_in("text", text=realtime.text)
+            self._awaiting_realtime_trigger = False
+            await self._respond(self.session.examiner.on_text(), trigger="text")
+        elif realtime.video is not None:
+            self._log_in("video")
+
+    async def _on_activity_start(self) -> None:
+        if not self._manual_activity:
+            self._log_in("activity_start")
+            raise Close(
+                wire.INVALID_ARGUMENT,
+                "Explicit activity control is not supported when automatic activity detection is enabled.",
+            )
+        if self._window is not None:
+            self._log_in("activity_start", nested=True)  # ignored, as the real server does
+            return
+        self._log_in("activity_start")
+        self._window = _Window(executor=self._executor)
+        if self._barge_in:
+            await self._interrupt()
+
+    async def _on_activity_end(self) -> None:
+        if not self._manual_activity:
+            self._log_in("activity_end")
+            raise Close(
+                wire.INVALID_ARGUMENT,
+                "Explicit activity control is not supported when automatic activity detection is enabled.",
+            )
+        self._log_in("activity_end")
+        window, self._window = self._window, None
+        if window is None:
+            return
+        if window.audio_bytes == 0:
+            # An empty activity: the real server ends the turn, then closes.
+            await self._send({"serverContent": {"turnComplete": True}, "usageMetadata": {}}, kind="turn_complete")
+            raise Close(wire.INVALID_ARGUMENT, "Precondition check failed.")
+        await self._complete_turn(await window.finish())
+
+    async def _on_audio(self, blob: types.Blob) -> None:
+        data = blob.data or b""
+        match = _INPUT_RATE.search(blob.mime_type or "")
+        rate = int(match.group(1)) if match else 16000
+        self._log_in("audio", audio_bytes=len(data))
+        if self._manual_activity:
+            if self._window is not None:
+                self._window.add(data, rate)
+            # Outside a window the audio is accepted and ignored, as the real server does.
+            return
+        await self._on_auto_audio(data, rate)
+
+    async def _complete_turn(self, detector: SpeechDetector) -> None:
+        speech = detector.has_speech
+        self.session.prompt_tokens += int(detector.audio_s * AUDIO_TOKENS_PER_S)
+        self.session.journal.write(
+            dir="action", kind="window", speech=speech,
+            voiced_s=round(detector.voiced_s, 2), audio_s=round(detector.audio_s, 2),
+        )
+        if speech and self._input_transcription:
+            await self._send(wire.input_transcription(f"(speech, {detector.voiced_s:.1f} s)"), kind="input_transcription")
+        await self._respond(self.session.examiner.on_turn(speech=speech), trigger="speech" if speech else "no_speech")
+
+    async def _on_client_content(self, content: types.LiveClientContent) -> None:
+        self._log_in("client_content", turns=len(content.turns or []), turn_complete=bool(content.turn_complete))
+        for turn in content.turns or []:
+            text = " ".join(part.text for part in turn.parts or [] if part.text)
+            self.session.prompt_tokens += max(1, len(text) // 4)
+        if not content.turn_complete:
+            return
+        await self._interrupt()  # "a message here will interrupt any current model generation"
+        if _model_major(self._setup.model) >= 3:
+            # 3.x models run inference only on the next realtime input (pipecat sends " ").
+            self._awaiting_realtime_trigger = True
+            return
+        await self._respond(self.session.examiner.on_text(), trigger="client_content")
+
+    async def _on_tool_response(self, response: types.LiveClientToolResponse) -> None:
+        answers = response.function_responses or []
+        self._log_in("tool_response", ids=[a.id for a in answers], names=[a.name for a in answers])
+        for answer in answers:
+            name = self._pending_calls.pop(answer.id, None) if answer.id else None
+            if name is None:
+                self.session.journal.write(dir="action", kind="tool_response_ignored", id=answer.id)
+                continue
+            reply = self.session.examiner.on_tool_result(name)
+            await self._respond(reply, trigger="tool_response")
+
+    # ---- automatic activity detection (server VAD) ---------------------------------
+
+    async def _on_auto_audio(self, data: bytes, rate: int) -> None:
+        turn = self._auto_turn
+        if turn.detector is None:
+            turn.detector = SpeechDetector()
+        ended = turn.feed(data, rate)
+        if turn.started_now and self._barge_in:
+            await self._interrupt()
+        if ended:
+            await self._end_auto_turn()
+
+    async def _end_auto_turn(self) -> None:
+        detector = self._auto_turn.take()
+        if detector is not None and detector.has_speech:
+            await self._complete_turn(detector)
+
+    # ---- output ----------------------------------------------------------------------
+
+    async def _send(self, message: dict, *, kind: str | None = None, **extra: Any) -> None:
+        if self._closed:
+            return
+        if self._settings.validate_outgoing:
+            self.session.messages_validated += 1
+            try:
+                wire.validate_server_message(message)
+            except Exception as e:  # recorded for the tests; a real client would choke
+                self.session.validation_failures.append(f"{e}: {str(message)[:200]}")
+        if kind is not None:
+            self.session.journal.write(dir="out", kind=kind, **extra)
+        try:
+            await self._ws.send(wire.encode_server_message(message))
+        except ConnectionClosed:
+            self._closed = True
+
+    async def _offer_handle(self) -> None:
+        if not self._resumption or self._closed:
+            return
+        if self._generation is not None or self._pending_calls:
+            await self._send(wire.resumption_update(None), kind="resumption_update", resumable=False)
+            return
+        handle = self._remember(
+            Snapshot(self.session, self.session.examiner.state, self.session.prompt_tokens)
+        )
+        await self._send(wire.resumption_update(handle), kind="resumption_update", resumable=True, handle=handle)
+
+    async def _respond(self, reply, *, trigger: str) -> None:
+        self.session.journal.write(dir="action", kind="reply", trigger=trigger, reply=_describe(reply))
+        if isinstance(reply, Silence):
+            await self._send(wire.turn_complete(self._prompt_tokens(), 0), kind="turn_complete", empty=True)
+            return
+        await self._interrupt()
+        if self._resumption:
+            await self._send(wire.resumption_update(None), kind="resumption_update", resumable=False)
+        if isinstance(reply, CallTools):
+            await self._call_tools(reply)
+            return
+        self._generation = asyncio.create_task(self._speak(reply))
+
+    def _prompt_tokens(self) -> int:
+        return self.session.prompt_tokens + 200
+
+    async def _call_tools(self, reply: CallTools) -> None:
+        calls = []
+        for name in reply.names:
+            schema = self._tool_schemas[name]
+            arguments = example_arguments(schema, self.session.rng)
+            errors = schema_errors(schema, arguments)
+            call_id = f"fc_{next(_call_ids)}"
+            self._pending_calls[call_id] = name
+            calls.append({"id": call_id, "name": name, "args": arguments})
+            self.session.journal.write(dir="out", kind="tool_call", id=call_id, name=name, args=arguments, schema_errors=errors)
+        await self._send(wire.tool_call(calls))
+
+    async def _speak(self, reply: Speak) -> None:
+        """Streams one examiner turn: audio a little faster than real time, transcript beside it."""
+        try:
+            pcm = await self._settings.voice.synthesize(reply.text)
+            duration = len(pcm) / 2 / OUTPUT_RATE
+            self.session.journal.write(dir="out", kind="speak", text=reply.text, line=reply.line, audio_s=round(duration, 2))
+            chunk_bytes = int(self._settings.chunk_s * OUTPUT_RATE) * 2
+            words = reply.text.split()
+            pieces = _transcript_pieces(words, duration)
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            for offset in range(0, len(pcm), chunk_bytes):
+                position = offset / 2 / OUTPUT_RATE
+                while pieces and pieces[0][0] <= position:
+                    if self._output_transcription:
+                        await self._send(wire.output_transcription(pieces[0][1]))
+                    pieces.pop(0)
+                await self._send(wire.audio_chunk(pcm[offset : offset + chunk_bytes]))
+                delay = start + (offset + chunk_bytes) / 2 / OUTPUT_RATE / self._settings.pace - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            for _, text in pieces:
+                if self._output_transcription:
+                    await self._send(wire.output_transcription(text))
+            await self._send(wire.generation_complete(), kind="generation_complete")
+            # The real server holds turnComplete until playback would have ended.
+            remaining = start + duration - loop.time()
+            if remaining > 0 and self._settings.hold_turn_complete:
+                await asyncio.sleep(remaining)
+            response_tokens = int(duration * AUDIO_TOKENS_PER_S)
+            self.session.prompt_tokens += response_tokens
+            await self._send(wire.turn_complete(self._prompt_tokens(), response_tokens), kind="turn_complete")
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # never leave a client waiting on a turn that died
+            logger.exception("emulator: examiner turn failed")
+            await self._send(wire.turn_complete(self._prompt_tokens(), 0), kind="turn_complete")
+        self._generation = None
+        await self._offer_handle()
+
+    async def _interrupt(self) -> None:
+        """Barge-in: a generating turn ends with interrupted, then turnComplete."""
+        generation, self._generation = self._generation, None
+        if generation is None or generation.done():
+            return
+        generation.cancel()
+        try:
+            await generation
+        except asyncio.CancelledError:
+            pass
+        await self._send(wire.interrupted(), kind="interrupted")
+        await self._send(wire.turn_complete(self._prompt_tokens(), 0), kind="turn_complete")
+        if self._pending_calls:
+            ids = list(self._pending_calls)
+            self._pending_calls.clear()
+            self.session.examiner.cancel_tools()
+            await self._send(wire.tool_call_cancellation(ids), kind="tool_call_cancellation", ids=ids)
+        await self._offer_handle()
+
+    async def _lifetime(self, lifetime_s: float) -> None:
+        """The connection's end of life: goAway first, then the close the real server sends."""
+        time_left = min(self._settings.go_away_time_left_s, lifetime_s)
+        await asyncio.sleep(lifetime_s - time_left)
+        await self._send(wire.go_away(time_left), kind="go_away", time_left_s=time_left)
+        await asyncio.sleep(time_left)
+        await self._close(wire.INTERNAL, "Deadline expired before operation could complete.")
+
+
+def _describe(reply) -> dict:
+    if isinstance(reply, Speak):
+        return {"speak": reply.text, "line": reply.line}
+    if isinstance(reply, CallTools):
+        return {"call_tools": list(reply.names)}
+    return {"silence": True}
+
+
+def _transcript_pieces(words: list[str], duration: float, per_piece: int = 4) -> list[tuple[float, str]]:
+    """(start time, text) of transcript pieces of a few words, spread evenly over the audio."""
+    pieces = []
+    for i in range(0, len(words), per_piece):
+        text = " ".join(words[i : i + per_piece])
+        pieces.append((duration * i / max(1, len(words)), text if i == 0 else " " + text))
+    return pieces
+
+
+class _Window:
+    """One activity window's audio, scored by Silero off the event loop as it arrives."""
+
+    _BATCH_BYTES = 16000  # half a second at 16 kHz: few executor hops, little left at the end
+
+    def __init__(self, *, executor: Executor | None):
+        self._executor = executor
+        self.detector = SpeechDetector()
+        self.audio_bytes = 0
+        self._pending = bytearray()
+        self._rate = 16000
+        self._tail: asyncio.Future | None = None
+
+    def add(self, pcm: bytes, rate: int) -> None:
+        self.audio_bytes += len(pcm)
+        if rate != self._rate and self._pending:
+            self._flush()
+        self._rate = rate
+        self._pending += pcm
+        if len(self._pending) >= self._BATCH_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        data, rate, previous = bytes(self._pending), self._rate, self._tail
+        self._pending.clear()
+        loop = asyncio.get_running_loop()
+
+        async def score():
+            if previous is not None:
+                await previous
+            await loop.run_in_executor(self._executor, self.detector.feed, data, rate)
+
+        self._tail = asyncio.ensure_future(score())
+
+    async def finish(self) -> SpeechDetector:
+        if self._pending:
+            self._flush()
+        if self._tail is not None:
+            await self._tail
+        return self.detector
+
+
+class _AutoTurn:
+    """The server's own activity detection, for clients that leave it on."""
+
+    def __init__(self, *, silence_s: float):
+        self._silence_s = silence_s
+        self.detector: SpeechDetector | None = None
+        self._speaking = False
+        self._quiet_s = 0.0
+        self.started_now = False
+
+    def feed(self, pcm: bytes, rate: int) -> bool:
+        """Scores audio; True when a turn with speech has just ended."""
+        self.started_now = False
+        for voiced in self.detector.feed(pcm, rate):
+            if voiced:
+                self.started_now = self.started_now or not self._speaking
+                self._speaking, self._quiet_s = True, 0.0
+            elif self._speaking:
+                self._quiet_s += 0.032
+                if self._quiet_s >= self._silence_s and self.detector.has_speech:
+                    return True
+        return False
+
+    def take(self) -> SpeechDetector | None:
+        detector, self.detector = self.detector, None
+        self._speaking, self._quiet_s = False, 0.0
+        return detector
+
+
+def new_handle(session_id: str) -> str:
+    return f"{session_id}-{secrets.token_hex(6)}"

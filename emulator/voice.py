@@ -1,0 +1,84 @@
+"""The examiner's voice: espeak-ng speech where it is installed, else a tone as long as the words.
+
+Output is what the Live API sends: 16-bit little-endian mono PCM at 24 kHz.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import shutil
+import wave
+
+import numpy as np
+import soxr
+
+OUTPUT_RATE = 24000
+WORDS_PER_SECOND = 2.6  # an examiner's unhurried pace, used for the tone fallback
+
+
+def tone_for(text: str, rate: int = OUTPUT_RATE) -> bytes:
+    """A soft 220 Hz tone lasting as long as the words would take to say."""
+    duration = max(0.5, len(text.split()) / WORDS_PER_SECOND)
+    t = np.arange(int(duration * rate)) / rate
+    envelope = np.minimum(1.0, np.minimum(t, duration - t) / 0.02)
+    samples = 0.2 * np.sin(2 * np.pi * 220 * t) * envelope
+    return (samples * 32767).astype("<i2").tobytes()
+
+
+def _wav_to_pcm(data: bytes, rate: int) -> bytes:
+    with wave.open(io.BytesIO(data)) as wav:
+        source_rate = wav.getframerate()
+        frames = wav.readframes(wav.getnframes())
+        channels = wav.getnchannels()
+    samples = np.frombuffer(frames, dtype="<i2")
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1).astype("<i2")
+    if source_rate != rate:
+        resampled = soxr.resample(samples.astype(np.float32) / 32768, source_rate, rate)
+        samples = (np.clip(resampled, -1, 1) * 32767).astype("<i2")
+    return samples.tobytes()
+
+
+class ExaminerVoice:
+    """Synthesizes examiner lines, once per distinct line per process.
+
+    Args:
+        voice: espeak-ng voice name.
+        words_per_minute: espeak-ng speaking rate.
+        use_espeak: False forces the tone (None: espeak-ng when installed).
+    """
+
+    def __init__(self, *, voice: str = "en-gb", words_per_minute: int = 160, use_espeak: bool | None = None):
+        self._voice = voice
+        self._wpm = words_per_minute
+        self._espeak = shutil.which("espeak-ng") if use_espeak in (None, True) else None
+        self._cache: dict[str, asyncio.Future[bytes]] = {}
+
+    @property
+    def engine(self) -> str:
+        return "espeak-ng" if self._espeak else "tone"
+
+    async def synthesize(self, text: str) -> bytes:
+        """PCM at 24 kHz for the line; concurrent requests for one line share the work."""
+        future = self._cache.get(text)
+        if future is None or (future.done() and future.exception()):
+            future = asyncio.get_running_loop().create_future()
+            self._cache[text] = future
+            try:
+                future.set_result(await self._render(text))
+            except Exception as e:  # surfaced to every waiter, and retried next time
+                future.set_exception(e)
+        return await asyncio.shield(future)
+
+    async def _render(self, text: str) -> bytes:
+        if not self._espeak:
+            return tone_for(text)
+        process = await asyncio.create_subprocess_exec(
+            self._espeak, "-v", self._voice, "-s", str(self._wpm), "--stdout", text,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )
+        data, _ = await process.communicate()
+        if process.returncode != 0 or not data:
+            return tone_for(text)
+        return _wav_to_pcm(data, OUTPUT_RATE)

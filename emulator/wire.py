@@ -1,0 +1,286 @@
+"""The Live API's JSON on the wire: parsing what clients send, shaping what we send.
+
+Clients send proto3-JSON: field names in camelCase or snake_case at any depth, bytes
+in either base64 alphabet, enums in any case. We walk each message along
+google-genai's own pydantic types, so the set of accepted field names is exactly the
+SDK's, and an unknown name is rejected the way the real server rejects it (1007 with
+the name as sent and the proto path). Free-form values (function arguments and
+responses, JSON schemas) are left untouched: their keys are the user's, not ours.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import types as pytypes
+import typing
+from typing import Any
+
+import pydantic
+from google.genai import _live_converters
+from google.genai import types
+
+# Close codes, as the real service uses them (protocol reference §6).
+INVALID_ARGUMENT = 1007
+POLICY = 1008
+INTERNAL = 1011
+
+# Fields google-genai knows but the Developer API rejects (Vertex-only).
+_DEVELOPER_API_REJECTS = {
+    ("setup", "session_resumption", "transparent"),
+    ("setup", "explicit_vad_signal"),
+}
+
+
+
+class WireSetup(types.LiveClientSetup):
+    """The setup message as clients send it.
+
+    google-genai's LiveClientSetup lacks `realtimeInputConfig`, although its own
+    converter puts that field into every setup built from a LiveConnectConfig.
+    """
+
+    realtime_input_config: types.RealtimeInputConfig | None = None
+
+
+class WireClientMessage(types.LiveClientMessage):
+    """A client frame: LiveClientMessage with the complete setup."""
+
+    setup: WireSetup | None = None
+
+
+# The tools field is annotated as a bare list behind a validator in the SDK.
+_FIELD_OVERRIDES: dict[tuple[type, str], Any] = {
+    (WireSetup, "tools"): list[types.Tool],
+}
+
+SERVER_ONEOF = {
+    "setupComplete",
+    "serverContent",
+    "toolCall",
+    "toolCallCancellation",
+    "goAway",
+    "sessionResumptionUpdate",
+}
+SERVER_SIDECARS = {"usageMetadata", "voiceActivity", "voiceActivityDetectionSignal"}
+
+
+class ProtocolError(Exception):
+    """A client message the real service would answer by closing the socket."""
+
+    def __init__(self, code: int, reason: str):
+        super().__init__(f"{code} {reason}")
+        self.code = code
+        # The WebSocket close reason is limited to 123 bytes; the real server truncates.
+        self.reason = reason.encode()[:123].decode(errors="ignore")
+
+
+def snake_case(name: str) -> str:
+    """Proto field name of a JSON key: `turnComplete` -> `turn_complete`."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def decode_base64(text: str) -> bytes:
+    """Decodes standard or URL-safe base64, padded or not, as proto3-JSON allows."""
+    cleaned = text.strip().replace("-", "+").replace("_", "/")
+    cleaned += "=" * (-len(cleaned) % 4)
+    try:
+        return base64.b64decode(cleaned, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise ProtocolError(INVALID_ARGUMENT, "Request contains an invalid argument.") from e
+
+
+def _unknown(name: str, path: str) -> ProtocolError:
+    return ProtocolError(
+        INVALID_ARGUMENT,
+        f"Invalid JSON payload received. Unknown name \"{name}\" at '{path}': Cannot find field.",
+    )
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strips Optional and Annotated."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, pytypes.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return _unwrap(args[0])
+    return annotation
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel)
+
+
+def _normalize(value: Any, annotation: Any, path: str, proto_path: tuple[str, ...]) -> Any:
+    annotation = _unwrap(annotation)
+    origin = typing.get_origin(annotation)
+    if _is_model(annotation):
+        if not isinstance(value, dict):
+            return value  # let pydantic report the type error
+        return _normalize_model(value, annotation, path, proto_path)
+    if origin in (typing.Union, pytypes.UnionType):
+        options = [_unwrap(a) for a in typing.get_args(annotation) if a is not type(None)]
+        if isinstance(value, dict):
+            first_error = None
+            for option in options:
+                if _is_model(option):
+                    try:
+                        return _normalize_model(value, option, path, proto_path)
+                    except ProtocolError as e:
+                        first_error = first_error or e
+            if first_error:
+                raise first_error
+        if isinstance(value, list):
+            for option in options:
+                if typing.get_origin(option) is list:
+                    return _normalize(value, option, path, proto_path)
+        return value
+    if origin is list and isinstance(value, list):
+        (item_type,) = typing.get_args(annotation) or (Any,)
+        return [
+            _normalize(item, item_type, f"{path}[{i}]", proto_path) for i, item in enumerate(value)
+        ]
+    if origin is dict and isinstance(value, dict):
+        args = typing.get_args(annotation)
+        item_type = args[1] if len(args) == 2 else Any
+        if _is_model(_unwrap(item_type)):
+            # Keys of such maps (schema property names) are the user's: kept as sent.
+            return {
+                key: _normalize(item, item_type, f"{path}[{key}]", proto_path)
+                for key, item in value.items()
+            }
+        return value
+    if annotation is bytes and isinstance(value, str):
+        return decode_base64(value)
+    return value
+
+
+def _normalize_model(
+    value: dict, model: type[pydantic.BaseModel], path: str, proto_path: tuple[str, ...]
+) -> dict:
+    fields = model.model_fields
+    result = {}
+    for key, item in value.items():
+        name = snake_case(key)
+        if name not in fields or (*proto_path, name) in _DEVELOPER_API_REJECTS:
+            raise _unknown(key, path)
+        annotation = _FIELD_OVERRIDES.get((model, name), fields[name].annotation)
+        result[name] = _normalize(item, annotation, f"{path}.{name}", (*proto_path, name))
+    return result
+
+
+def parse_client_message(raw: str | bytes) -> WireClientMessage:
+    """Parses one client frame into the SDK's types, or raises ProtocolError."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ProtocolError(INVALID_ARGUMENT, "Invalid JSON payload received.") from e
+    if not isinstance(data, dict):
+        raise ProtocolError(INVALID_ARGUMENT, "Invalid JSON payload received.")
+    normalized = {}
+    for key, item in data.items():
+        name = snake_case(key)
+        if name not in WireClientMessage.model_fields:
+            raise ProtocolError(
+                INVALID_ARGUMENT,
+                f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.',
+            )
+        annotation = WireClientMessage.model_fields[name].annotation
+        normalized[name] = _normalize(item, annotation, name, (name,))
+    if len([v for v in normalized.values() if v is not None]) != 1:
+        raise ProtocolError(INVALID_ARGUMENT, "Request contains an invalid argument.")
+    try:
+        return WireClientMessage.model_validate(normalized)
+    except pydantic.ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ProtocolError(
+            INVALID_ARGUMENT, f"Invalid value at '{where}': {first['msg']}"
+        ) from e
+
+
+def validate_server_message(message: dict) -> types.LiveServerMessage:
+    """The strict check of protocol reference §8: what the SDK would parse, nothing extra."""
+    extra = set(message) - SERVER_ONEOF - SERVER_SIDECARS
+    if extra:
+        raise ValueError(f"unknown or snake_case top-level key(s): {sorted(extra)}")
+    if len(set(message) & SERVER_ONEOF) > 1:
+        raise ValueError("more than one oneof member")
+    converted = _live_converters._LiveServerMessage_from_mldev(message)
+    return types.LiveServerMessage.model_validate(converted)
+
+
+def encode_server_message(message: dict) -> bytes:
+    """Server messages go out as binary frames of UTF-8 JSON, as the real server sends them."""
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+# Builders for what the emulator sends. camelCase throughout, one part per modelTurn.
+
+
+def setup_complete() -> dict:
+    return {"setupComplete": {}}
+
+
+def audio_chunk(pcm: bytes, rate: int = 24000) -> dict:
+    data = base64.b64encode(pcm).decode()
+    part = {"inlineData": {"mimeType": f"audio/pcm;rate={rate}", "data": data}}
+    return {"serverContent": {"modelTurn": {"parts": [part]}}}
+
+
+def output_transcription(text: str) -> dict:
+    return {"serverContent": {"outputTranscription": {"text": text}}}
+
+
+def input_transcription(text: str) -> dict:
+    return {"serverContent": {"inputTranscription": {"text": text}}}
+
+
+def generation_complete() -> dict:
+    return {"serverContent": {"generationComplete": True}}
+
+
+def interrupted() -> dict:
+    return {"serverContent": {"interrupted": True}}
+
+
+def turn_complete(prompt_tokens: int, response_tokens: int) -> dict:
+    usage = {
+        "promptTokenCount": prompt_tokens,
+        "responseTokenCount": response_tokens,
+        "totalTokenCount": prompt_tokens + response_tokens,
+    }
+    if prompt_tokens:
+        usage["promptTokensDetails"] = [{"modality": "AUDIO", "tokenCount": prompt_tokens}]
+    if response_tokens:
+        usage["responseTokensDetails"] = [{"modality": "AUDIO", "tokenCount": response_tokens}]
+    return {"serverContent": {"turnComplete": True}, "usageMetadata": usage}
+
+
+def tool_call(calls: list[dict]) -> dict:
+    return {"toolCall": {"functionCalls": calls}}
+
+
+def tool_call_cancellation(ids: list[str]) -> dict:
+    return {"toolCallCancellation": {"ids": ids}}
+
+
+def resumption_update(handle: str | None) -> dict:
+    if handle:
+        return {"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}}
+    return {"sessionResumptionUpdate": {"resumable": False}}
+
+
+def go_away(time_left_s: float) -> dict:
+    return {"goAway": {"timeLeft": format_duration(time_left_s)}}
+
+
+def format_duration(seconds: float) -> str:
+    """google.protobuf.Duration in JSON: integer seconds carry no decimals."""
+    if float(seconds).is_integer():
+        return f"{int(seconds)}s"
+    return f"{seconds:.3f}".rstrip("0") + "s"

@@ -1,0 +1,37 @@
+"""`viva emulator`: the Live API emulator on its own, until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+
+from emulator.server import EmulatorServer
+from emulator.session import SessionSettings
+from emulator.voice import ExaminerVoice
+from viva.config import load_config
+from viva.errors import BadInput
+
+
+async def run_emulator(args: argparse.Namespace) -> int:
+    exam = load_config(args.config).exam if args.config else None
+    if args.pace <= 0:
+        raise BadInput(f"--pace {args.pace}: expected a number above 0")
+    voice = ExaminerVoice()
+    settings = SessionSettings(voice=voice, pace=args.pace, connection_lifetime_s=args.lifetime_s, seed=args.seed)
+    server = EmulatorServer(exam=exam, host=args.host, port=args.port, log_dir=args.log_dir, settings=settings)
+    try:
+        await server.start()
+    except OSError as e:
+        raise BadInput(f"--host {args.host} --port {args.port}: cannot listen: {e.strerror or e}") from None
+    environment = " ".join(f"{k}={shlex.quote(v)}" for k, v in server.environment().items())
+    print(f"viva emulator: the Gemini Live API at {server.base_url} (exam: {server.exam.name}; voice: {voice.engine})")
+    print(f"  CA file a client must trust: {server.ca_file}")
+    print(f"  in code:  HttpOptions(base_url={server.base_url!r}, async_client_args={{'ssl': <context trusting the CA file>}})")
+    print(f"  or set:   export {environment}")
+    print(f"  session logs: {args.log_dir}/<session id>/emulator.jsonl; Ctrl-C stops", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+    return 0
