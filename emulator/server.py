@@ -12,7 +12,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from google.genai import types
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -152,7 +152,8 @@ class EmulatorServer:
     # ---- connections -----------------------------------------------------------------
 
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = re.sub(r"/{2,}", "/", urlsplit(request.path).path)
+        # Not urlsplit: a path starting "//ws" would be read as a host name.
+        path = re.sub(r"/{2,}", "/", request.path.split("?", 1)[0])
         if not _LIVE_PATH.search(path):
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Not Found\n")
         return None
@@ -207,7 +208,7 @@ def _api_key(request: Request) -> str | None:
     authorization = headers.get("authorization", "")
     if authorization.split(" ")[0] in ("Token", "Bearer") and len(authorization.split(" ")) == 2:
         return authorization.split(" ")[1]
-    query = parse_qs(urlsplit(request.path).query)
+    query = parse_qs(request.path.partition("?")[2])
     for name in ("key", "access_token"):
         if query.get(name):
             return query[name][0]

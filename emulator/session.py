@@ -316,7 +316,7 @@ class LiveConnection:
             voiced_s=round(detector.voiced_s, 2), audio_s=round(detector.audio_s, 2),
         )
         if speech and self._input_transcription:
-            await self._send(wire.input_transcription(f"(speech, {detector.voiced_s:.1f} s)"), kind="input_transcription")
+            await self._send(wire.input_transcription(f"(speech, {detector.voiced_s:.1f} s)."), kind="input_transcription")
         await self._respond(self.session.examiner.on_turn(speech=speech), trigger="speech" if speech else "no_speech")
 
     async def _on_client_content(self, content: types.LiveClientContent) -> None:
