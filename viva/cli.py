@@ -12,6 +12,7 @@ from viva.errors import BadInput
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="viva", description="Spoken examinations with an AI examiner.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log everything (debug level)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     emulator = commands.add_parser("emulator", help="serve the Gemini Live API emulator on its own")
@@ -31,8 +32,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging(verbose: bool) -> None:
+    """loguru to stderr: warnings only by default, so a user sees just what matters."""
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="DEBUG" if verbose else "WARNING")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _configure_logging(args.verbose)
     try:
         if args.command == "emulator":
             from viva.commands.emulator import run_emulator

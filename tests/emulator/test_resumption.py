@@ -68,3 +68,32 @@ async def test_a_handle_is_refused_while_its_session_is_still_connected(emulator
         assert refused.value.code == 1011
         await send_answer(session, SPEECH)  # the open session is unharmed
         assert (await receive_turn(session)).text == "What do you do at the weekend?"
+
+
+async def test_a_connection_at_the_end_of_its_life_gets_go_away_then_1011_and_resumes(exam, tmp_path):
+    from emulator.server import EmulatorServer
+    from tests.conftest import fast_settings
+
+    settings = fast_settings(connection_lifetime_s=3.0, go_away_time_left_s=0.5)
+    async with EmulatorServer(exam=exam, settings=settings) as server:
+        client = sdk_client(server, session_id="lifetime")
+        async with client.aio.live.connect(model=MODEL, config=live_config(exam)) as session:
+            await session.send_realtime_input(text="Hello")
+            greeting = await receive_turn(session)
+            handle = greeting.handles[-1] if greeting.handles else None
+            go_away = None
+            with pytest.raises(errors.APIError) as closed:
+                while True:
+                    async for message in session.receive():
+                        if message.go_away:
+                            go_away = message.go_away
+                        update = message.session_resumption_update
+                        if update and update.new_handle:
+                            handle = update.new_handle
+            assert go_away is not None and go_away.time_left == "0.5s"
+            assert closed.value.code == 1011 and "Deadline expired" in str(closed.value)
+        async with client.aio.live.connect(model=MODEL, config=live_config(exam, handle=handle)) as resumed:
+            await send_answer(resumed, SPEECH)
+            assert (await receive_turn(resumed)).text == "What do you do at the weekend?"
+        kinds = [r["kind"] for r in server.sessions["lifetime"].journal.records]
+        assert kinds.index("go_away") < kinds.index("close")

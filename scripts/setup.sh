@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets up everything viva needs on a fresh Debian machine with Python 3.11 and pip:
+# system packages (espeak-ng for the emulated examiner's voice, PortAudio for local
+# audio), uv, and the locked Python environment in .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(espeak-ng portaudio19-dev)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  elif command -v sudo >/dev/null; then
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "setup: please install these Debian packages: ${missing[*]}" >&2
+  fi
+fi
+
+command -v uv >/dev/null || python3 -m pip install --quiet uv
+command -v uv >/dev/null || { hash -r; command -v pyenv >/dev/null && pyenv rehash; }
+uv sync --locked
+echo "setup: done (uv $(uv --version | cut -d' ' -f2), $(uv run python --version))"

@@ -1,0 +1,83 @@
+"""The scripted examiner as a plain state machine."""
+
+from emulator.script import CallTools, Phase, ScriptedExaminer, Silence, Speak, script_lines
+from viva.config import load_config
+from tests.conftest import ROOT
+
+
+def examiner(exam, tools=("record_assessment",)) -> ScriptedExaminer:
+    return ScriptedExaminer(lines=script_lines(exam), closing_phrase=exam.closing_phrase,
+                            required_tools=tools, tools=tools)
+
+
+def test_a_whole_exam_in_order(exam):
+    e = examiner(exam)
+    assert e.on_turn(speech=True) == Speak("Hello, I am your examiner. Where do you live?", line=0)
+    assert e.on_turn(speech=True) == Speak("What do you do at the weekend?", line=1)
+    assert e.on_turn(speech=True) == CallTools(("record_assessment",))
+    assert e.state.phase is Phase.AWAITING_TOOL_RESULTS
+    assert e.on_turn(speech=True) == Silence()  # waits for the result
+    assert e.on_tool_result("record_assessment") == Speak(exam.closing_phrase)
+    assert e.on_turn(speech=True) == Silence()
+    assert e.on_text() == Silence()
+
+
+def test_windows_without_speech_get_empty_turns_and_move_nothing(exam):
+    e = examiner(exam)
+    assert e.on_turn(speech=False) == Silence()
+    assert e.state.phase is Phase.NOT_STARTED
+    e.on_turn(speech=True)
+    assert e.on_turn(speech=False) == Silence()
+    assert e.state.next_line == 1
+
+
+def test_text_starts_the_exam_then_repeats_the_current_question(exam):
+    e = examiner(exam)
+    assert e.on_text().line == 0
+    assert e.on_text() == Speak("Let me say that again. Where do you live?")
+    assert e.state.next_line == 1
+
+
+def test_results_for_unknown_or_unrequested_tools_change_nothing(exam):
+    e = examiner(exam, tools=("record_assessment", "note"))
+    for _ in range(3):
+        e.on_turn(speech=True)
+    assert e.on_tool_result("other") == Silence()
+    assert e.on_tool_result("note") == Silence()
+    assert e.state.pending_tools == ("record_assessment",)
+    assert e.on_tool_result("note") == Silence()  # a duplicate result
+    assert e.on_tool_result("record_assessment") == Speak(exam.closing_phrase)
+
+
+def test_without_declared_tools_the_closing_follows_the_last_answer(exam):
+    e = examiner(exam, tools=())
+    for _ in range(2):
+        e.on_turn(speech=True)
+    assert e.on_turn(speech=True) == Speak(exam.closing_phrase)
+
+
+def test_cancelled_calls_are_made_again_after_the_next_answer(exam):
+    e = examiner(exam)
+    for _ in range(3):
+        e.on_turn(speech=True)
+    e.cancel_tools()
+    assert e.on_turn(speech=True) == CallTools(("record_assessment",))
+
+
+def test_a_snapshot_of_the_state_restores_the_position(exam):
+    e = examiner(exam)
+    e.on_turn(speech=True)
+    saved = e.state
+    e.on_turn(speech=True)
+    e.state = saved
+    assert e.on_turn(speech=True).line == 1
+
+
+def test_the_ielts_script_reads_the_cue_card_and_every_question():
+    exam = load_config(ROOT / "configs/ielts_speaking.yaml").exam
+    lines = script_lines(exam)
+    questions = sum(len(part.questions) for part in exam.parts)
+    assert len(lines) == questions + 1  # the cue card is a turn of its own
+    assert lines[0].text.startswith(exam.greeting) and lines[0].text.endswith(exam.parts[0].questions[0])
+    card = next(line for line in lines if line.part == "Part 2")
+    assert exam.parts[1].cue_card.topic in card.text and exam.parts[1].intro in card.text

@@ -1,0 +1,103 @@
+"""The viva command line: `viva emulator` serving unmodified clients, `viva validate`, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.conftest import DATA, ROOT
+
+VIVA = [sys.executable, "-m", "viva.cli"]
+
+
+def run_viva(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([*VIVA, *map(str, args)], capture_output=True, text=True, timeout=60, cwd=ROOT, **kwargs)
+
+
+def test_emulator_serves_an_unmodified_client_through_environment_variables(tmp_path):
+    process = subprocess.Popen(
+        [*VIVA, "emulator", "--port", "0", "--config", DATA / "two_questions.yaml", "--log-dir", tmp_path / "logs"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    try:
+        banner = [process.stdout.readline() for _ in range(5)]
+        exports = next(line for line in banner if "export " in line).split("export ", 1)[1].split()
+        environment = dict(item.split("=", 1) for item in exports)
+        assert environment["GOOGLE_GEMINI_BASE_URL"].startswith("https://localhost:")
+        assert os.path.exists(environment["SSL_CERT_FILE"])
+        client = textwrap.dedent("""
+            import asyncio
+            from google import genai
+            from google.genai import types
+
+            async def main():
+                client = genai.Client(api_key="any")   # no base_url, no ssl: all from the environment
+                config = types.LiveConnectConfig(response_modalities=["AUDIO"],
+                    output_audio_transcription=types.AudioTranscriptionConfig())
+                async with client.aio.live.connect(model="gemini-3.1-flash-live-preview", config=config) as s:
+                    await s.send_realtime_input(text="Hello")
+                    text = ""
+                    async for m in s.receive():
+                        if m.server_content and m.server_content.output_transcription:
+                            text += m.server_content.output_transcription.text
+                    print(text.strip())
+            asyncio.run(main())
+        """)
+        result = subprocess.run([sys.executable, "-c", client], capture_output=True, text=True, timeout=60,
+                                env={**os.environ, **environment})
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "Hello, I am your examiner. Where do you live?"
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    assert "Traceback" not in stderr
+    logs = list((tmp_path / "logs").glob("*/emulator.jsonl"))
+    assert len(logs) == 1
+    kinds = [json.loads(line)["kind"] for line in logs[0].read_text().splitlines()]
+    assert kinds[:3] == ["connect", "setup", "setup_complete"] and "speak" in kinds
+
+
+def test_validate_accepts_the_shipped_configs():
+    result = run_viva("validate", "configs/ielts_speaking.yaml", DATA / "two_questions.yaml")
+    assert result.returncode == 0, result.stderr
+
+
+BAD_CONFIGS = {
+    "broken_yaml": ("exam:\n  name: [unclosed\n", r"broken_yaml.yaml:\d+: invalid YAML"),
+    "unknown_key": ("exam:\n  name: x\n  greeting: g\n  system_prompt: s\n  closing_phrase: c\n"
+                    "  parts: [{name: p, questions: [q]}]\n  colour: red\n",
+                    r"unknown_key.yaml:7: exam.colour: unknown key; expected one of: name, greeting"),
+    "bad_value": ("exam:\n  name: x\n  greeting: g\n  system_prompt: s\n  closing_phrase: c\n"
+                  "  parts: [{name: p, prep_s: -3}]\n",
+                  r"bad_value.yaml:6: exam.parts\[0\].prep_s: Input should be greater than or equal to 0"),
+    "bad_schema": ("exam:\n  name: x\n  greeting: g\n  system_prompt: s\n  closing_phrase: c\n"
+                   "  parts: [{name: p}]\n  tools:\n    - name: t\n      description: d\n"
+                   "      parameters: {type: object, properties: {a: {type: 12}}}\n",
+                   r"bad_schema.yaml:10: exam.tools\[0\].parameters: Value error, not a valid JSON schema"),
+    "not_a_mapping": ("- just\n- a list\n", r"not_a_mapping.yaml:1: expected a mapping"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_CONFIGS)
+@pytest.mark.parametrize("command", ["validate", "emulator"])
+def test_a_bad_config_gets_one_line_and_exit_2(tmp_path, name, command):
+    import re
+
+    text, expected = BAD_CONFIGS[name]
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    args = ["validate", path] if command == "validate" else ["emulator", "--port", "0", "--config", path]
+    result = run_viva(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.search(expected, lines[0]), result.stderr
+
+
+def test_a_missing_config_gets_one_line_and_exit_2(tmp_path):
+    result = run_viva("validate", tmp_path / "nowhere.yaml")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"viva: {tmp_path / 'nowhere.yaml'}: no such file"
