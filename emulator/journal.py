@@ -23,7 +23,6 @@ class Journal:
         self.records: list[dict[str, Any]] = []
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("a", encoding="utf-8", buffering=1)
 
     def elapsed(self) -> float:
         return self._clock() - self._t0
@@ -31,11 +30,14 @@ class Journal:
     def write(self, **record: Any) -> dict[str, Any]:
         entry = {"t_s": round(self.elapsed(), 4), **record}
         self.records.append(entry)
-        if self._file is not None:
+        if self.path is not None:
+            if self._file is None:  # opened on demand: a resumed session writes on after a close
+                self._file = self.path.open("a", encoding="utf-8", buffering=1)
             self._file.write(json.dumps(entry, separators=(",", ":")) + "\n")
         return entry
 
     def close(self) -> None:
+        """Releases the file while the session has no socket; a later write reopens it."""
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -33,6 +33,7 @@ _LIVE_PATH = re.compile(
     r"|cloud\.aiplatform\.v1\w*\.LlmBidiService/BidiGenerateContent)$"
 )
 SESSION_HEADER = "x-viva-session-id"
+HANDLE_LIFETIME_S = 2 * 3600  # the real service keeps handles two hours
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 
 
@@ -77,7 +78,7 @@ class EmulatorServer:
         self._server: Server | None = None
         self._tls: EmulatorTLS | None = None
         self._tempdir: tempfile.TemporaryDirectory | None = None
-        self._snapshots: dict[str, Snapshot] = {}
+        self._snapshots: dict[str, tuple[float, Snapshot]] = {}
         self.sessions: dict[str, ExamSession] = {}
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="silero")
         self._connection_tasks: set[asyncio.Task] = set()
@@ -170,7 +171,7 @@ class EmulatorServer:
             ws=ws,
             settings=self.settings,
             new_session=self._new_session,
-            resume=self._snapshots.get,
+            resume=self._resume,
             remember=self._remember,
             executor=self._executor,
         )
@@ -194,10 +195,19 @@ class EmulatorServer:
         return session
 
     def _remember(self, snapshot: Snapshot) -> str:
+        now = time.monotonic()
+        for old in [h for h, (at, _) in self._snapshots.items() if now - at > HANDLE_LIFETIME_S]:
+            del self._snapshots[old]
         handle = new_handle(snapshot.session.session_id)
-        self._snapshots[handle] = snapshot
+        self._snapshots[handle] = (now, snapshot)
         snapshot.session.handles.append(handle)
         return handle
+
+    def _resume(self, handle: str) -> Snapshot | None:
+        remembered = self._snapshots.get(handle)
+        if remembered is None or time.monotonic() - remembered[0] > HANDLE_LIFETIME_S:
+            return None
+        return remembered[1]
 
 
 def _api_key(request: Request) -> str | None:

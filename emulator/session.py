@@ -123,7 +123,6 @@ class LiveConnection:
         self._auto_turn: _AutoTurn | None = None
         self._generation: asyncio.Task | None = None
         self._pending_calls: dict[str, str] = {}  # call id -> function name
-        self._awaiting_realtime_trigger = False
         self._timers: list[asyncio.Task] = []
         self._closed = False
 
@@ -161,6 +160,7 @@ class LiveConnection:
             self.session.journal.write(
                 dir="event", kind="socket_closed", code=code, reason=self._ws.close_reason or ""
             )
+            self.session.journal.close()
 
     async def _close(self, code: int, reason: str) -> None:
         if self.session is not None:
@@ -259,7 +259,6 @@ class LiveConnection:
                 await self._end_auto_turn()
         elif realtime.text is not None:
             self._log_in("text", text=realtime.text)
-            self._awaiting_realtime_trigger = False
             await self._respond(self.session.examiner.on_text(), trigger="text")
         elif realtime.video is not None:
             self._log_in("video")
@@ -328,15 +327,15 @@ class LiveConnection:
             return
         await self._interrupt()  # "a message here will interrupt any current model generation"
         if _model_major(self._setup.model) >= 3:
-            # 3.x models run inference only on the next realtime input (pipecat sends " ").
-            self._awaiting_realtime_trigger = True
-            return
+            return  # 3.x models run inference only on the next realtime input (pipecat sends " ")
         await self._respond(self.session.examiner.on_text(), trigger="client_content")
 
     async def _on_tool_response(self, response: types.LiveClientToolResponse) -> None:
         answers = response.function_responses or []
         self._log_in("tool_response", ids=[a.id for a in answers], names=[a.name for a in answers])
         for answer in answers:
+            if answer.will_continue:
+                continue  # a generator-style result: the call stays open until the last one
             name = self._pending_calls.pop(answer.id, None) if answer.id else None
             if name is None:
                 self.session.journal.write(dir="action", kind="tool_response_ignored", id=answer.id)
@@ -393,6 +392,8 @@ class LiveConnection:
     async def _respond(self, reply, *, trigger: str) -> None:
         self.session.journal.write(dir="action", kind="reply", trigger=trigger, reply=_describe(reply))
         if isinstance(reply, Silence):
+            if self._generation is not None:
+                return  # the examiner's turn in progress goes on; there is no turn to end
             await self._send(wire.turn_complete(self._prompt_tokens(), 0), kind="turn_complete", empty=True)
             return
         await self._interrupt()

@@ -2,6 +2,7 @@
 that code, while the emulator goes on serving other sessions."""
 
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -24,14 +25,23 @@ async def expect_close(session, code: int) -> errors.APIError:
     return raised.value
 
 
-async def unknown_field(emulator, exam):
-    # google-genai has no tool_config for Live, so the setup is written by hand here.
+@contextlib.asynccontextmanager
+async def unopened_sdk_session(emulator):
+    """google-genai's AsyncSession on a socket that has not sent setup yet.
+
+    The SDK always sends its own setup first; what it never sends (audio before setup, a
+    toolConfig) is sent through the session's socket, and read back through the SDK.
+    """
     async with websockets.connect(
         f"wss://localhost:{emulator.port}{LIVE_PATH}", ssl=emulator.client_ssl_context(),
         additional_headers={"x-goog-api-key": "k"},
     ) as ws:
-        session = live.AsyncSession(api_client=sdk_client(emulator)._api_client, websocket=ws)
-        await ws.send(json.dumps({"setup": {"model": "models/" + MODEL, "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}}}))
+        yield live.AsyncSession(api_client=sdk_client(emulator)._api_client, websocket=ws)
+
+
+async def unknown_field(emulator, exam):
+    async with unopened_sdk_session(emulator) as session:
+        await session._ws.send(json.dumps({"setup": {"model": "models/" + MODEL, "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}}}))
         error = await expect_close(session, 1007)
     assert 'Unknown name "toolConfig" at \'setup\'' in str(error)
 
@@ -53,11 +63,7 @@ async def window_without_audio(emulator, exam):
 
 
 async def audio_before_setup(emulator, exam):
-    async with websockets.connect(
-        f"wss://localhost:{emulator.port}{LIVE_PATH}", ssl=emulator.client_ssl_context(),
-        additional_headers={"x-goog-api-key": "k"},
-    ) as ws:
-        session = live.AsyncSession(api_client=sdk_client(emulator)._api_client, websocket=ws)
+    async with unopened_sdk_session(emulator) as session:
         await session.send_realtime_input(audio=types.Blob(data=SPEECH[:640], mime_type="audio/pcm;rate=16000"))
         error = await expect_close(session, 1007)
     assert "invalid argument" in str(error)
