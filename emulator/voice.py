@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import shutil
+import subprocess
 import wave
 
 import numpy as np
@@ -38,6 +39,18 @@ def _wav_to_pcm(data: bytes, rate: int) -> bytes:
         resampled = soxr.resample(samples.astype(np.float32) / 32768, source_rate, rate)
         samples = (np.clip(resampled, -1, 1) * 32767).astype("<i2")
     return samples.tobytes()
+
+
+def render_speech(text: str, *, voice: str = "en-gb", words_per_minute: int = 160, rate: int = OUTPUT_RATE,
+                  use_espeak: bool = True) -> bytes:
+    """16-bit mono PCM of text at rate: espeak-ng speech, or the tone where it is missing or fails."""
+    espeak = shutil.which("espeak-ng") if use_espeak else None
+    if espeak:
+        result = subprocess.run([espeak, "-v", voice, "-s", str(words_per_minute), "--stdout", text],
+                                capture_output=True, timeout=60)
+        if result.returncode == 0 and result.stdout:
+            return _wav_to_pcm(result.stdout, rate)
+    return tone_for(text, rate)
 
 
 class ExaminerVoice:
@@ -72,13 +85,6 @@ class ExaminerVoice:
         return await asyncio.shield(future)
 
     async def _render(self, text: str) -> bytes:
-        if not self._espeak:
-            return tone_for(text)
-        process = await asyncio.create_subprocess_exec(
-            self._espeak, "-v", self._voice, "-s", str(self._wpm), "--stdout", text,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        return await asyncio.to_thread(
+            render_speech, text, voice=self._voice, words_per_minute=self._wpm, use_espeak=bool(self._espeak)
         )
-        data, _ = await process.communicate()
-        if process.returncode != 0 or not data:
-            return tone_for(text)
-        return _wav_to_pcm(data, OUTPUT_RATE)

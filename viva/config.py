@@ -12,7 +12,8 @@ from typing import Any
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from viva.yamlfile import load_model
+from viva.errors import BadInput
+from viva.yamlfile import Places, format_key_path, read_document, validate
 
 
 class Strict(BaseModel):
@@ -73,6 +74,10 @@ class ExamConfig(Strict):
     parts: list[ExamPart] = Field(min_length=1)
     closing_phrase: str
     tools: list[ToolSpec] = Field(default_factory=list)
+    opening_prompt: str = Field(
+        default="The candidate has joined and is ready. Please begin the exam.",
+        description="the text that starts the examiner (sent once, when the session begins)",
+    )
 
     @property
     def required_tools(self) -> list[ToolSpec]:
@@ -88,13 +93,49 @@ class LLMConfig(Strict):
     language: str = "en-GB"
 
 
+DEFAULT_PIPELINE = [{"stage": "silero_vad"}, {"stage": "turn_gate"}, {"stage": "gemini_live"}, {"stage": "exam_end"}]
+
+
+class StageSpec(BaseModel):
+    """One stage of the pipeline: a registered name and its validated parameters."""
+
+    name: str
+    params: BaseModel
+
+
 class VivaConfig(Strict):
     """A whole viva config file."""
 
     exam: ExamConfig
     llm: LLMConfig = Field(default_factory=LLMConfig)
+    pipeline: list[dict[str, Any]] = Field(
+        default_factory=lambda: [dict(stage) for stage in DEFAULT_PIPELINE],
+        description="ordered stages between the transport's input and output",
+    )
+    path: Path | None = Field(default=None, exclude=True)
+    stages: list[StageSpec] = Field(default_factory=list, exclude=True)
+
+
+def _stages(config: VivaConfig, places: Places) -> list[StageSpec]:
+    from pipelines.registry import STAGES
+
+    stages = []
+    for i, entry in enumerate(config.pipeline):
+        name = entry.get("stage")
+        if name not in STAGES:
+            loc = ("pipeline", i, "stage") if "stage" in entry else ("pipeline", i)
+            found = f"unknown stage {name!r}" if name is not None else "a stage needs `stage: NAME`"
+            raise BadInput(f"{places.where(loc)}: {format_key_path(loc)}: {found}; expected one of: {', '.join(STAGES)}")
+        params = {k: v for k, v in entry.items() if k != "stage"}
+        stages.append(StageSpec(name=name, params=validate(STAGES[name].params, params, places, prefix=("pipeline", i))))
+    return stages
 
 
 def load_config(path: str | Path) -> VivaConfig:
-    """Reads and validates a config; BadInput (one line, exit 2) on any problem."""
-    return load_model(Path(path), VivaConfig)
+    """Reads and validates a config (and what it extends); BadInput (one line, exit 2) on any problem."""
+    path = Path(path)
+    data, places = read_document(path)
+    config = validate(VivaConfig, data, places)
+    config.path = path
+    config.stages = _stages(config, places)
+    return config

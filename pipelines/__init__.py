@@ -1,0 +1,1 @@
+"""Pipecat pipelines built from viva's YAML configs."""

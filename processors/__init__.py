@@ -1,0 +1,1 @@
+"""viva's frame processors: each a thin Pipecat processor around a plain decision class."""

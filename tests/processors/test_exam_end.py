@@ -1,0 +1,73 @@
+"""Closing detection and the decision to end, with a fake clock."""
+
+import pytest
+
+from processors.exam_end import ClosingDetector, ExamEnd
+
+PHRASE = "Thank you. That is the end of the Speaking test."
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+@pytest.mark.parametrize("pieces", [
+    ["Thank you. That is the end of the Speaking test."],
+    ["Thank you.", " That is the end", " of the speaking TEST"],
+    ["thank you that is  the end of the speaking test!"],
+])
+def test_the_phrase_is_found_across_pieces_case_and_punctuation(pieces):
+    detector = ClosingDetector(PHRASE)
+    found = sum(detector.feed(piece) for piece in pieces)
+    assert found == 1 and detector.count == 1
+
+
+def test_each_occurrence_is_counted_once():
+    detector = ClosingDetector(PHRASE)
+    assert detector.feed(PHRASE + " " + PHRASE) == 2
+    assert detector.feed(" Have a good day.") == 0
+    assert detector.count == 2
+
+
+def test_other_text_is_not_the_phrase():
+    detector = ClosingDetector(PHRASE)
+    assert detector.feed("Thank you. That is the end of part one of the Speaking test.") == 0
+
+
+def test_the_end_waits_for_the_audio_to_stop_and_drain():
+    clock = FakeClock()
+    end = ExamEnd(drain_s=0.5, max_session_s=600, clock=clock)
+    end.on_examiner_audio(True)
+    end.on_closing()
+    clock.t += 3
+    assert end.due() is None  # still speaking
+    end.on_examiner_audio(False)
+    clock.t += 0.4
+    assert end.due() is None
+    clock.t += 0.2
+    assert end.due() == "closing_phrase"
+
+
+def test_audio_resuming_after_the_closing_delays_the_end():
+    clock = FakeClock()
+    end = ExamEnd(drain_s=0.5, max_session_s=600, clock=clock)
+    end.on_closing()
+    end.on_examiner_audio(False)
+    clock.t += 0.3
+    end.on_examiner_audio(True)
+    clock.t += 1
+    assert end.due() is None
+
+
+def test_no_closing_no_end_until_the_limit():
+    clock = FakeClock()
+    end = ExamEnd(drain_s=0.5, max_session_s=60, clock=clock)
+    end.on_examiner_audio(False)
+    clock.t += 59
+    assert end.due() is None
+    clock.t += 1
+    assert end.due() == "timeout"

@@ -1,0 +1,107 @@
+"""`viva simulate` end to end, offline: the whole IELTS test and the short one, through the
+real pipeline (simulated candidate, Silero, turn gate, Pipecat's Gemini Live service)
+against the emulator, and the records they leave.
+
+Both sessions run at real-time pace, at the same time, in subprocesses started once.
+"""
+
+import json
+import re
+import subprocess
+import sys
+import wave
+
+import numpy as np
+import pytest
+
+from emulator.toolargs import schema_errors
+from tests.conftest import ROOT
+from viva.config import load_config
+
+CANDIDATE = "candidates/b2_steady.yaml"
+CONFIGS = {"full": "configs/ielts_speaking.yaml", "short": "configs/ielts_speaking_short.yaml"}
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory):
+    """Runs both configs at once; yields {name: (returncode, stdout, record folder)}."""
+    out = tmp_path_factory.mktemp("sessions")
+    processes = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "viva.cli", "simulate", config, "--candidate", CANDIDATE, "--out", out / name],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for name, config in CONFIGS.items()
+    }
+    results = {}
+    for name, process in processes.items():
+        stdout, stderr = process.communicate(timeout=900)
+        (record,) = (out / name).iterdir()
+        results[name] = (process.returncode, stdout, stderr, record)
+    return results
+
+
+def journal(record) -> list[dict]:
+    return [json.loads(line) for line in (record / "emulator.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_the_session_completes_with_a_valid_result_from_the_tool_call(sessions, name):
+    returncode, stdout, stderr, record = sessions[name]
+    assert returncode == 0, stderr[-2000:]
+    assert re.search(r"1 of 1 completed with a result", stdout)
+    data = json.loads((record / "session.json").read_text())
+    assert data["outcome"] == "completed" and data["end_reason"] == "closing_phrase"
+    assert data["result_source"] == "tool_call"
+    tool = load_config(ROOT / CONFIGS[name]).exam.tools[0]
+    assert schema_errors(tool.parameters, data["result"]) == []
+    assert data["metrics"]["closing_phrases_heard"] == 1
+    assert data["transcript"][-1]["text"] == "Thank you. That is the end of the Speaking test."
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_the_emulator_saw_one_window_per_answer_nothing_outside_and_no_empty_window(sessions, name):
+    _, _, _, record = sessions[name]
+    entries = journal(record)
+    audio = [e for e in entries if e["kind"] == "audio" and e["dir"] == "in"]
+    assert sum(e["audio_bytes"] for e in audio if not e["window_open"]) == 0
+    windows = [e for e in entries if e["kind"] == "window"]
+    exam = load_config(ROOT / CONFIGS[name]).exam
+    answers = sum(len(p.questions) + (1 if p.cue_card else 0) for p in exam.parts)
+    assert len(windows) == answers  # one window per answer, no more
+    assert all(w["speech"] and w["audio_s"] > 0.5 for w in windows)
+    starts = [e for e in entries if e["kind"] == "activity_start"]
+    assert len(starts) == len(windows)
+
+
+def test_the_recording_has_the_candidate_left_and_the_examiner_right(sessions):
+    _, _, _, record = sessions["short"]
+    data = json.loads((record / "session.json").read_text())
+    with wave.open(str(record / "recording.wav")) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (2, 2, 16000)
+        frames = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").reshape(-1, 2).astype(np.float64)
+    duration = len(frames) / 16000
+    assert duration == pytest.approx(data["events"][-1]["t_s"], abs=3)
+
+    def loudness(channel, start_s, end_s):
+        part = frames[int(start_s * 16000) : int(end_s * 16000), channel]
+        return np.sqrt(np.mean(part**2)) if len(part) else 0.0
+
+    for entry in data["transcript"]:
+        middle = (entry["start_s"] + entry["end_s"]) / 2
+        channel = 0 if entry["role"] == "candidate" else 1
+        other = 1 - channel
+        assert loudness(channel, middle - 0.3, middle + 0.3) > 300, entry
+        assert loudness(other, middle - 0.3, middle + 0.3) < 50, entry
+
+
+def test_the_report_is_written_with_the_transcript(sessions):
+    _, _, _, record = sessions["short"]
+    report = (record / "report.html").read_text()
+    assert "Thank you. That is the end of the Speaking test." in report
+    assert "<svg" in report
+
+
+def test_the_summary_table_names_each_run(sessions):
+    _, stdout, _, record = sessions["short"]
+    assert record.name in stdout and "completed" in stdout

@@ -1,0 +1,66 @@
+"""Every bad input to `viva simulate` is one clear line on stderr and exit code 2."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+SHORT = str(ROOT / "configs/ielts_speaking_short.yaml")
+CANDIDATE = str(ROOT / "candidates/b2_steady.yaml")
+
+
+def simulate(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "viva.cli", "simulate", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
+def one_line_exit_2(result, pattern):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ("exam: [broken\n", r"c.yaml:2: invalid YAML"),
+    ("extends: {short}\nexam:\n  colour: red\n", r"c.yaml:3: exam.colour: unknown key"),
+    ("extends: {short}\npipeline:\n  - stage: silero_vad\n  - stage: shouting_gate\n",
+     r"c.yaml:4: pipeline\[1\].stage: unknown stage 'shouting_gate'"),
+])
+def test_bad_configs(tmp_path, text, pattern):
+    (tmp_path / "c.yaml").write_text(text.format(short=SHORT))
+    one_line_exit_2(simulate(tmp_path / "c.yaml", "--candidate", CANDIDATE, "--out", tmp_path), pattern)
+
+
+@pytest.mark.parametrize("wav, pattern", [
+    (None, r"c.yaml:3: answers\[0\].audio: .*answer.wav: no such file"),
+    (b"RIFF\x10\x00\x00\x00WAVEjunkjunk", r"c.yaml:3: answers\[0\].audio: .*answer.wav: not a readable PCM WAV"),
+    (b"", r"c.yaml:3: answers\[0\].audio: .*answer.wav: not a readable PCM WAV"),
+])
+def test_missing_or_corrupt_wavs(tmp_path, wav, pattern):
+    if wav is not None:
+        (tmp_path / "answer.wav").write_bytes(wav)
+    (tmp_path / "c.yaml").write_text("name: c\nanswers:\n  - audio: answer.wav\n")
+    one_line_exit_2(simulate(SHORT, "--candidate", tmp_path / "c.yaml", "--out", tmp_path), pattern)
+
+
+def test_a_missing_candidate_file(tmp_path):
+    one_line_exit_2(simulate(SHORT, "--candidate", tmp_path / "nobody.yaml", "--out", tmp_path),
+                    r"nobody.yaml: no such file")
+
+
+def test_gemini_without_a_key(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("GOOGLE_API_KEY", "GEMINI_API_KEY")}
+    one_line_exit_2(simulate(SHORT, "--candidate", CANDIDATE, "--llm", "gemini", "--out", tmp_path, env=env),
+                    r"--llm gemini needs an API key: set GOOGLE_API_KEY")
+    assert not any(tmp_path.iterdir())  # nothing started, nothing written
+
+
+def test_run_says_not_yet_in_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "viva.cli", "run", SHORT, "--transport", "daily"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    one_line_exit_2(result, r"not yet")

@@ -1,0 +1,231 @@
+"""The simulated candidate: its file (SPEC §3), its sounds, and what it does when.
+
+`CandidateBehavior` decides, from the examiner's audio as played, what the candidate's
+microphone hears at each moment: answers after the examiner stops and the reply
+delay passes, sounds after an answer, background, the examiner's own voice leaking
+back (echo), and "Hello?" when the examiner stays silent. It is a plain class on a
+sample clock; the simulated transport drives it in real time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from emulator.voice import render_speech
+from viva.audio import RATE, gain, read_wav
+from viva.yamlfile import format_key_path, read_document, validate
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SoundAfter(_Strict):
+    noise: Path
+    after_s: float = Field(default=0.0, ge=0)
+    gain_db: float = 0.0
+
+
+class AnswerItem(_Strict):
+    """One answer: recorded audio, words for espeak-ng, or silence; then sounds after it."""
+
+    audio: Path | None = None
+    say: str | None = None
+    silence_s: float | None = Field(default=None, ge=0)
+    then: list[SoundAfter] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "AnswerItem":
+        if sum(x is not None for x in (self.audio, self.say, self.silence_s)) != 1:
+            raise ValueError("an answer is exactly one of audio, say or silence_s")
+        return self
+
+
+class Background(_Strict):
+    audio: Path
+    gain_db: float = -25.0
+
+
+class Echo(_Strict):
+    gain_db: float = -20.0
+    delay_ms: float = Field(default=150.0, ge=0)
+
+
+class OnExaminerSilence(_Strict):
+    after_s: float = Field(default=6.0, gt=0)
+    say: str = "Hello?"
+    max: int = Field(default=2, ge=0)
+
+
+class CandidateFile(_Strict):
+    name: str
+    voice: str = "en-gb"
+    reply_delay_s: float = Field(default=0.8, ge=0)
+    answers: list[AnswerItem] = Field(min_length=1)
+    background: Background | None = None
+    echo: Echo | None = None
+    on_examiner_silence: OnExaminerSilence | None = None
+
+
+@dataclass
+class Answer:
+    audio: np.ndarray  # int16 at 16 kHz; silence_s answers are zeros
+    then: list[tuple[float, np.ndarray]]  # (after_s, sound)
+    speech_s: float  # seconds of the candidate's own voice (0 for silence)
+
+
+@dataclass
+class Candidate:
+    """A candidate file with every sound loaded at 16 kHz."""
+
+    name: str
+    path: Path
+    reply_delay_s: float
+    answers: list[Answer]
+    background: np.ndarray | None = None
+    echo_gain_db: float | None = None
+    echo_delay_s: float = 0.15
+    hello: np.ndarray | None = None
+    hello_after_s: float = 6.0
+    hello_max: int = 0
+
+
+def load_candidate(path: Path) -> Candidate:
+    """Reads a candidate file and its sounds; BadInput naming file, line and key on any problem."""
+    path = Path(path)
+    data, places = read_document(path)
+    spec = validate(CandidateFile, data, places)
+
+    def wav(relative: Path, loc: tuple) -> np.ndarray:
+        return read_wav(path.parent / relative, what=f"{places.where(loc)}: {format_key_path(loc)}")
+
+    def speech(text: str) -> np.ndarray:
+        return np.frombuffer(render_speech(text, voice=spec.voice, rate=RATE), dtype="<i2").copy()
+
+    answers = []
+    for i, item in enumerate(spec.answers):
+        if item.audio is not None:
+            audio = wav(item.audio, ("answers", i, "audio"))
+        elif item.say is not None:
+            audio = speech(item.say)
+        else:
+            audio = np.zeros(int(item.silence_s * RATE), dtype=np.int16)
+        then = [(s.after_s, gain(wav(s.noise, ("answers", i, "then", j, "noise")), s.gain_db))
+                for j, s in enumerate(item.then)]
+        answers.append(Answer(audio=audio, then=then, speech_s=0.0 if item.silence_s is not None else len(audio) / RATE))
+    candidate = Candidate(name=spec.name, path=path, reply_delay_s=spec.reply_delay_s, answers=answers)
+    if spec.background:
+        candidate.background = gain(wav(spec.background.audio, ("background", "audio")), spec.background.gain_db)
+    if spec.echo:
+        candidate.echo_gain_db, candidate.echo_delay_s = spec.echo.gain_db, spec.echo.delay_ms / 1000
+    if spec.on_examiner_silence and spec.on_examiner_silence.max:
+        silence = spec.on_examiner_silence
+        candidate.hello, candidate.hello_after_s, candidate.hello_max = speech(silence.say), silence.after_s, silence.max
+    return candidate
+
+
+@dataclass
+class _Sound:
+    start: int  # sample position on the microphone's clock
+    samples: np.ndarray
+    kind: str  # "answer", "then", "hello"
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.samples)
+
+
+@dataclass
+class CandidateBehavior:
+    """What the candidate does, decided on the microphone's sample clock (16 kHz).
+
+    Args:
+        candidate: the loaded candidate.
+        examiner_gap_s: examiner audio that resumes within this gap is the same turn.
+    """
+
+    candidate: Candidate
+    examiner_gap_s: float = 0.4
+    sounds: list[_Sound] = field(default_factory=list)
+    examiner_turns: int = 0
+    answers_started: int = 0
+    hellos: int = 0
+    _examiner_active: bool = False
+    _reply: _Sound | None = None  # scheduled, not yet started
+    _last_answer_end: int | None = None
+    log: list[tuple[float, str]] = field(default_factory=list)
+
+    def step(self, now: int, *, examiner_playing_until: int | None) -> None:
+        """Decides at sample position now, given when the examiner's audio (as played) ends."""
+        speaking = examiner_playing_until is not None and now < examiner_playing_until + self.examiner_gap_s * RATE
+        if speaking and not self._examiner_active:
+            self._examiner_active = True
+            if self._reply is not None and self._reply.start > now:
+                # The examiner went on after a pause: the same turn, so the answer waits.
+                self._unschedule(self._reply)
+        elif not speaking and self._examiner_active:
+            self._examiner_active = False
+            self.examiner_turns += 1
+            self._schedule_answer(examiner_playing_until + int(self.candidate.reply_delay_s * RATE))
+        self._maybe_say_hello(now)
+        if self._reply is not None and now >= self._reply.start:
+            self._reply = None
+        self.sounds = [s for s in self.sounds if s.end > now - RATE]
+
+    def _schedule_answer(self, start: int) -> None:
+        answers = self.candidate.answers
+        answer = answers[min(self.answers_started, len(answers) - 1)]
+        self.answers_started += 1
+        self._reply = _Sound(start, answer.audio, "answer" if answer.speech_s else "silence")
+        self.sounds.append(self._reply)
+        end = self._reply.end
+        for after_s, sound in answer.then:
+            self.sounds.append(_Sound(end + int(after_s * RATE), sound, "then"))
+        self._last_answer_end = end
+        self.hellos = 0
+        self.log.append((start / RATE, f"answer {self.answers_started}"))
+
+    def _unschedule(self, reply: _Sound) -> None:
+        self.sounds = [s for s in self.sounds if not (s is reply or (s.kind == "then" and s.start >= reply.end))]
+        self._reply = None
+        self.answers_started -= 1
+        self.examiner_turns -= 1
+        self._last_answer_end = None
+        self.log.append((reply.start / RATE, "answer withdrawn"))
+
+    def _maybe_say_hello(self, now: int) -> None:
+        c = self.candidate
+        if c.hello is None or self._examiner_active or self._last_answer_end is None or self.hellos >= c.hello_max:
+            return
+        if now >= self._last_answer_end + int(c.hello_after_s * RATE):
+            hello = _Sound(now, c.hello, "hello")
+            self.sounds.append(hello)
+            self._last_answer_end = hello.end
+            self.hellos += 1
+            self.log.append((now / RATE, "hello"))
+
+    def render(self, start: int, count: int, *, examiner: np.ndarray | None = None) -> np.ndarray:
+        """The microphone's samples [start, start+count): the candidate's sounds, background and echo.
+
+        examiner: the examiner's audio as played over the same span delayed by the echo
+        delay (the caller keeps the speaker's history), or None.
+        """
+        mix = np.zeros(count, dtype=np.float32)
+        for sound in self.sounds:
+            lo, hi = max(start, sound.start), min(start + count, sound.end)
+            if lo < hi:
+                mix[lo - start : hi - start] += sound.samples[lo - sound.start : hi - sound.start]
+        background = self.candidate.background
+        if background is not None and len(background):
+            index = (np.arange(start, start + count)) % len(background)
+            mix += background[index]
+        if examiner is not None and self.candidate.echo_gain_db is not None:
+            mix += examiner.astype(np.float32) * 10 ** (self.candidate.echo_gain_db / 20)
+        return np.clip(mix, -32768, 32767).astype(np.int16)
+
+    def candidate_speaking(self, now: int) -> bool:
+        return any(s.kind in ("answer", "hello") and s.start <= now < s.end for s in self.sounds)

@@ -1,0 +1,177 @@
+"""The session record (SPEC §5): session.json, written as the session goes.
+
+Every event rewrites session.json atomically (a temporary file, then a rename), so a
+crash loses at most the event being written and never leaves a half-written file.
+`SessionObserver` is a Pipecat observer that turns frames into events and transcript.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipecat.frames.frames import BotStartedSpeakingFrame, BotStoppedSpeakingFrame, TranscriptionFrame, TTSTextFrame
+from pipecat.observers.base_observer import BaseObserver, FramePushed
+from pipecat.processors.frame_processor import FrameDirection
+
+_COUNTED = {
+    "stalls": "stall_detected",
+    "nudges": "nudge_sent",
+    "noise_windows_rejected": "noise_rejected",
+    "reconnects": "reconnect",
+    "go_aways": "go_away",
+    "tool_calls": "tool_call",
+    "tool_fallbacks": "tool_fallback",
+    "closing_phrases_heard": "closing_phrase",
+}
+
+
+def new_session_id() -> str:
+    return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SessionRecord:
+    """One session's record folder and its session.json.
+
+    Args:
+        directory: the session's folder (created).
+        session_id, config, exam, llm: as in session.json.
+        clock: seconds, monotonic; t_s counts from the record's creation.
+    """
+
+    def __init__(self, *, directory: Path, session_id: str, config: str, exam: str, llm: str,
+                 clock: Callable[[], float] = time.monotonic):
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._t0 = clock()
+        self.data: dict[str, Any] = {
+            "session_id": session_id, "config": config, "exam": exam, "llm": llm,
+            "started_at": _utc(datetime.now()), "ended_at": None,
+            "outcome": None, "end_reason": None, "result": None, "result_source": None,
+            "transcript": [], "events": [], "metrics": {},
+        }
+        self.write()
+
+    @property
+    def path(self) -> Path:
+        return self.directory / "session.json"
+
+    def now(self) -> float:
+        return round(self._clock() - self._t0, 3)
+
+    def event(self, type: str, **fields: Any) -> None:
+        t_s = self.now()
+        self.data["events"].append({"t_s": t_s, "type": type, **fields})
+        if type == "activity_start":
+            self.data["transcript"].append({"role": "candidate", "start_s": t_s, "end_s": None, "text": ""})
+        elif type == "activity_end":
+            entry = self._last("candidate")
+            if entry is not None and entry["end_s"] is None:
+                entry["end_s"] = t_s
+        elif type == "examiner_audio_start":
+            entry = self._last("examiner")
+            if entry is None or entry["end_s"] is not None:
+                self.data["transcript"].append({"role": "examiner", "start_s": t_s, "end_s": None, "text": ""})
+        elif type == "examiner_audio_end":
+            entry = self._last("examiner")
+            if entry is not None and entry["end_s"] is None:
+                entry["end_s"] = t_s
+        self.write()
+
+    def text(self, role: str, text: str) -> None:
+        """Transcript text of role, added to that role's latest entry (opening one if none is open)."""
+        entry = self._last(role)
+        if entry is None or (entry["end_s"] is not None and self.now() - entry["end_s"] > 2.0):
+            entry = {"role": role, "start_s": self.now(), "end_s": None, "text": ""}
+            self.data["transcript"].append(entry)
+        entry["text"] += text
+
+    def _last(self, role: str) -> dict | None:
+        return next((e for e in reversed(self.data["transcript"]) if e["role"] == role), None)
+
+    def set_result(self, result: dict | None, source: str | None) -> None:
+        self.data["result"], self.data["result_source"] = result, source
+        self.write()
+
+    def end(self, *, outcome: str, end_reason: str) -> None:
+        """The first decision about how the session ended stands."""
+        if self.data["outcome"] is None:
+            self.data["outcome"], self.data["end_reason"] = outcome, end_reason
+            self.event("session_end", outcome=outcome, reason=end_reason)
+
+    def finish(self, **metrics: Any) -> dict:
+        """Completes the record: end time, metrics (counted from events, plus metrics given)."""
+        if self.data["outcome"] is None:
+            self.end(outcome="aborted", end_reason="stopped")
+        self.data["ended_at"] = _utc(datetime.now())
+        for entry in self.data["transcript"]:
+            entry["text"] = entry["text"].strip()
+            if entry["end_s"] is None:
+                entry["end_s"] = self.now()
+        self.data["metrics"] = {**self.metrics(), **metrics}
+        self.write()
+        return self.data
+
+    def metrics(self) -> dict[str, Any]:
+        events = self.data["events"]
+        counts = {name: sum(1 for e in events if e["type"] == kind) for name, kind in _COUNTED.items()}
+        return {"turns": sum(1 for e in events if e["type"] == "activity_end"), **counts,
+                "response_latency_ms": response_latency_ms(events)}
+
+    def write(self) -> None:
+        descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".session-", suffix=".json")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            json.dump(self.data, file, indent=1)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, self.path)
+
+
+def response_latency_ms(events: list[dict]) -> dict[str, float] | None:
+    """From the true end of each answer (activity_end minus the VAD's stop time) to the
+    first examiner audio after it: p50, p95 and max in milliseconds."""
+    latencies = []
+    ordered = sorted(events, key=lambda e: e["t_s"])
+    for i, event in enumerate(ordered):
+        if event["type"] != "activity_end":
+            continue
+        true_end = event["t_s"] - event.get("vad_stop_secs", 0.0)
+        following = next((e for e in ordered[i + 1 :] if e["type"] in ("examiner_audio_start", "activity_start")), None)
+        if following is not None and following["type"] == "examiner_audio_start":
+            latencies.append(1000 * (following["t_s"] - true_end))
+    if not latencies:
+        return None
+    latencies.sort()
+    p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
+    return {"p50": round(statistics.median(latencies)), "p95": round(p95), "max": round(latencies[-1])}
+
+
+class SessionObserver(BaseObserver):
+    """Examiner audio start/end and both sides' transcript text, from the frames."""
+
+    def __init__(self, record: SessionRecord):
+        super().__init__(observe_every_push=False)
+        self._record = record
+
+    async def on_push_frame(self, data: FramePushed):
+        frame, direction = data.frame, data.direction
+        if isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:
+            self._record.event("examiner_audio_start")
+        elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:
+            self._record.event("examiner_audio_end")
+        elif isinstance(frame, TTSTextFrame):
+            self._record.text("examiner", frame.text)
+        elif isinstance(frame, TranscriptionFrame):
+            self._record.text("candidate", frame.text)

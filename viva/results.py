@@ -1,0 +1,56 @@
+"""The exam's result: tool calls checked against the exam config's full JSON schemas."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.toolargs import schema_errors
+from viva.config import ToolSpec
+
+
+@dataclass
+class ResultCollector:
+    """Answers the model's tool calls and keeps the first valid result of each required tool.
+
+    Args:
+        tools: the exam's tools.
+        on_event: called with ("tool_call" | "tool_result", fields).
+    """
+
+    tools: list[ToolSpec]
+    on_event: Callable[..., None] = lambda *args, **fields: None
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: int = 0
+
+    def on_tool_call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The response to send back for one call."""
+        self.calls += 1
+        spec = next((tool for tool in self.tools if tool.name == name), None)
+        if spec is None:
+            self.on_event("tool_call", name=name, valid=False)
+            return {"error": f"unknown function {name}"}
+        errors = schema_errors(spec.parameters, arguments)
+        self.on_event("tool_call", name=name, valid=not errors, errors=errors[:5])
+        if errors:
+            return {"error": "invalid arguments: " + "; ".join(errors[:5])}
+        if name in self.results:
+            self.on_event("tool_result", name=name, duplicate=True)
+            return {"status": "already recorded"}
+        self.results[name] = arguments
+        self.on_event("tool_result", name=name)
+        return {"status": "recorded"}
+
+    @property
+    def complete(self) -> bool:
+        return all(tool.name in self.results for tool in self.tools if tool.required)
+
+    def result(self) -> dict[str, Any] | None:
+        """The exam's result: the single required tool's arguments, or each tool's by name."""
+        required = [tool.name for tool in self.tools if tool.required]
+        if not self.complete or not required:
+            return None
+        if len(required) == 1:
+            return self.results[required[0]]
+        return {name: self.results[name] for name in required}
