@@ -18,6 +18,7 @@ class Journal:
     def __init__(self, path: Path | None, *, clock=time.monotonic):
         self._clock = clock
         self._t0 = clock()
+        self.started_at = self._t0  # on the clock given (time.monotonic by default)
         self._file = None
         self.path = path
         self.records: list[dict[str, Any]] = []

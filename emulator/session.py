@@ -436,7 +436,8 @@ class LiveConnection:
                     if self._output_transcription:
                         await self._send(wire.output_transcription(pieces[0][1]))
                     pieces.pop(0)
-                await self._send(wire.audio_chunk(pcm[offset : offset + chunk_bytes]))
+                await self._send(wire.audio_chunk(pcm[offset : offset + chunk_bytes]),
+                                 kind=None if offset else "audio_start")
                 delay = start + (offset + chunk_bytes) / 2 / OUTPUT_RATE / self._settings.pace - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)

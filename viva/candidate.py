@@ -76,6 +76,7 @@ class Answer:
     audio: np.ndarray  # int16 at 16 kHz; silence_s answers are zeros
     then: list[tuple[float, np.ndarray]]  # (after_s, sound)
     speech_s: float  # seconds of the candidate's own voice (0 for silence)
+    source: Path | None = None  # the recording it came from, if any
 
 
 @dataclass
@@ -116,7 +117,8 @@ def load_candidate(path: Path) -> Candidate:
             audio = np.zeros(int(item.silence_s * RATE), dtype=np.int16)
         then = [(s.after_s, gain(wav(s.noise, ("answers", i, "then", j, "noise")), s.gain_db))
                 for j, s in enumerate(item.then)]
-        answers.append(Answer(audio=audio, then=then, speech_s=0.0 if item.silence_s is not None else len(audio) / RATE))
+        answers.append(Answer(audio=audio, then=then, speech_s=0.0 if item.silence_s is not None else len(audio) / RATE,
+                              source=path.parent / item.audio if item.audio else None))
     candidate = Candidate(name=spec.name, path=path, reply_delay_s=spec.reply_delay_s, answers=answers)
     if spec.background:
         candidate.background = gain(wav(spec.background.audio, ("background", "audio")), spec.background.gain_db)
@@ -158,6 +160,7 @@ class CandidateBehavior:
     _reply: _Sound | None = None  # scheduled, not yet started
     _last_answer_end: int | None = None
     log: list[tuple[float, str]] = field(default_factory=list)
+    answer_starts: list[tuple[int, Answer]] = field(default_factory=list)  # (sample position, answer)
 
     def step(self, now: int, *, examiner_playing_until: int | None) -> None:
         """Decides at sample position now, given when the examiner's audio (as played) ends."""
@@ -187,6 +190,7 @@ class CandidateBehavior:
             self.sounds.append(_Sound(end + int(after_s * RATE), sound, "then"))
         self._last_answer_end = end
         self.hellos = 0
+        self.answer_starts.append((start, answer))
         self.log.append((start / RATE, f"answer {self.answers_started}"))
 
     def _unschedule(self, reply: _Sound) -> None:
@@ -194,6 +198,7 @@ class CandidateBehavior:
         self._reply = None
         self.answers_started -= 1
         self.examiner_turns -= 1
+        self.answer_starts.pop()
         self._last_answer_end = None
         self.log.append((reply.start / RATE, "answer withdrawn"))
 

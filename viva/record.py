@@ -57,6 +57,7 @@ class SessionRecord:
         directory.mkdir(parents=True, exist_ok=True)
         self._clock = clock
         self._t0 = clock()
+        self.started_at = self._t0  # on the clock given: event t_s counts from here
         self.data: dict[str, Any] = {
             "session_id": session_id, "config": config, "exam": exam, "llm": llm,
             "started_at": _utc(datetime.now()), "ended_at": None,

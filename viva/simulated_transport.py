@@ -51,12 +51,15 @@ class _Speaker:
 
     def __init__(self):
         self.playing_until: int | None = None
+        self.burst_starts: list[int] = []  # where each stretch of examiner audio began to play
         self._history = np.zeros(0, dtype=np.int16)
         self._history_start = 0
 
     def play(self, samples: np.ndarray, now: int) -> int:
         """Queues samples after what is already playing; returns where they start."""
         start = max(now, self.playing_until or 0)
+        if self.playing_until is None or now > self.playing_until:
+            self.burst_starts.append(start)
         history_end = self._history_start + len(self._history)
         gap = np.zeros(max(0, start - history_end), dtype=np.int16)
         self._history = np.concatenate((self._history, gap, samples))

@@ -39,6 +39,8 @@ def api_key_from_environment() -> str:
 class RunResult:
     record_dir: Path
     data: dict
+    transport: SimulatedCandidateTransport | None = None  # for measurements (bench/)
+    started_at: float = 0.0  # time.monotonic() at the record's t_s 0
 
     @property
     def ok(self) -> bool:
@@ -84,7 +86,7 @@ async def simulate_session(*, config: VivaConfig, candidate: Candidate, llm: LLM
         recorder.close()
         record.finish(audio_bytes_outside_activity=_audio_outside(record.directory))
         write_report(record.directory)
-    return RunResult(record.directory, record.data)
+    return RunResult(record.directory, record.data, transport, record.started_at)
 
 
 def _audio_outside(directory: Path) -> int | None:
