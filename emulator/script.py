@@ -128,7 +128,7 @@ class ScriptedExaminer:
         )
         if pending:
             return Silence()
-        return self._close()
+        return self.close()
 
     def cancel_tools(self) -> None:
         """The pending calls were cancelled: call again after the next answer."""
@@ -146,12 +146,13 @@ class ScriptedExaminer:
 
     def _finish_questions(self) -> Reply:
         if not self.tools:
-            return self._close()
+            return self.close()
         self.state = dataclasses.replace(
             self.state, phase=Phase.AWAITING_TOOL_RESULTS, pending_tools=self.tools
         )
         return CallTools(self.tools)
 
-    def _close(self) -> Speak:
+    def close(self) -> Speak:
+        """The closing phrase, after which the examiner goes quiet."""
         self.state = dataclasses.replace(self.state, phase=Phase.DONE, pending_tools=())
         return Speak(self.closing_phrase)

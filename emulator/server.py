@@ -19,7 +19,9 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from emulator import wire
+from emulator.faults import FaultPlan, FaultsFile
 from emulator.journal import Journal
+from emulator.misbehaviour import Misbehaviour
 from emulator.script import ScriptedExaminer, script_lines
 from emulator.session import ExamSession, LiveConnection, SessionSettings, Snapshot, new_handle
 from emulator.tls import EmulatorTLS
@@ -33,6 +35,7 @@ _LIVE_PATH = re.compile(
     r"|cloud\.aiplatform\.v1\w*\.LlmBidiService/BidiGenerateContent)$"
 )
 SESSION_HEADER = "x-viva-session-id"
+RUN_HEADER = "x-viva-run"
 HANDLE_LIFETIME_S = 2 * 3600  # the real service keeps handles two hours
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 
@@ -57,6 +60,7 @@ class EmulatorServer:
         log_dir: emulator.jsonl of each session goes to log_dir/<session id>/ (None: memory only).
         tls_dir: where the CA file is written (default: a temporary folder).
         settings: pacing, voice and lifetime of connections.
+        faults: how the model misbehaves (SPEC §4); None: a well-behaved examiner.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class EmulatorServer:
         log_dir: Path | None = None,
         tls_dir: Path | None = None,
         settings: SessionSettings | None = None,
+        faults: FaultsFile | None = None,
     ):
         self.exam = exam or default_exam()
         self._lines = script_lines(self.exam)
@@ -75,6 +80,7 @@ class EmulatorServer:
         self._log_dir = log_dir
         self._tls_dir = tls_dir
         self.settings = settings or SessionSettings(voice=ExaminerVoice())
+        self.faults = faults
         self._server: Server | None = None
         self._tls: EmulatorTLS | None = None
         self._tempdir: tempfile.TemporaryDirectory | None = None
@@ -133,12 +139,14 @@ class EmulatorServer:
     def client_ssl_context(self) -> ssl.SSLContext:
         return self._tls.client_context()
 
-    def http_options(self, *, session_id: str | None = None) -> types.HttpOptions:
+    def http_options(self, *, session_id: str | None = None, run: int | None = None) -> types.HttpOptions:
         """HttpOptions that point google-genai (or Pipecat's service) at this emulator."""
-        headers = {SESSION_HEADER: session_id} if session_id else None
+        headers = {SESSION_HEADER: session_id} if session_id else {}
+        if run is not None:
+            headers[RUN_HEADER] = str(run)
         return types.HttpOptions(
             base_url=self.base_url,
-            headers=headers,
+            headers=headers or None,
             async_client_args={"ssl": self.client_ssl_context()},
         )
 
@@ -189,8 +197,14 @@ class EmulatorServer:
             closing_phrase=self.exam.closing_phrase,
             required_tools=tuple(tool.name for tool in self.exam.required_tools),
         )
-        seed = int(hashlib.sha256(f"{self.settings.seed}:{session_id}".encode()).hexdigest()[:12], 16)
+        # A client may name its run (x-viva-run) so that seeded draws repeat run for run.
+        stream = ws.request.headers.get(RUN_HEADER) or str(len(self.sessions))
+        seed = int(hashlib.sha256(f"{self.settings.seed}:{stream}".encode()).hexdigest()[:12], 16)
         session = ExamSession(session_id=session_id, examiner=examiner, journal=journal, rng=random.Random(seed))
+        session.misbehaviour = Misbehaviour(
+            examiner, FaultPlan(self.faults, stream=stream),
+            on_fault=lambda fault, **fields: journal.write(kind="fault", fault=fault, **fields),
+        )
         self.sessions[session_id] = session
         return session
 
@@ -206,6 +220,8 @@ class EmulatorServer:
     def _resume(self, handle: str) -> Snapshot | None:
         remembered = self._snapshots.get(handle)
         if remembered is None or time.monotonic() - remembered[0] > HANDLE_LIFETIME_S:
+            return None
+        if not remembered[1].session.resumable:
             return None
         return remembered[1]
 

@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from emulator import wire
 from emulator.journal import Journal
+from emulator.misbehaviour import CallWithBadArguments, Misbehaviour, Nothing, SpeakThenCall
 from emulator.script import CallTools, ExaminerState, ScriptedExaminer, Silence, Speak
 from emulator.speech import SpeechDetector
 from emulator.toolargs import declared_json_schema, example_arguments, schema_errors
@@ -59,6 +60,8 @@ class ExamSession:
     handles: list[str] = field(default_factory=list)
     validation_failures: list[str] = field(default_factory=list)
     messages_validated: int = 0
+    misbehaviour: Misbehaviour | None = None  # the session's faults (none: a well-behaved model)
+    resumable: bool = True  # False once a disconnect fault refused resumption
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,8 @@ class LiveConnection:
         await self._send(wire.setup_complete(), kind="setup_complete")
         if self._settings.connection_lifetime_s:
             self._timers.append(asyncio.create_task(self._lifetime(self._settings.connection_lifetime_s)))
+        for fault in self.session.misbehaviour.plan.timed():
+            self._timers.append(asyncio.create_task(self._timed_fault(fault)))
         await self._offer_handle()
 
     def _declare_tools(self, tools: list[types.Tool]) -> None:
@@ -259,7 +264,7 @@ class LiveConnection:
                 await self._end_auto_turn()
         elif realtime.text is not None:
             self._log_in("text", text=realtime.text)
-            await self._respond(self.session.examiner.on_text(), trigger="text")
+            await self._respond(self.session.misbehaviour.on_text(), trigger="text")
         elif realtime.video is not None:
             self._log_in("video")
 
@@ -303,7 +308,10 @@ class LiveConnection:
         if self._manual_activity:
             if self._window is not None:
                 self._window.add(data, rate)
-            # Outside a window the audio is accepted and ignored, as the real server does.
+            elif self.session.misbehaviour.plan.fires("reject_audio_outside_activity"):
+                self._fault("reject_audio_outside_activity", audio_bytes=len(data))
+                raise Close(wire.INVALID_ARGUMENT, "Request contains an invalid argument.")
+            # Otherwise audio outside a window is accepted and ignored, as the real server does.
             return
         await self._on_auto_audio(data, rate)
 
@@ -316,7 +324,13 @@ class LiveConnection:
         )
         if speech and self._input_transcription:
             await self._send(wire.input_transcription(f"(speech, {detector.voiced_s:.1f} s)."), kind="input_transcription")
-        await self._respond(self.session.examiner.on_turn(speech=speech), trigger="speech" if speech else "no_speech")
+        misbehaviour = self.session.misbehaviour
+        reply = misbehaviour.on_window(speech=speech)
+        disconnect = misbehaviour.plan.fires("disconnect", turn=misbehaviour.turn) if speech else None
+        if disconnect:
+            await self._disconnect(disconnect)
+            return
+        await self._respond(reply, trigger="speech" if speech else "no_speech")
 
     async def _on_client_content(self, content: types.LiveClientContent) -> None:
         self._log_in("client_content", turns=len(content.turns or []), turn_complete=bool(content.turn_complete))
@@ -328,7 +342,7 @@ class LiveConnection:
         await self._interrupt()  # "a message here will interrupt any current model generation"
         if _model_major(self._setup.model) >= 3:
             return  # 3.x models run inference only on the next realtime input (pipecat sends " ")
-        await self._respond(self.session.examiner.on_text(), trigger="client_content")
+        await self._respond(self.session.misbehaviour.on_text(), trigger="client_content")
 
     async def _on_tool_response(self, response: types.LiveClientToolResponse) -> None:
         answers = response.function_responses or []
@@ -339,6 +353,10 @@ class LiveConnection:
             name = self._pending_calls.pop(answer.id, None) if answer.id else None
             if name is None:
                 self.session.journal.write(dir="action", kind="tool_response_ignored", id=answer.id)
+                continue
+            if isinstance(answer.response, dict) and "error" in answer.response:
+                # The client refused the arguments: the model tries the call again.
+                await self._respond(self.session.misbehaviour.on_tool_error(name), trigger="tool_error")
                 continue
             reply = self.session.examiner.on_tool_result(name)
             await self._respond(reply, trigger="tool_response")
@@ -390,7 +408,11 @@ class LiveConnection:
         await self._send(wire.resumption_update(handle), kind="resumption_update", resumable=True, handle=handle)
 
     async def _respond(self, reply, *, trigger: str) -> None:
+        misbehaviour = self.session.misbehaviour
+        reply = misbehaviour.shape(reply, example_arguments=self._example_arguments)
         self.session.journal.write(dir="action", kind="reply", trigger=trigger, reply=_describe(reply))
+        if isinstance(reply, Nothing):
+            return  # the model waits: not even an empty turn
         if isinstance(reply, Silence):
             if self._generation is not None:
                 return  # the examiner's turn in progress goes on; there is no turn to end
@@ -399,27 +421,68 @@ class LiveConnection:
         await self._interrupt()
         if self._resumption:
             await self._send(wire.resumption_update(None), kind="resumption_update", resumable=False)
-        if isinstance(reply, CallTools):
-            await self._call_tools(reply)
+        self._generation = asyncio.create_task(self._perform(reply, delay_s=misbehaviour.delay_for(reply)))
+
+    async def _perform(self, reply, *, delay_s: float) -> None:
+        """One model turn: a pause first if the model is slow, then speech and/or calls."""
+        if delay_s:
+            await asyncio.sleep(delay_s)
+        if isinstance(reply, (CallTools, CallWithBadArguments)):
+            self._generation = None
+            await self._call_tools(reply.names, valid=isinstance(reply, CallTools))
             return
-        self._generation = asyncio.create_task(self._speak(reply))
+        if isinstance(reply, SpeakThenCall):
+            await self._speak(Speak(reply.text), end_turn=False)
+            self._generation = None
+            await self._call_tools(reply.names, valid=True)
+            return
+        await self._speak(reply)
+
+    def _example_arguments(self, name: str) -> dict:
+        return example_arguments(self._tool_schemas[name], self.session.rng)
+
+    def _fault(self, fault: str, **fields: Any) -> None:
+        self.session.journal.write(kind="fault", fault=fault, **fields)
+
+    async def _disconnect(self, fault) -> None:
+        """A disconnect fault: the socket closes (and, unresumable, its handles die with it)."""
+        self._fault("disconnect", code=fault.code, resumable=fault.resumable, turn=self.session.misbehaviour.turn)
+        if not fault.resumable:
+            self.session.resumable = False
+        await self._close(fault.code, fault.reason)
+
+    async def _timed_fault(self, fault) -> None:
+        delay = fault.at_s - self.session.journal.elapsed()
+        if delay < 0 or not self.session.misbehaviour.plan.fire(fault):
+            return
+        await asyncio.sleep(delay)
+        if fault.kind == "disconnect":
+            await self._disconnect(fault)
+        elif fault.kind == "go_away":
+            self._fault("go_away", time_left_s=fault.time_left_s)
+            await self._send(wire.go_away(fault.time_left_s), kind="go_away", time_left_s=fault.time_left_s)
+            await asyncio.sleep(fault.time_left_s)
+            await self._close(wire.INTERNAL, "Deadline expired before operation could complete.")
 
     def _prompt_tokens(self) -> int:
         return self.session.prompt_tokens + 200
 
-    async def _call_tools(self, reply: CallTools) -> None:
+    async def _call_tools(self, names: tuple[str, ...], *, valid: bool) -> None:
         calls = []
-        for name in reply.names:
+        for name in names:
             schema = self._tool_schemas[name]
             arguments = example_arguments(schema, self.session.rng)
+            if not valid:
+                arguments = broken_arguments(arguments, schema)
             errors = schema_errors(schema, arguments)
             call_id = f"fc_{next(_call_ids)}"
             self._pending_calls[call_id] = name
             calls.append({"id": call_id, "name": name, "args": arguments})
             self.session.journal.write(dir="out", kind="tool_call", id=call_id, name=name, args=arguments, schema_errors=errors)
         await self._send(wire.tool_call(calls))
+        await self._offer_handle()
 
-    async def _speak(self, reply: Speak) -> None:
+    async def _speak(self, reply: Speak, *, end_turn: bool = True) -> None:
         """Streams one examiner turn: audio a little faster than real time, transcript beside it."""
         try:
             pcm = await self._settings.voice.synthesize(reply.text)
@@ -444,6 +507,8 @@ class LiveConnection:
             for _, text in pieces:
                 if self._output_transcription:
                     await self._send(wire.output_transcription(text))
+            if not end_turn:
+                return  # a call follows in the same turn
             await self._send(wire.generation_complete(), kind="generation_complete")
             # The real server holds turnComplete until playback would have ended.
             remaining = start + duration - loop.time()
@@ -493,7 +558,27 @@ def _describe(reply) -> dict:
         return {"speak": reply.text, "line": reply.line}
     if isinstance(reply, CallTools):
         return {"call_tools": list(reply.names)}
+    if isinstance(reply, CallWithBadArguments):
+        return {"call_tools": list(reply.names), "bad_arguments": True}
+    if isinstance(reply, SpeakThenCall):
+        return {"speak": reply.text, "call_tools": list(reply.names)}
+    if isinstance(reply, Nothing):
+        return {"nothing": True}
     return {"silence": True}
+
+
+def broken_arguments(arguments: dict, schema: dict) -> dict:
+    """Arguments that break the schema the way models do: a band out of range, a field missing."""
+    broken = dict(arguments)
+    properties = schema.get("properties", {})
+    for name, prop in properties.items():
+        if prop.get("type") in ("number", "integer") and "maximum" in prop:
+            broken[name] = prop["maximum"] + 1.5
+            break
+    required = [name for name in schema.get("required", []) if name in broken]
+    if len(required) > 1:
+        del broken[required[-1]]
+    return broken
 
 
 def _transcript_pieces(words: list[str], duration: float, per_piece: int = 4) -> list[tuple[float, str]]:

@@ -1,0 +1,122 @@
+"""The faults file (SPEC §4): the real service's misbehaviour, on demand, seeded and repeatable.
+
+`FaultPlan` decides, for one session, whether a fault fires at a given point: a fault
+with `turns` fires only on those candidate turns (1-based, counting windows that held
+speech), with `probability` only when the session's own seeded draw says so, with
+`times` at most that often; with none of them, every time it can.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from viva.yamlfile import read_document, validate
+
+FaultKind = Literal[
+    "stall_after_empty_window", "stall", "speak_instead_of_tool_call", "tool_call_and_speak",
+    "bad_tool_args", "repeat_closing", "disconnect", "go_away", "reject_audio_outside_activity",
+    "slow_response",
+]
+
+
+class Fault(BaseModel):
+    """One entry of the faults file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: FaultKind
+    turns: list[int] | None = Field(default=None, description="1-based candidate turns it may fire on")
+    probability: float | None = Field(default=None, ge=0, le=1)
+    times: int | None = Field(default=None, ge=1)
+    # stall, stall_after_empty_window
+    ignores_nudges: int = Field(default=0, ge=0, description="text nudges ignored before answering")
+    answers_after: int = Field(default=3, ge=1, description="stall_after_empty_window: the speech window that ends it")
+    # repeat_closing
+    extra_text: str = "Have a good day."
+    # disconnect
+    code: int = Field(default=1011, ge=1000, le=4999)
+    reason: str = "Internal error encountered."
+    at_s: float | None = Field(default=None, ge=0)
+    at_turn: int | None = Field(default=None, ge=1)
+    resumable: bool = True
+    # go_away
+    time_left_s: float = Field(default=10.0, gt=0)
+    # slow_response
+    delay_s: float = Field(default=3.0, ge=0)
+
+    @model_validator(mode="after")
+    def _timed_faults_have_a_time(self) -> "Fault":
+        if self.kind == "go_away" and self.at_s is None:
+            raise ValueError("go_away needs at_s")
+        if self.kind == "disconnect" and self.at_s is None and self.at_turn is None:
+            raise ValueError("disconnect needs at_s or at_turn")
+        return self
+
+
+class FaultsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = 0
+    faults: list[Fault] = Field(default_factory=list)
+
+
+def load_faults(path: Path) -> FaultsFile:
+    """Reads a faults file; BadInput naming file, line and key on any problem."""
+    data, places = read_document(Path(path))
+    return validate(FaultsFile, data, places)
+
+
+class FaultPlan:
+    """Which faults fire in one session.
+
+    Args:
+        faults: the faults file.
+        stream: distinguishes sessions (a run number): each draws its own seeded sequence.
+    """
+
+    def __init__(self, faults: FaultsFile | None, *, stream: str = "0"):
+        self.faults = faults.faults if faults else []
+        digest = hashlib.sha256(f"{faults.seed if faults else 0}:{stream}".encode()).hexdigest()
+        self._rng = random.Random(int(digest[:16], 16))
+        self._fired = [0] * len(self.faults)
+
+    def of_kind(self, kind: str) -> list[Fault]:
+        return [f for f in self.faults if f.kind == kind]
+
+    def fires(self, kind: str, *, turn: int | None = None) -> Fault | None:
+        """The first fault of kind that fires at this candidate turn (counted as fired), or None.
+
+        Faults timed with at_s never fire here; they fire through fire() when their time comes.
+        """
+        for fault in self.faults:
+            if fault.kind != kind or fault.at_s is not None:
+                continue
+            if fault.turns is not None and turn not in fault.turns:
+                continue
+            if fault.at_turn is not None and turn != fault.at_turn:
+                continue
+            if self.fire(fault):
+                return fault
+        return None
+
+    def timed(self) -> list[Fault]:
+        """Faults that fire at a time (at_s) rather than at a turn."""
+        return [f for f in self.faults if f.at_s is not None]
+
+    def fire(self, fault: Fault) -> bool:
+        """Whether this fault fires now, given its times and probability (counted if so)."""
+        i = next(i for i, f in enumerate(self.faults) if f is fault)
+        if fault.times is not None and self._fired[i] >= fault.times:
+            return False
+        if fault.at_s is not None or fault.at_turn is not None:
+            if self._fired[i]:  # a fault at a moment happens once
+                return False
+        if fault.probability is not None and self._rng.random() >= fault.probability:
+            return False
+        self._fired[i] += 1
+        return True

@@ -1,0 +1,172 @@
+"""How the emulated model misbehaves, fault by fault (field-reports.md), as plain decisions.
+
+`Misbehaviour` sits between the scripted examiner and the socket: it passes the
+examiner's replies through, or stalls, delays, speaks results aloud, breaks tool
+arguments or repeats the closing, as the session's FaultPlan says. Each fault that
+fires is reported through `on_fault`, which the session writes to emulator.jsonl.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from emulator.faults import Fault, FaultPlan
+from emulator.script import CallTools, ExaminerState, Reply, ScriptedExaminer, Silence, Speak
+
+STALL_RECOVERY_LINE = "I'm here. Just waiting for your complete answer. Were you finished?"
+
+
+@dataclass(frozen=True)
+class Nothing:
+    """No output at all: not even an empty turn (the model is waiting)."""
+
+
+@dataclass(frozen=True)
+class SpeakThenCall:
+    """Says text, then calls the tools in the same turn."""
+
+    text: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CallWithBadArguments:
+    names: tuple[str, ...]
+
+
+@dataclass
+class _Stall:
+    fault: Fault
+    windows_left: int  # speech windows still ignored
+    nudges_to_ignore: int
+    recovery: Reply | None  # what it says when it comes back (None: the script's next line)
+
+
+def number_words(value: float) -> str:
+    """6.5 -> 'six point five', as a model says a band aloud."""
+    ones = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+    whole, fraction = int(value), round(value - int(value), 2)
+    text = ones[whole] if 0 <= whole <= 10 else str(whole)
+    if fraction:
+        text += " point " + " ".join(ones[int(d)] for d in f"{fraction:.2f}"[2:].rstrip("0"))
+    return text
+
+
+def spoken_result(arguments: dict) -> str:
+    """The tool's arguments said aloud: 'I would give fluency coherence a six point five, ...'."""
+    marks = [(name.replace("_", " "), value) for name, value in arguments.items() if isinstance(value, (int, float))]
+    if not marks:
+        return "I have recorded my assessment."
+    said = [f"{label} a {number_words(value)}" for label, value in marks]
+    listing = ", ".join(said[:-1]) + f", and {said[-1]}" if len(said) > 1 else said[0]
+    return f"I would give {listing}."
+
+
+class Misbehaviour:
+    """Applies the session's faults to the examiner's replies.
+
+    Args:
+        examiner: the scripted examiner.
+        plan: the session's faults.
+        on_fault: called with (fault kind, fields) whenever a fault fires.
+    """
+
+    def __init__(self, examiner: ScriptedExaminer, plan: FaultPlan, on_fault: Callable[..., None]):
+        self.examiner = examiner
+        self.plan = plan
+        self._on_fault = on_fault
+        self.turn = 0  # candidate turns: windows that held speech
+        self._last_window_speech = False
+        self._state_before_reply: ExaminerState | None = None
+        self.stall: _Stall | None = None
+
+    def on_window(self, *, speech: bool) -> Reply | Nothing:
+        """The reply to a completed activity window."""
+        previous_speech, self._last_window_speech = self._last_window_speech, speech
+        if speech:
+            self.turn += 1
+        if self.stall is not None:
+            return self._while_stalled(speech=speech)
+        if not speech and previous_speech:
+            fault = self.plan.fires("stall_after_empty_window", turn=self.turn)
+            if fault:
+                # The model drops the answer it was giving and waits, silent.
+                if self._state_before_reply is not None:
+                    self.examiner.state = self._state_before_reply
+                self.stall = _Stall(fault, fault.answers_after, fault.ignores_nudges, Speak(STALL_RECOVERY_LINE))
+                self._on_fault("stall_after_empty_window", turn=self.turn, answers_after=fault.answers_after)
+                return Nothing()
+        if speech:
+            fault = self.plan.fires("stall", turn=self.turn)
+            if fault:
+                self.stall = _Stall(fault, 1, fault.ignores_nudges, None)
+                self._on_fault("stall", turn=self.turn, ignores_nudges=fault.ignores_nudges)
+                return Nothing()
+        self._state_before_reply = self.examiner.state
+        return self.examiner.on_turn(speech=speech)
+
+    def on_text(self) -> Reply | Nothing:
+        """A text prompt: a nudge, if the model is stalled."""
+        if self.stall is None:
+            return self.examiner.on_text()
+        if self.stall.nudges_to_ignore > 0:
+            self.stall.nudges_to_ignore -= 1
+            self._on_fault(self.stall.fault.kind, nudge_ignored=True, turn=self.turn)
+            return Nothing()
+        return self._recover()
+
+    def _while_stalled(self, *, speech: bool) -> Reply | Nothing:
+        if not speech:
+            return Nothing()
+        self.stall.windows_left -= 1
+        if self.stall.windows_left > 0:
+            return Nothing()
+        return self._recover()
+
+    def _recover(self) -> Reply:
+        stall, self.stall = self.stall, None
+        self._on_fault(stall.fault.kind, recovered=True, turn=self.turn)
+        if stall.recovery is not None:
+            return stall.recovery
+        self._state_before_reply = self.examiner.state
+        return self.examiner.on_turn(speech=True)
+
+    def delay_for(self, reply: Reply) -> float:
+        """Seconds the model takes before it starts this reply (slow_response)."""
+        if isinstance(reply, (Silence, Nothing)):
+            return 0.0
+        fault = self.plan.fires("slow_response", turn=self.turn)
+        if fault:
+            self._on_fault("slow_response", turn=self.turn, delay_s=fault.delay_s)
+            return fault.delay_s
+        return 0.0
+
+    def shape(self, reply: Reply, *, example_arguments: Callable[[str], dict]) -> Reply | SpeakThenCall | CallWithBadArguments:
+        """The reply as the misbehaving model gives it: tool and closing faults."""
+        if isinstance(reply, CallTools):
+            if self.plan.fires("speak_instead_of_tool_call", turn=self.turn):
+                text = " ".join(spoken_result(example_arguments(name)) for name in reply.names)
+                self._on_fault("speak_instead_of_tool_call", tools=list(reply.names))
+                # It believes it is done: the result said aloud, then the closing, and no call.
+                return Speak(f"{text} {self.examiner.close().text}")
+            if self.plan.fires("tool_call_and_speak", turn=self.turn):
+                text = " ".join(spoken_result(example_arguments(name)) for name in reply.names)
+                self._on_fault("tool_call_and_speak", tools=list(reply.names))
+                return SpeakThenCall(text, reply.names)
+            if self.plan.fires("bad_tool_args", turn=self.turn):
+                self._on_fault("bad_tool_args", tools=list(reply.names))
+                return CallWithBadArguments(reply.names)
+        if isinstance(reply, Speak) and reply.text == self.examiner.closing_phrase:
+            fault = self.plan.fires("repeat_closing", turn=self.turn)
+            if fault:
+                self._on_fault("repeat_closing", extra_text=fault.extra_text)
+                return Speak(f"{reply.text} {reply.text} {fault.extra_text}".strip())
+        return reply
+
+    def on_tool_error(self, name: str) -> CallTools | CallWithBadArguments:
+        """The client answered a call with an error: the model tries again."""
+        if self.plan.fires("bad_tool_args", turn=self.turn):
+            self._on_fault("bad_tool_args", tools=[name], retry=True)
+            return CallWithBadArguments((name,))
+        return CallTools((name,))

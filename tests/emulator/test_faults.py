@@ -1,0 +1,260 @@
+"""Each fault kind of SPEC §4 fires on demand, behaves as the field reports describe, and
+is visible in emulator.jsonl."""
+
+import asyncio
+import json
+
+import pytest
+import yaml
+from google.genai import errors, types
+
+from emulator.faults import FaultPlan, FaultsFile
+from emulator.misbehaviour import STALL_RECOVERY_LINE, number_words, spoken_result
+from emulator.server import EmulatorServer
+from emulator.toolargs import schema_errors
+from tests.conftest import fast_settings, read_pcm
+from tests.helpers import MODEL, live_config, receive_turn, sdk_client, send_answer
+
+SPEECH = read_pcm("speech__cmu_arctic_aew_a0002.wav")
+HELLO = read_pcm("speech__alsa_front_center.wav")
+NOISE = read_pcm("noise__kitchen_dishes_ambience_12s.wav")[: 2 * 16000]
+
+
+def faults(*entries, seed=7) -> FaultsFile:
+    return FaultsFile.model_validate({"seed": seed, "faults": list(entries)})
+
+
+async def serve(exam, tmp_path, *entries):
+    return EmulatorServer(exam=exam, log_dir=tmp_path, settings=fast_settings(), faults=faults(*entries))
+
+
+def logged(server, session_id) -> list[dict]:
+    path = server.sessions[session_id].journal.path
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def fault_entries(server, session_id, kind) -> list[dict]:
+    return [e for e in logged(server, session_id) if e["kind"] == "fault" and e["fault"] == kind]
+
+
+async def quiet(session, seconds=0.6) -> bool:
+    """True when the model says nothing for a while: no audio, text, turn end or call."""
+    async def next_content():
+        while True:
+            message = await anext(session.receive())
+            content = message.server_content
+            if message.tool_call or (content and (content.model_turn or content.output_transcription
+                                                  or content.turn_complete)):
+                return message
+
+    try:
+        await asyncio.wait_for(next_content(), seconds)
+    except TimeoutError:
+        return True
+    return False
+
+
+async def opened(server, exam, session_id):
+    client = sdk_client(server, session_id=session_id)
+    return client.aio.live.connect(model=MODEL, config=live_config(exam))
+
+
+async def test_stall_after_empty_window_waits_for_the_third_speech_window(exam, tmp_path):
+    async with await serve(exam, tmp_path, {"kind": "stall_after_empty_window"}) as server:
+        async with await opened(server, exam, "s") as session:
+            await session.send_realtime_input(text="Hello")
+            await receive_turn(session)
+            await send_answer(session, SPEECH)
+            assert (await receive_turn(session)).text == "What do you do at the weekend?"
+            await send_answer(session, NOISE)  # the noise burst as a window of its own
+            assert await quiet(session)
+            for _ in range(2):  # "Hello?" twice: no reply
+                await send_answer(session, HELLO)
+                assert await quiet(session)
+            await send_answer(session, HELLO)
+            assert (await receive_turn(session)).text == STALL_RECOVERY_LINE
+            await send_answer(session, SPEECH)  # "yes": the question it dropped comes again
+            assert (await receive_turn(session)).text == "What do you do at the weekend?"
+        entries = fault_entries(server, "s", "stall_after_empty_window")
+    assert entries[0]["turn"] == 1 and entries[0]["answers_after"] == 3
+    assert entries[-1]["recovered"] is True
+
+
+async def test_stall_ignores_the_first_nudge_and_answers_the_second(exam, tmp_path):
+    async with await serve(exam, tmp_path, {"kind": "stall", "turns": [1], "ignores_nudges": 1}) as server:
+        async with await opened(server, exam, "s") as session:
+            await session.send_realtime_input(text="Hello")
+            await receive_turn(session)
+            await send_answer(session, SPEECH)
+            assert await quiet(session)
+            await session.send_realtime_input(text="(The candidate has finished answering. Please continue.)")
+            assert await quiet(session)
+            await session.send_realtime_input(text="(The candidate has finished answering. Please continue.)")
+            assert (await receive_turn(session)).text == "What do you do at the weekend?"
+        entries = fault_entries(server, "s", "stall")
+    assert [e.get("nudge_ignored", False) for e in entries] == [False, True, False]
+
+
+async def test_speak_instead_of_tool_call_says_the_marks_and_never_calls(exam, tmp_path):
+    async with await serve(exam, tmp_path, {"kind": "speak_instead_of_tool_call"}) as server:
+        async with await opened(server, exam, "s") as session:
+            await session.send_realtime_input(text="Hello")
+            await receive_turn(session)
+            for _ in range(2):
+                await send_answer(session, SPEECH)
+                last = await receive_turn(session)
+        assert not last.tool_calls and last.turn_complete
+        assert last.text.startswith("I would give fluency coherence a ")
+        assert last.text.endswith(exam.closing_phrase)
+        assert not [e for e in logged(server, "s") if e["kind"] == "tool_call"]
+        assert fault_entries(server, "s", "speak_instead_of_tool_call")
+
+
+async def test_tool_call_and_speak_does_both_then_closes(exam, tmp_path):
+    async with await serve(exam, tmp_path, {"kind": "tool_call_and_speak"}) as server:
+        async with await opened(server, exam, "s") as session:
+            await session.send_realtime_input(text="Hello")
+            await receive_turn(session)
+            await send_answer(session, SPEECH)
+            await receive_turn(session)
+            await send_answer(session, SPEECH)
+            spoken_and_called = await receive_turn(session)
+            call = spoken_and_called.tool_calls[0]
+            await session.send_tool_response(function_responses=[types.FunctionResponse(id=call.id, name=call.name, response={"ok": True})])
+            closing = await receive_turn(session)
+        assert spoken_and_called.text.startswith("I would give ") and spoken_and_called.audio > 0
+        assert schema_errors(exam.tools[0].parameters, call.args) == []
+        assert closing.text == exam.closing_phrase
+        assert fault_entries(server, "s", "tool_call_and_speak")
+
+
+async def test_bad_tool_args_then_a_valid_call_after_the_error(exam, tmp_path):
+    async with await serve(exam, tmp_path, {"kind": "bad_tool_args", "times": 1}) as server:
+        async with await opened(server, exam, "s") as session:
+            await session.send_realtime_input(text="Hello")
+            await receive_turn(session)
+            for _ in range(2):
+                await send_answer(session, SPEECH)
+                turn = await receive_turn(session)
+            bad = turn.tool_calls[0]
+            problems = schema_errors(exam.tools[0].parameters, bad.args)
+            await session.send_tool_response(function_responses=[types.FunctionResponse(
+                id=bad.id, name=bad.name, response={"error": "; ".join(problems)})])
+            good = (await receive_turn(session)).tool_calls[0]
+            await session.send_tool_response(function_responses=[types.FunctionResponse(id=good.id, name=good.name, response={"ok": True})])
+            closing = await receive_turn(session)
+        assert problems and schema_errors(exam.tools[0].parameters, good.args) == []
+        assert closing.text == exam.closing_phrase
+        assert len(fault_entries(server, "s", "bad_tool_args")) == 1
+
+
+async def test_repeat_closing_says_it_twice_and_more(exam, tmp_path):
+    async with await serve(exam, tmp_path, {"kind": "repeat_closing", "extra_text": "Have a good day."}) as server:
+        async with await opened(server, exam, "s") as session:
+            await session.send_realtime_input(text="Hello")
+            await receive_turn(session)
+            for _ in range(2):
+                await send_answer(session, SPEECH)
+                turn = await receive_turn(session)
+            call = turn.tool_calls[0]
+            await session.send_tool_response(function_responses=[types.FunctionResponse(id=call.id, name=call.name, response={"ok": True})])
+            closing = await receive_turn(session)
+        assert closing.text == f"{exam.closing_phrase} {exam.closing_phrase} Have a good day."
+        assert fault_entries(server, "s", "repeat_closing")
+
+
+async def test_disconnect_at_a_turn_unresumable_refuses_the_handle(exam, tmp_path):
+    entry = {"kind": "disconnect", "at_turn": 1, "code": 1011, "resumable": False}
+    async with await serve(exam, tmp_path, entry) as server:
+        async with await opened(server, exam, "s") as session:
+            await session.send_realtime_input(text="Hello")
+            greeting = await receive_turn(session)
+            handle = (await anext(session.receive())).session_resumption_update.new_handle
+            await send_answer(session, SPEECH)
+            with pytest.raises(errors.APIError) as closed:
+                await receive_turn(session)
+            assert closed.value.code == 1011
+        with pytest.raises(errors.APIError) as refused:
+            async with sdk_client(server).aio.live.connect(model=MODEL, config=live_config(exam, handle=handle)):
+                pass
+        assert refused.value.code == 1008
+        assert greeting.text and fault_entries(server, "s", "disconnect")[0]["resumable"] is False
+
+
+async def test_disconnect_and_go_away_at_a_time(exam, tmp_path):
+    entries = [{"kind": "disconnect", "at_s": 1.0, "code": 1011}, {"kind": "go_away", "at_s": 0.2, "time_left_s": 5}]
+    async with await serve(exam, tmp_path, *entries) as server:
+        async with await opened(server, exam, "s") as session:
+            seen_go_away = None
+            with pytest.raises(errors.APIError) as closed:
+                while True:
+                    async for message in session.receive():
+                        seen_go_away = seen_go_away or message.go_away
+        assert closed.value.code == 1011 and seen_go_away.time_left == "5s"
+        kinds = [(e["kind"], e.get("fault")) for e in logged(server, "s")]
+        assert kinds.index(("fault", "go_away")) < kinds.index(("fault", "disconnect"))
+
+
+async def test_reject_audio_outside_activity_closes_1007(exam, tmp_path):
+    async with await serve(exam, tmp_path, {"kind": "reject_audio_outside_activity"}) as server:
+        async with await opened(server, exam, "s") as session:
+            await session.send_realtime_input(text="Hello")
+            await receive_turn(session)
+            await send_answer(session, SPEECH)  # inside a window: fine
+            await receive_turn(session)
+            await session.send_realtime_input(audio=types.Blob(data=SPEECH[:640], mime_type="audio/pcm;rate=16000"))
+            with pytest.raises(errors.APIError) as closed:
+                while True:
+                    async for _ in session.receive():
+                        pass
+        assert closed.value.code == 1007
+        assert fault_entries(server, "s", "reject_audio_outside_activity")[0]["audio_bytes"] == 640
+
+
+async def test_slow_response_delays_the_reply_on_its_turns(exam, tmp_path):
+    async with await serve(exam, tmp_path, {"kind": "slow_response", "delay_s": 1.0, "turns": [1]}) as server:
+        async with await opened(server, exam, "s") as session:
+            await session.send_realtime_input(text="Hello")
+            await receive_turn(session)
+            await send_answer(session, SPEECH)
+            assert (await receive_turn(session)).text == "What do you do at the weekend?"
+        entries = logged(server, "s")
+    end = next(e["t_s"] for e in entries if e["kind"] == "activity_end")
+    first_audio = next(e["t_s"] for e in entries if e["kind"] == "audio_start" and e["t_s"] > end)
+    assert first_audio - end >= 1.0  # a lower bound: the model waited at least this long
+    assert [e["turn"] for e in entries if e.get("fault") == "slow_response"] == [1]
+
+
+def test_seeded_plans_repeat_and_differ_between_runs():
+    file = faults({"kind": "stall", "probability": 0.5}, seed=3)
+    def draws(stream):
+        plan = FaultPlan(file, stream=stream)
+        return [bool(plan.fires("stall", turn=t)) for t in range(1, 41)]
+
+    assert draws("0") == draws("0")
+    assert draws("0") != draws("1")
+    assert 8 < sum(draws("0")) < 32
+
+
+def test_turns_and_times_bound_a_fault():
+    plan = FaultPlan(faults({"kind": "slow_response", "turns": [2, 3], "times": 1}), stream="0")
+    assert [bool(plan.fires("slow_response", turn=t)) for t in (1, 2, 3)] == [False, True, False]
+
+
+def test_a_faults_file_is_validated_with_file_and_line(tmp_path):
+    from emulator.faults import load_faults
+    from viva.errors import BadInput
+
+    path = tmp_path / "f.yaml"
+    path.write_text(yaml.safe_dump({"seed": 1, "faults": [{"kind": "stall"}, {"kind": "go_away"}]}))
+    with pytest.raises(BadInput, match=r"f.yaml:\d+: faults\[1\]: Value error, go_away needs at_s"):
+        load_faults(path)
+    path.write_text("faults:\n  - kind: meteor_strike\n")
+    with pytest.raises(BadInput, match=r"f.yaml:2: faults\[0\].kind: Input should be"):
+        load_faults(path)
+
+
+def test_spoken_results_say_bands_as_words():
+    assert number_words(6.5) == "six point five" and number_words(7) == "seven"
+    assert spoken_result({"fluency_coherence": 6.5, "overall_band": 7.0, "evidence": {}}) == (
+        "I would give fluency coherence a six point five, and overall band a seven.")
