@@ -50,10 +50,12 @@ class SpeechDetector:
 
     Args:
         threshold: Silero probability above which a 32 ms chunk counts as voiced.
-        min_speech_s: voiced seconds a window needs to count as speech.
+        min_speech_s: voiced seconds a window needs to count as speech. A real model
+            transcribes nothing from a single faint word amid clatter; about half a second
+            of clear voicing (a short answer has a second or more) is what it takes here.
     """
 
-    def __init__(self, *, threshold: float = 0.5, min_speech_s: float = 0.25):
+    def __init__(self, *, threshold: float = 0.5, min_speech_s: float = 0.5):
         self._threshold = threshold
         self._min_speech_s = min_speech_s
         self._model = _WindowModel()

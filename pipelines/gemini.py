@@ -5,14 +5,20 @@ from __future__ import annotations
 from google.genai.types import ThinkingConfig, ThinkingLevel
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+from pipecat.frames.frames import EndWorkerFrame
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, GeminiVADParams
 
 from pipelines.context import StageContext
 from viva.tools import declarable_schema
 
 
-def gemini_live_service(context: StageContext) -> GeminiLiveLLMService:
-    """The Live service with client-side activity detection (automatic detection off)."""
+def gemini_live_service(context: StageContext, *, end_on_tool_result: bool = False) -> GeminiLiveLLMService:
+    """The Live service with client-side activity detection (automatic detection off).
+
+    end_on_tool_result: finish the way a Pipecat app does when the result is in: push
+    EndWorkerFrame; the service defers the EndFrame until the examiner's turn is over.
+    """
     config = context.config
     schemas = []
     for tool in config.exam.tools:
@@ -39,15 +45,19 @@ def gemini_live_service(context: StageContext) -> GeminiLiveLLMService:
         ),
     )
     for tool in config.exam.tools:
-        service.register_function(tool.name, _handler(context))
+        service.register_function(tool.name, _handler(context, end_on_tool_result))
     return service
 
 
-def _handler(context: StageContext):
+def _handler(context: StageContext, end_on_tool_result: bool):
     async def answer(params):
         response = context.results.on_tool_call(params.function_name, dict(params.arguments))
-        if context.results.complete and context.record.data["result"] is None:
+        newly_complete = context.results.complete and context.record.data["result"] is None
+        if newly_complete:
             context.record.set_result(context.results.result(), "tool_call")
         await params.result_callback(response)
+        if newly_complete and end_on_tool_result:
+            context.record.end(outcome="completed", end_reason="tool_result")
+            await params.llm.push_frame(EndWorkerFrame(reason="result recorded"), FrameDirection.UPSTREAM)
 
     return answer

@@ -41,12 +41,29 @@ class TurnGateParams(StageParams):
 class GeminiLiveParams(StageParams):
     """Pipecat's GeminiLiveLLMService; model settings come from the config's `llm:`."""
 
+    end_on_tool_result: bool = Field(
+        default=False,
+        description="Pipecat's own way to finish: end the pipeline once the result is in "
+        "(the service holds the end until the examiner's turn is over)",
+    )
+    validate_tool_args: bool = Field(
+        default=True, description="answer arguments that break the schema with the error (False: take them)")
+
+
+class PipecatUserTurnsParams(StageParams):
+    """Pipecat's own user-turn handling: its user aggregator with Silero VAD (and Smart Turn)."""
+
+    confidence: float = Field(default=0.7, ge=0, le=1)
+    start_secs: float = Field(default=0.2, ge=0)
+    stop_secs: float = Field(default=0.2, ge=0)
+    min_volume: float = Field(default=0.6, ge=0, le=1)
+    smart_turn: bool = Field(default=True, description="Pipecat's default end-of-turn model")
+
 
 class ExamEndParams(StageParams):
     """Ends the session once the closing phrase has been heard and the result is in."""
 
     drain_s: float = Field(default=0.5, ge=0, description="wait after the examiner's audio stops")
-    max_session_s: float = Field(default=1200, gt=0, description="end the session, failed, after this long")
 
 
 @dataclass(frozen=True)
@@ -69,13 +86,33 @@ def _silero_vad(params: SileroVadParams, context: "StageContext"):
 def _turn_gate(params: TurnGateParams, context: "StageContext"):
     from processors.turn_gate import TurnGateProcessor
 
-    return TurnGateProcessor(preroll_s=params.preroll_s, on_event=context.record.event)
+    return TurnGateProcessor(preroll_s=params.preroll_s)
+
+
+def _pipecat_user_turns(params: PipecatUserTurnsParams, context: "StageContext"):
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
+    from pipecat.audio.vad.vad_analyzer import VADParams
+    from pipecat.processors.aggregators.llm_context import LLMContext
+    from pipecat.processors.aggregators.llm_response_universal import (
+        LLMContextAggregatorPair,
+        LLMUserAggregatorParams,
+    )
+    from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import SpeechTimeoutUserTurnStopStrategy
+    from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+    vad = VADParams(confidence=params.confidence, start_secs=params.start_secs,
+                    stop_secs=params.stop_secs, min_volume=params.min_volume)
+    strategies = None if params.smart_turn else UserTurnStrategies(stop=[SpeechTimeoutUserTurnStopStrategy()])
+    pair = LLMContextAggregatorPair(LLMContext(), user_params=LLMUserAggregatorParams(
+        vad_analyzer=SileroVADAnalyzer(params=vad), user_turn_strategies=strategies))
+    return pair.user()
 
 
 def _gemini_live(params: GeminiLiveParams, context: "StageContext"):
     from pipelines.gemini import gemini_live_service
 
-    return gemini_live_service(context)
+    context.results.validate = params.validate_tool_args
+    return gemini_live_service(context, end_on_tool_result=params.end_on_tool_result)
 
 
 def _exam_end(params: ExamEndParams, context: "StageContext"):
@@ -86,7 +123,6 @@ def _exam_end(params: ExamEndParams, context: "StageContext"):
         results=context.results,
         record=context.record,
         drain_s=params.drain_s,
-        max_session_s=params.max_session_s,
     )
 
 
@@ -97,5 +133,7 @@ STAGES: dict[str, Stage] = {
         Stage("turn_gate", TurnGateParams, _turn_gate, "activity windows around speech; no audio outside them"),
         Stage("gemini_live", GeminiLiveParams, _gemini_live, "the Gemini Live service (or the emulator)"),
         Stage("exam_end", ExamEndParams, _exam_end, "ends the session after the closing and the result"),
+        Stage("pipecat_user_turns", PipecatUserTurnsParams, _pipecat_user_turns,
+              "Pipecat's own user turns (its user aggregator with VAD): the baseline"),
     ]
 }

@@ -51,15 +51,12 @@ class ExamEnd:
 
     Args:
         drain_s: wait this long after the examiner's audio stops (the tail of the words).
-        max_session_s: end regardless after this long.
         clock: seconds, monotonic.
     """
 
-    def __init__(self, *, drain_s: float, max_session_s: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, *, drain_s: float, clock: Callable[[], float] = time.monotonic):
         self._drain_s = drain_s
-        self._max_session_s = max_session_s
         self._clock = clock
-        self._started = clock()
         self.closing_heard = False
         self.examiner_speaking = False
         self._stopped_at: float | None = None
@@ -74,8 +71,6 @@ class ExamEnd:
     def due(self) -> str | None:
         """The reason to end now, or None."""
         now = self._clock()
-        if now - self._started >= self._max_session_s:
-            return "timeout"
         if self.closing_heard and not self.examiner_speaking and self._stopped_at is not None:
             if now - self._stopped_at >= self._drain_s:
                 return "closing_phrase"
@@ -89,13 +84,13 @@ class ExamEndProcessor(FrameProcessor):
         closing_phrase: from the exam config.
         results: the ResultCollector (its result decides the outcome).
         record: the SessionRecord (told the end reason and outcome).
-        drain_s, max_session_s: see ExamEnd.
+        drain_s: see ExamEnd.
     """
 
-    def __init__(self, *, closing_phrase: str, results, record, drain_s: float, max_session_s: float, **kwargs):
+    def __init__(self, *, closing_phrase: str, results, record, drain_s: float, **kwargs):
         super().__init__(**kwargs)
         self._closing = ClosingDetector(closing_phrase)
-        self._limits = {"drain_s": drain_s, "max_session_s": max_session_s}
+        self._limits = {"drain_s": drain_s}
         self._end: ExamEnd | None = None
         self._results = results
         self._record = record
@@ -110,7 +105,6 @@ class ExamEndProcessor(FrameProcessor):
         elif self._end is None:
             pass
         elif isinstance(frame, TTSTextFrame) and self._closing.feed(frame.text):
-            self._record.event("closing_phrase")
             self._end.on_closing()
         elif isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
             self._end.on_examiner_audio(True)
@@ -127,7 +121,7 @@ class ExamEndProcessor(FrameProcessor):
 
     async def _finish(self, reason: str) -> None:
         self._ended = True
-        complete = reason == "closing_phrase" and self._results.complete
+        complete = self._results.complete
         self._record.end(outcome="completed" if complete else "failed", end_reason=reason)
         await self.push_frame(EndWorkerFrame(reason=reason))
 

@@ -13,7 +13,6 @@ the user-turn frames Pipecat's Gemini Live service acts on (activityStart/End).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipecat.frames.frames import (
@@ -103,14 +102,11 @@ class TurnGateProcessor(FrameProcessor):
 
     Args:
         preroll_s: see TurnGate.
-        on_event: called with ("activity_start" | "activity_end", fields) as windows open and close.
     """
 
-    def __init__(self, *, preroll_s: float = 0.5, on_event: Callable[..., None] | None = None, **kwargs):
+    def __init__(self, *, preroll_s: float = 0.5, **kwargs):
         super().__init__(**kwargs)
         self.gate = TurnGate(preroll_s=preroll_s)
-        self._on_event = on_event or (lambda *args, **fields: None)
-        self._stop_secs = 0.0
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
@@ -119,7 +115,6 @@ class TurnGateProcessor(FrameProcessor):
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             await self._act(self.gate.on_speech_start())
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            self._stop_secs = frame.stop_secs
             await self._act(self.gate.on_speech_stop())
         else:
             await self.push_frame(frame, direction)
@@ -127,10 +122,8 @@ class TurnGateProcessor(FrameProcessor):
     async def _act(self, actions: list) -> None:
         for action in actions:
             if isinstance(action, OpenWindow):
-                self._on_event("activity_start")
                 await self.broadcast_frame(UserStartedSpeakingFrame)
             elif isinstance(action, Send):
                 await self.push_frame(action.frame)
             elif isinstance(action, CloseWindow):
-                self._on_event("activity_end", vad_stop_secs=self._stop_secs)
                 await self.broadcast_frame(UserStoppedSpeakingFrame)

@@ -20,23 +20,24 @@ from viva.config import load_config
 
 CANDIDATE = "candidates/b2_steady.yaml"
 CONFIGS = {"full": "configs/ielts_speaking.yaml", "short": "configs/ielts_speaking_short.yaml"}
+BASELINE = "configs/baseline_pipecat.yaml"
 
 
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory):
-    """Runs both configs at once; yields {name: (returncode, stdout, record folder)}."""
+    """Runs the configs (and the baseline) at once; yields {name: (returncode, stdout, stderr, record folder)}."""
     out = tmp_path_factory.mktemp("sessions")
     processes = {
         name: subprocess.Popen(
             [sys.executable, "-m", "viva.cli", "simulate", config, "--candidate", CANDIDATE, "--out", out / name],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        for name, config in CONFIGS.items()
+        for name, config in {**CONFIGS, "baseline": BASELINE}.items()
     }
     results = {}
     for name, process in processes.items():
         stdout, stderr = process.communicate(timeout=900)
-        (record,) = (out / name).iterdir()
+        (record,) = [path for path in (out / name).iterdir() if path.is_dir()]
         results[name] = (process.returncode, stdout, stderr, record)
     return results
 
@@ -105,3 +106,18 @@ def test_the_report_is_written_with_the_transcript(sessions):
 def test_the_summary_table_names_each_run(sessions):
     _, stdout, _, record = sessions["short"]
     assert record.name in stdout and "completed" in stdout
+
+
+def test_the_baseline_runs_stock_pipecat_through_the_same_command(sessions):
+    returncode, stdout, stderr, record = sessions["baseline"]
+    assert returncode == 0, stderr[-2000:]
+    config = load_config(ROOT / BASELINE)
+    assert [s.name for s in config.stages] == ["pipecat_user_turns", "gemini_live"]
+    data = json.loads((record / "session.json").read_text())
+    assert data["outcome"] == "completed" and data["end_reason"] == "tool_result"
+    windows = [e for e in journal(record) if e["kind"] == "window"]
+    assert windows and data["metrics"]["turns"] >= 3
+    # Pipecat's own finish (end once the result is in) ends before the closing is said.
+    assert data["metrics"]["closing_phrases_heard"] == 0
+    summary = json.loads((record.parent / "summary.json").read_text())
+    assert summary["aggregate"]["completed"] == "1/1"

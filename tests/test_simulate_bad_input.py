@@ -64,3 +64,27 @@ def test_run_says_not_yet_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "viva.cli", "run", SHORT, "--transport", "daily"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     one_line_exit_2(result, r"not yet")
+
+
+def test_a_bad_faults_file(tmp_path):
+    (tmp_path / "f.yaml").write_text("seed: 1\nfaults:\n  - kind: stall\n    turn: [2]\n")
+    one_line_exit_2(simulate(SHORT, "--candidate", CANDIDATE, "--faults", tmp_path / "f.yaml", "--out", tmp_path),
+                    r"f.yaml:4: faults\[0\].turn: unknown key; expected one of: kind, turns")
+
+
+def test_faults_need_the_emulator(tmp_path):
+    env = {**os.environ, "GOOGLE_API_KEY": "not-used"}
+    one_line_exit_2(simulate(SHORT, "--candidate", CANDIDATE, "--faults", ROOT / "faults/stall.yaml",
+                             "--llm", "gemini", "--out", tmp_path, env=env),
+                    r"--faults: the real API cannot be made to misbehave")
+
+
+def test_every_shipped_faults_file_and_candidate_loads():
+    from emulator.faults import load_faults
+    from viva.candidate import load_candidate
+
+    assert len(list((ROOT / "faults").glob("*.yaml"))) >= 11
+    for path in (ROOT / "faults").glob("*.yaml"):
+        load_faults(path)
+    for path in (ROOT / "candidates").glob("*.yaml"):
+        assert load_candidate(path).answers

@@ -28,6 +28,7 @@ class SoundAfter(_Strict):
     noise: Path
     after_s: float = Field(default=0.0, ge=0)
     gain_db: float = 0.0
+    seconds: float | None = Field(default=None, gt=0, description="play only the first seconds of it")
 
 
 class AnswerItem(_Strict):
@@ -115,7 +116,8 @@ def load_candidate(path: Path) -> Candidate:
             audio = speech(item.say)
         else:
             audio = np.zeros(int(item.silence_s * RATE), dtype=np.int16)
-        then = [(s.after_s, gain(wav(s.noise, ("answers", i, "then", j, "noise")), s.gain_db))
+        then = [(s.after_s, gain(wav(s.noise, ("answers", i, "then", j, "noise")), s.gain_db)[
+                    : int(s.seconds * RATE) if s.seconds else None])
                 for j, s in enumerate(item.then)]
         answers.append(Answer(audio=audio, then=then, speech_s=0.0 if item.silence_s is not None else len(audio) / RATE,
                               source=path.parent / item.audio if item.audio else None))

@@ -26,10 +26,12 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--lifetime-s", type=float, default=None,
                           help="close each connection after this long, with a goAway first")
     emulator.add_argument("--seed", type=int, default=0)
+    emulator.add_argument("--faults", type=Path, metavar="FILE", help="make the model misbehave (SPEC §4)")
 
     simulate = commands.add_parser("simulate", help="simulated candidate sessions through the full pipeline")
     simulate.add_argument("config", type=Path, metavar="CONFIG")
     simulate.add_argument("--candidate", type=Path, required=True, metavar="FILE", help="a candidate file (YAML)")
+    simulate.add_argument("--faults", type=Path, metavar="FILE", help="make the emulated model misbehave (SPEC §4)")
     simulate.add_argument("--runs", type=int, default=1, help="how many sessions, run in parallel")
     simulate.add_argument("--llm", choices=["emulator", "gemini"], default="emulator")
     simulate.add_argument("--out", type=Path, default=Path("sessions"), help="where session records go")

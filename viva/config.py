@@ -93,6 +93,12 @@ class LLMConfig(Strict):
     language: str = "en-GB"
 
 
+class SessionLimits(Strict):
+    """Bounds of one session, whatever the pipeline."""
+
+    max_s: float = Field(default=1200, gt=0, description="a session still running after this long ends, failed")
+
+
 DEFAULT_PIPELINE = [{"stage": "silero_vad"}, {"stage": "turn_gate"}, {"stage": "gemini_live"}, {"stage": "exam_end"}]
 
 
@@ -108,6 +114,7 @@ class VivaConfig(Strict):
 
     exam: ExamConfig
     llm: LLMConfig = Field(default_factory=LLMConfig)
+    session: SessionLimits = Field(default_factory=SessionLimits)
     pipeline: list[dict[str, Any]] = Field(
         default_factory=lambda: [dict(stage) for stage in DEFAULT_PIPELINE],
         description="ordered stages between the transport's input and output",

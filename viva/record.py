@@ -18,9 +18,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipecat.frames.frames import BotStartedSpeakingFrame, BotStoppedSpeakingFrame, TranscriptionFrame, TTSTextFrame
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    TranscriptionFrame,
+    TTSTextFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.processors.frame_processor import FrameDirection
+
+from processors.exam_end import ClosingDetector
 
 _COUNTED = {
     "stalls": "stall_detected",
@@ -160,19 +170,33 @@ def response_latency_ms(events: list[dict]) -> dict[str, float] | None:
 
 
 class SessionObserver(BaseObserver):
-    """Examiner audio start/end and both sides' transcript text, from the frames."""
+    """Events and transcript from the frames, whatever the pipeline's stages are:
+    activity windows (the user-turn frames the Live service acts on), examiner audio as
+    played, transcript text of both sides, and each closing phrase the examiner says."""
 
-    def __init__(self, record: SessionRecord):
+    def __init__(self, record: SessionRecord, *, closing_phrase: str):
         super().__init__(observe_every_push=False)
         self._record = record
+        self._closing = ClosingDetector(closing_phrase)
+        self._vad_stop_secs = 0.0
 
     async def on_push_frame(self, data: FramePushed):
         frame, direction = data.frame, data.direction
-        if isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:
+        if isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._vad_stop_secs = frame.stop_secs
+        elif direction != FrameDirection.DOWNSTREAM and isinstance(frame, (UserStartedSpeakingFrame, UserStoppedSpeakingFrame)):
+            pass  # the upstream twin of a broadcast
+        elif isinstance(frame, UserStartedSpeakingFrame):
+            self._record.event("activity_start")
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            self._record.event("activity_end", vad_stop_secs=self._vad_stop_secs)
+        elif isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:
             self._record.event("examiner_audio_start")
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:
             self._record.event("examiner_audio_end")
         elif isinstance(frame, TTSTextFrame):
             self._record.text("examiner", frame.text)
+            for _ in range(self._closing.feed(frame.text)):
+                self._record.event("closing_phrase")
         elif isinstance(frame, TranscriptionFrame):
             self._record.text("candidate", frame.text)

@@ -25,9 +25,6 @@ from viva.report import write_report
 from viva.results import ResultCollector
 from viva.simulated_transport import SimulatedCandidateTransport
 
-_END_MARGIN_S = 30  # beyond the exam's own limit, before the run itself is stopped
-
-
 def api_key_from_environment() -> str:
     key = os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY")
     if not key:
@@ -60,7 +57,7 @@ async def simulate_session(*, config: VivaConfig, candidate: Candidate, llm: LLM
     worker = PipelineWorker(
         build_pipeline(transport=transport, context=context, recorder=recorder),
         params=PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=24000),
-        observers=[SessionObserver(record)],
+        observers=[SessionObserver(record, closing_phrase=config.exam.closing_phrase)],
         cancel_on_idle_timeout=False,
     )
 
@@ -69,11 +66,10 @@ async def simulate_session(*, config: VivaConfig, candidate: Candidate, llm: LLM
         opening = LLMContext(messages=[{"role": "user", "content": config.exam.opening_prompt}])
         await worker.queue_frame(LLMContextFrame(context=opening))
 
-    limit = max((spec.params.max_session_s for spec in config.stages if spec.name == "exam_end"), default=1200)
     runner = WorkerRunner(handle_sigint=False)
     try:
         await runner.add_workers(worker)
-        await asyncio.wait_for(runner.run(), limit + _END_MARGIN_S)
+        await asyncio.wait_for(runner.run(), config.session.max_s)
     except TimeoutError:
         record.end(outcome="failed", end_reason="timeout")
     except asyncio.CancelledError:

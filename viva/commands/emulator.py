@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import shlex
 
+from emulator.faults import load_faults
 from emulator.server import EmulatorServer
 from emulator.session import SessionSettings
 from emulator.voice import ExaminerVoice
@@ -15,11 +16,13 @@ from viva.errors import BadInput
 
 async def run_emulator(args: argparse.Namespace) -> int:
     exam = load_config(args.config).exam if args.config else None
+    faults = load_faults(args.faults) if args.faults else None
     if args.pace <= 0:
         raise BadInput(f"--pace {args.pace}: expected a number above 0")
     voice = ExaminerVoice()
     settings = SessionSettings(voice=voice, pace=args.pace, connection_lifetime_s=args.lifetime_s, seed=args.seed)
-    server = EmulatorServer(exam=exam, host=args.host, port=args.port, log_dir=args.log_dir, settings=settings)
+    server = EmulatorServer(exam=exam, host=args.host, port=args.port, log_dir=args.log_dir, settings=settings,
+                            faults=faults)
     try:
         await server.start()
     except OSError as e:

@@ -1,0 +1,76 @@
+"""The comparison table: configs under each fault of faults/, N seeded runs each, offline.
+
+Each (config, fault) cell runs N simulated sessions at once through `viva simulate`'s
+own code (the same candidates, the same emulator, run i drawing seeded stream i), then
+summarizes them the way `viva simulate` does. Writes a Markdown table.
+
+    uv run python bench/fault_table.py --configs configs/baseline_pipecat.yaml --runs 10 --out docs/baseline.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from loguru import logger
+
+from emulator.faults import load_faults
+from viva.candidate import load_candidate
+from viva.commands.simulate import simulate_runs
+from viva.config import load_config
+from viva.summary import aggregate, run_row
+
+ROOT = Path(__file__).resolve().parent.parent
+# The production sequence (field-reports.md §1) needs its noise burst; the rest a steady candidate.
+CANDIDATES = {"stall_after_empty_window": "candidates/production_noise_burst.yaml"}
+DEFAULT_CANDIDATE = "candidates/b2_steady.yaml"
+COLUMNS = ["completed", "results (source)", "schema-valid results", "stalls > 5 s", "longest silence after a turn",
+           "closings heard per session", "reconnects", "tool results lost", "audio bytes outside windows"]
+
+
+async def cell(config_path: str, fault_path: Path, runs: int, out: Path) -> dict[str, str]:
+    config = load_config(ROOT / config_path)
+    fault = fault_path.stem
+    candidate = load_candidate(ROOT / CANDIDATES.get(fault, DEFAULT_CANDIDATE))
+    results = await simulate_runs(config=config, candidate=candidate, faults=load_faults(fault_path), runs=runs,
+                                  llm="emulator", out=out / Path(config_path).stem / fault)
+    return aggregate([run_row(r.record_dir, config.exam.tools) for r in results])
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", nargs="+", default=["configs/baseline_pipecat.yaml"])
+    parser.add_argument("--faults", nargs="*", help="fault files (default: every file in faults/)")
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--out", type=Path, help="Markdown file to write (default: print only)")
+    args = parser.parse_args()
+    logger.remove()
+
+    fault_paths = [Path(f) for f in args.faults] if args.faults else sorted((ROOT / "faults").glob("*.yaml"))
+    records = Path(tempfile.mkdtemp(prefix="viva-fault-table-"))
+    lines = ["| config | fault | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 2)]
+    started = time.monotonic()
+    for fault_path in fault_paths:
+        for config_path in args.configs:
+            summary = await cell(config_path, fault_path, args.runs, records)
+            line = f"| {Path(config_path).stem} | {fault_path.stem} | " + " | ".join(summary[c] for c in COLUMNS) + " |"
+            lines.append(line)
+            print(line, flush=True)
+    command = ("uv run python bench/fault_table.py --configs " + " ".join(args.configs)
+               + f" --runs {args.runs}" + (f" --out {args.out}" if args.out else ""))
+    print(f"{time.monotonic() - started:.0f} s; records in {records}")
+    if args.out:
+        table = "\n".join(lines)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        marker = "<!-- table -->"
+        text = args.out.read_text() if args.out.exists() else f"{marker}\n{marker}\n"
+        before, _, rest = text.partition(marker)
+        _, _, after = rest.partition(marker)
+        args.out.write_text(f"{before}{marker}\nRegenerate: `{command}`\n\n{table}\n{marker}{after}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

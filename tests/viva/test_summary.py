@@ -1,0 +1,47 @@
+"""The per-run summary: silences after turns, stalls, and what the emulator's log shows."""
+
+import json
+
+from tests.conftest import ROOT
+from viva.config import load_config
+from viva.summary import aggregate, run_row, silences_after_turns
+
+TOOLS = load_config(ROOT / "configs/ielts_speaking.yaml").exam.tools
+GOOD = {"fluency_coherence": 6.5, "lexical_resource": 6, "grammatical_range_accuracy": 7, "pronunciation": 6.5,
+        "overall_band": 6.5, "evidence": {k: "n" for k in ("fluency_coherence", "lexical_resource",
+                                                          "grammatical_range_accuracy", "pronunciation")}}
+
+
+def test_silence_runs_from_each_turn_to_the_next_examiner_audio_or_the_end():
+    events = [{"t_s": 1, "type": "activity_end"}, {"t_s": 2.5, "type": "examiner_audio_start"},
+              {"t_s": 10, "type": "activity_end"}, {"t_s": 12, "type": "activity_end"},
+              {"t_s": 19, "type": "examiner_audio_start"}, {"t_s": 30, "type": "activity_end"},
+              {"t_s": 31, "type": "session_end"}]
+    assert silences_after_turns(events) == [1.5, 9, 7, 1]
+
+
+def write_record(directory, *, events, result, journal):
+    directory.mkdir()
+    (directory / "session.json").write_text(json.dumps({
+        "session_id": directory.name, "outcome": "completed", "result": result, "result_source": "tool_call",
+        "events": events, "metrics": {"closing_phrases_heard": 2}}))
+    (directory / "emulator.jsonl").write_text("\n".join(json.dumps(e) for e in journal))
+
+
+def test_a_row_counts_stalls_reconnects_lost_results_and_audio_outside(tmp_path):
+    events = [{"t_s": 1, "type": "activity_end"}, {"t_s": 8, "type": "examiner_audio_start"},
+              {"t_s": 9, "type": "tool_call"}, {"t_s": 9.1, "type": "tool_call"}]
+    journal = [{"kind": "setup", "dir": "in"}, {"kind": "setup", "dir": "in"},
+               {"kind": "audio", "dir": "in", "audio_bytes": 640, "window_open": False},
+               {"kind": "audio", "dir": "in", "audio_bytes": 640, "window_open": True},
+               {"kind": "tool_response", "dir": "in", "ids": ["fc_1"]}]
+    write_record(tmp_path / "r1", events=events, result=GOOD, journal=journal)
+    row = run_row(tmp_path / "r1", TOOLS)
+    assert (row.stalls_over_5s, row.longest_silence_s, row.reconnects) == (1, 7.0, 1)
+    assert (row.tool_results_lost, row.audio_bytes_outside, row.result_valid) == (1, 640, True)
+    write_record(tmp_path / "r2", events=events[:2], result={**GOOD, "overall_band": 11}, journal=journal[:1])
+    second = run_row(tmp_path / "r2", TOOLS)
+    assert second.result_valid is False and second.reconnects == 0
+    summary = aggregate([row, second])
+    assert summary["completed"] == "2/2" and summary["schema-valid results"] == "1"
+    assert summary["stalls > 5 s"] == "2" and summary["closings heard per session"] == "2x: 2"

@@ -1,0 +1,115 @@
+"""The summary of simulated runs: what each session did, from its record and the emulator's log."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from emulator.toolargs import schema_errors
+
+STALL_S = 5.0  # a silence after a candidate turn longer than this is a stall
+
+
+@dataclass
+class RunRow:
+    session_id: str
+    outcome: str
+    completed: bool  # completed, with its required result
+    result_source: str | None
+    result_valid: bool | None  # against the exam's full schema (None: no result)
+    stalls_over_5s: int
+    longest_silence_s: float
+    closing_phrases_heard: int
+    reconnects: int | None
+    tool_results_lost: int | None
+    audio_bytes_outside: int | None
+
+
+def silences_after_turns(events: list[dict]) -> list[float]:
+    """For each candidate turn (activity_end): seconds until the examiner's audio next starts
+    (or until the session ended, if it never did)."""
+    ordered = sorted(events, key=lambda e: e["t_s"])
+    end = ordered[-1]["t_s"] if ordered else 0.0
+    silences = []
+    for i, event in enumerate(ordered):
+        if event["type"] == "activity_end":
+            following = next((e["t_s"] for e in ordered[i + 1 :] if e["type"] == "examiner_audio_start"), end)
+            silences.append(following - event["t_s"])
+    return silences
+
+
+def run_row(record_dir: Path, tools=None) -> RunRow:
+    """tools: the exam's tools, to check the result against (None: not checked)."""
+    data = json.loads((record_dir / "session.json").read_text())
+    valid = None
+    if data["result"] is not None and tools:
+        required = [t for t in tools if t.required]
+        valid = len(required) == 1 and not schema_errors(required[0].parameters, data["result"])
+    silences = silences_after_turns(data["events"])
+    journal_path = record_dir / "emulator.jsonl"
+    reconnects = lost = outside = None
+    if journal_path.exists():
+        journal = [json.loads(line) for line in journal_path.read_text().splitlines()]
+        reconnects = max(0, sum(1 for e in journal if e["kind"] == "setup") - 1)
+        received = sum(len(e.get("ids", [])) for e in journal if e["kind"] == "tool_response")
+        answered = sum(1 for e in data["events"] if e["type"] == "tool_call")
+        lost = max(0, answered - received)
+        outside = sum(e.get("audio_bytes", 0) for e in journal
+                      if e["kind"] == "audio" and e.get("dir") == "in" and not e.get("window_open"))
+    return RunRow(
+        session_id=data["session_id"],
+        outcome=str(data["outcome"]),
+        completed=data["outcome"] == "completed" and data["result"] is not None,
+        result_source=data["result_source"],
+        result_valid=valid,
+        stalls_over_5s=sum(1 for s in silences if s > STALL_S),
+        longest_silence_s=round(max(silences, default=0.0), 1),
+        closing_phrases_heard=data["metrics"].get("closing_phrases_heard", 0),
+        reconnects=reconnects,
+        tool_results_lost=lost,
+        audio_bytes_outside=outside,
+    )
+
+
+def _total(rows: list[RunRow], field: str) -> str:
+    values = [getattr(r, field) for r in rows]
+    return "-" if any(v is None for v in values) else str(sum(values))
+
+
+def aggregate(rows: list[RunRow]) -> dict[str, str]:
+    """One line per config: the columns of the comparison table."""
+    sources = Counter(r.result_source or "none" for r in rows)
+    closings = Counter(r.closing_phrases_heard for r in rows)
+    return {
+        "runs": str(len(rows)),
+        "completed": f"{sum(r.completed for r in rows)}/{len(rows)}",
+        "results (source)": ", ".join(f"{k} {v}" for k, v in sorted(sources.items())),
+        "schema-valid results": str(sum(1 for r in rows if r.result_valid)),
+        "stalls > 5 s": str(sum(r.stalls_over_5s for r in rows)),
+        "longest silence after a turn": f"{max((r.longest_silence_s for r in rows), default=0):.1f} s",
+        "closings heard per session": ", ".join(f"{k}x: {v}" for k, v in sorted(closings.items())),
+        "reconnects": _total(rows, "reconnects"),
+        "tool results lost": _total(rows, "tool_results_lost"),
+        "audio bytes outside windows": _total(rows, "audio_bytes_outside"),
+    }
+
+
+def print_summary(results, *, config: str, tools=None) -> None:
+    rows = [run_row(r.record_dir, tools) for r in results]
+    header = (f"{'session':<26} {'outcome':<10} {'result':<12} {'stalls>5s':>9} {'longest silence':>15} "
+              f"{'closings':>8} {'reconnects':>10} {'lost results':>12} {'bytes outside':>13}")
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        print(f"{row.session_id:<26} {row.outcome:<10} {str(row.result_source):<12} {row.stalls_over_5s:>9} "
+              f"{row.longest_silence_s:>13.1f} s {row.closing_phrases_heard:>8} {str(row.reconnects):>10} "
+              f"{str(row.tool_results_lost):>12} {str(row.audio_bytes_outside):>13}")
+    print()
+    for key, value in aggregate(rows).items():
+        print(f"  {key + ':':<30} {value}")
+    completed = sum(r.completed for r in rows)
+    print(f"{completed} of {len(rows)} completed with a result ({config}); records in {results[0].record_dir.parent}")
+    (results[0].record_dir.parent / "summary.json").write_text(
+        json.dumps({"config": config, "runs": [asdict(r) for r in rows], "aggregate": aggregate(rows)}, indent=1))
