@@ -101,3 +101,18 @@ def test_a_missing_config_gets_one_line_and_exit_2(tmp_path):
     result = run_viva("validate", tmp_path / "nowhere.yaml")
     assert result.returncode == 2
     assert result.stderr.strip() == f"viva: {tmp_path / 'nowhere.yaml'}: no such file"
+
+
+def test_report_renders_a_record_again_and_refuses_a_folder_without_one(tmp_path):
+    from viva.record import SessionRecord
+
+    record = SessionRecord(directory=tmp_path / "s1", session_id="s1", config="c.yaml", exam="Exam <1>", llm="emulator")
+    record.event("activity_start")
+    record.finish()
+    result = run_viva("report", tmp_path / "s1")
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "s1" / "report.html").read_text()
+    assert "Exam &lt;1&gt;" in page and "<svg" in page
+    missing = run_viva("report", tmp_path)
+    assert missing.returncode == 2 and "session.json: no such file" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1

@@ -70,6 +70,9 @@ async def simulate_session(*, config: VivaConfig, candidate: Candidate, llm: LLM
     try:
         await runner.add_workers(worker)
         await asyncio.wait_for(runner.run(), config.session.max_s)
+        # Pipecat's runner may absorb the cancellation of a timeout and return normally.
+        if record.data["outcome"] is None and record.now() >= config.session.max_s - 1:
+            record.end(outcome="failed", end_reason="timeout")
     except TimeoutError:
         record.end(outcome="failed", end_reason="timeout")
     except asyncio.CancelledError:

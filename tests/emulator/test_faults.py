@@ -54,6 +54,20 @@ async def quiet(session, seconds=0.6) -> bool:
     return False
 
 
+async def answer_every_question(session):
+    """Starts the exam and answers both questions; returns what came after the last answer."""
+    await session.send_realtime_input(text="Hello")
+    await receive_turn(session)
+    for _ in range(2):
+        await send_answer(session, SPEECH)
+        turn = await receive_turn(session)
+    return turn
+
+
+def answered(call, response) -> list[types.FunctionResponse]:
+    return [types.FunctionResponse(id=call.id, name=call.name, response=response)]
+
+
 async def opened(server, exam, session_id):
     client = sdk_client(server, session_id=session_id)
     return client.aio.live.connect(model=MODEL, config=live_config(exam))
@@ -98,11 +112,7 @@ async def test_stall_ignores_the_first_nudge_and_answers_the_second(exam, tmp_pa
 async def test_speak_instead_of_tool_call_says_the_marks_and_never_calls(exam, tmp_path):
     async with await serve(exam, tmp_path, {"kind": "speak_instead_of_tool_call"}) as server:
         async with await opened(server, exam, "s") as session:
-            await session.send_realtime_input(text="Hello")
-            await receive_turn(session)
-            for _ in range(2):
-                await send_answer(session, SPEECH)
-                last = await receive_turn(session)
+            last = await answer_every_question(session)
         assert not last.tool_calls and last.turn_complete
         assert last.text.startswith("I would give fluency coherence a ")
         assert last.text.endswith(exam.closing_phrase)
@@ -120,7 +130,7 @@ async def test_tool_call_and_speak_does_both_then_closes(exam, tmp_path):
             await send_answer(session, SPEECH)
             spoken_and_called = await receive_turn(session)
             call = spoken_and_called.tool_calls[0]
-            await session.send_tool_response(function_responses=[types.FunctionResponse(id=call.id, name=call.name, response={"ok": True})])
+            await session.send_tool_response(function_responses=answered(call, {"ok": True}))
             closing = await receive_turn(session)
         assert spoken_and_called.text.startswith("I would give ") and spoken_and_called.audio > 0
         assert schema_errors(exam.tools[0].parameters, call.args) == []
@@ -131,17 +141,12 @@ async def test_tool_call_and_speak_does_both_then_closes(exam, tmp_path):
 async def test_bad_tool_args_then_a_valid_call_after_the_error(exam, tmp_path):
     async with await serve(exam, tmp_path, {"kind": "bad_tool_args", "times": 1}) as server:
         async with await opened(server, exam, "s") as session:
-            await session.send_realtime_input(text="Hello")
-            await receive_turn(session)
-            for _ in range(2):
-                await send_answer(session, SPEECH)
-                turn = await receive_turn(session)
+            turn = await answer_every_question(session)
             bad = turn.tool_calls[0]
             problems = schema_errors(exam.tools[0].parameters, bad.args)
-            await session.send_tool_response(function_responses=[types.FunctionResponse(
-                id=bad.id, name=bad.name, response={"error": "; ".join(problems)})])
+            await session.send_tool_response(function_responses=answered(bad, {"error": "; ".join(problems)}))
             good = (await receive_turn(session)).tool_calls[0]
-            await session.send_tool_response(function_responses=[types.FunctionResponse(id=good.id, name=good.name, response={"ok": True})])
+            await session.send_tool_response(function_responses=answered(good, {"ok": True}))
             closing = await receive_turn(session)
         assert problems and schema_errors(exam.tools[0].parameters, good.args) == []
         assert closing.text == exam.closing_phrase
@@ -151,13 +156,9 @@ async def test_bad_tool_args_then_a_valid_call_after_the_error(exam, tmp_path):
 async def test_repeat_closing_says_it_twice_and_more(exam, tmp_path):
     async with await serve(exam, tmp_path, {"kind": "repeat_closing", "extra_text": "Have a good day."}) as server:
         async with await opened(server, exam, "s") as session:
-            await session.send_realtime_input(text="Hello")
-            await receive_turn(session)
-            for _ in range(2):
-                await send_answer(session, SPEECH)
-                turn = await receive_turn(session)
+            turn = await answer_every_question(session)
             call = turn.tool_calls[0]
-            await session.send_tool_response(function_responses=[types.FunctionResponse(id=call.id, name=call.name, response={"ok": True})])
+            await session.send_tool_response(function_responses=answered(call, {"ok": True}))
             closing = await receive_turn(session)
         assert closing.text == f"{exam.closing_phrase} {exam.closing_phrase} Have a good day."
         assert fault_entries(server, "s", "repeat_closing")
