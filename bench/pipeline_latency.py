@@ -76,8 +76,10 @@ async def main() -> None:
         for session_id, run in runs:
             journal = emulator.sessions[session_id].journal
             t0 = run.transport.clock.at(0)
-            received = lambda kind: [journal.started_at + e["t_s"] for e in journal.records if e["kind"] == kind]
-            activity_ends, audio_starts = received("activity_end"), received("audio_start")
+            activity_ends, audio_starts = (
+                [journal.started_at + e["t_s"] for e in journal.records if e["kind"] == kind]
+                for kind in ("activity_end", "audio_start")
+            )
             gate_closes = [run.started_at + e["t_s"] for e in run.data["events"] if e["type"] == "activity_end"]
             for position, answer in run.transport.behavior.answer_starts:
                 true_end = t0 + position / RATE + speech_end_s(answer.source)

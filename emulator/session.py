@@ -460,9 +460,7 @@ class LiveConnection:
             await self._disconnect(fault)
         elif fault.kind == "go_away":
             self._fault("go_away", time_left_s=fault.time_left_s)
-            await self._send(wire.go_away(fault.time_left_s), kind="go_away", time_left_s=fault.time_left_s)
-            await asyncio.sleep(fault.time_left_s)
-            await self._close(wire.INTERNAL, "Deadline expired before operation could complete.")
+            await self._go_away(fault.time_left_s)
 
     def _prompt_tokens(self) -> int:
         return self.session.prompt_tokens + 200
@@ -548,8 +546,12 @@ class LiveConnection:
         """The connection's end of life: goAway first, then the close the real server sends."""
         time_left = min(self._settings.go_away_time_left_s, lifetime_s)
         await asyncio.sleep(lifetime_s - time_left)
-        await self._send(wire.go_away(time_left), kind="go_away", time_left_s=time_left)
-        await asyncio.sleep(time_left)
+        await self._go_away(time_left)
+
+    async def _go_away(self, time_left_s: float) -> None:
+        """goAway, then, when the time is up, the close the real server sends."""
+        await self._send(wire.go_away(time_left_s), kind="go_away", time_left_s=time_left_s)
+        await asyncio.sleep(time_left_s)
         await self._close(wire.INTERNAL, "Deadline expired before operation could complete.")
 
 

@@ -1,6 +1,5 @@
 """The turn gate: its decisions driven directly, then its processor with Pipecat's test helper."""
 
-import pytest
 from pipecat.frames.frames import (
     InputAudioRawFrame,
     UserStartedSpeakingFrame,
@@ -10,7 +9,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.tests.utils import run_test
 
-from processors.turn_gate import CloseWindow, OpenWindow, Send, TurnGate, TurnGateProcessor
+from processors.turn_gate import CloseWindow, TurnGate, TurnGateProcessor
 
 
 def audio(i: int, ms: int = 20) -> InputAudioRawFrame:
