@@ -104,7 +104,7 @@ def test_every_message_the_emulator_builds_passes_the_strict_validator(message):
     {"serverContent": {"turnComplete": True}, "usageMetadata": {"candidatesTokenCount": 3}},
 ])
 def test_the_validator_rejects_what_the_sdk_would_not_parse(message):
-    with pytest.raises(ValueError)  # pydantic.ValidationError is one too:
+    with pytest.raises(ValueError):  # pydantic.ValidationError is a ValueError too
         wire.validate_server_message(message)
 
 
