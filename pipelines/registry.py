@@ -36,6 +36,8 @@ class TurnGateParams(StageParams):
     """The turn gate: activity windows from VAD speech, nothing outside them."""
 
     preroll_s: float = Field(default=0.5, ge=0, le=2, description="audio before the VAD's start sent inside the window")
+    confirm_s: float = Field(default=0.2, ge=0, le=2,
+                             description="how long the VAD's start must last before the window opens")
 
 
 class GeminiLiveParams(StageParams):
@@ -86,7 +88,9 @@ def _silero_vad(params: SileroVadParams, context: "StageContext"):
 def _turn_gate(params: TurnGateParams, context: "StageContext"):
     from processors.turn_gate import TurnGateProcessor
 
-    return TurnGateProcessor(preroll_s=params.preroll_s)
+    record = context.record if context is not None else None
+    return TurnGateProcessor(preroll_s=params.preroll_s, confirm_s=params.confirm_s,
+                             on_event=record.event if record is not None else None)
 
 
 def _pipecat_user_turns(params: PipecatUserTurnsParams, context: "StageContext"):
