@@ -123,12 +123,7 @@ async def test_speak_instead_of_tool_call_says_the_marks_and_never_calls(exam, t
 async def test_tool_call_and_speak_does_both_then_closes(exam, tmp_path):
     async with await serve(exam, tmp_path, {"kind": "tool_call_and_speak"}) as server:
         async with await opened(server, exam, "s") as session:
-            await session.send_realtime_input(text="Hello")
-            await receive_turn(session)
-            await send_answer(session, SPEECH)
-            await receive_turn(session)
-            await send_answer(session, SPEECH)
-            spoken_and_called = await receive_turn(session)
+            spoken_and_called = await answer_every_question(session)
             call = spoken_and_called.tool_calls[0]
             await session.send_tool_response(function_responses=answered(call, {"ok": True}))
             closing = await receive_turn(session)
