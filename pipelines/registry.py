@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,20 +24,59 @@ class StageParams(BaseModel):
 
 
 class SileroVadParams(StageParams):
-    """Pipecat's Silero VAD (VADParams)."""
+    """Pipecat's Silero VAD (VADParams); each frame is also marked with its confidence and volume."""
 
     confidence: float = Field(default=0.7, ge=0, le=1)
     start_secs: float = Field(default=0.2, ge=0)
-    stop_secs: float = Field(default=0.8, ge=0)
+    stop_secs: float = Field(default=0.3, ge=0, description="silence before a pause begins (the turn gate "
+                             "decides whether the pause ends the turn)")
     min_volume: float = Field(default=0.6, ge=0, le=1)
 
 
+class GatePartParams(StageParams):
+    """What an exam part changes in the turn gate (unset: the stage's value)."""
+
+    confirm_s: float | None = Field(default=None, ge=0, le=3)
+    pause_tolerance_s: float | None = Field(default=None, gt=0, le=30)
+    end_of_turn: Literal["silence", "smart_turn"] | None = None
+    end_silence_s: float | None = Field(default=None, gt=0, le=30)
+    barge_in_confirm_s: float | None = Field(default=None, ge=0, le=3)
+    half_duplex: bool | None = None
+
+
 class TurnGateParams(StageParams):
-    """The turn gate: activity windows from VAD speech, nothing outside them."""
+    """The turn gate: activity windows around confirmed speech, nothing outside them."""
 
     preroll_s: float = Field(default=0.5, ge=0, le=2, description="audio before the VAD's start sent inside the window")
-    confirm_s: float = Field(default=0.2, ge=0, le=2,
-                             description="how long the VAD's start must last before the window opens")
+    confirm_s: float = Field(default=0.4, ge=0, le=3,
+                             description="voiced audio (at confidence and min_volume) that opens a window")
+    confirm_gap_s: float = Field(default=0.8, gt=0, le=3, description="a stop this long before the window "
+                                 "opens ends the attempt (a noise burst); shorter ones keep counting")
+    confidence: float = Field(default=0.7, ge=0, le=1, description="Silero confidence for a frame to count as voiced")
+    min_volume: float = Field(default=0.6, ge=0, le=1, description="volume for a frame to count as voiced")
+    pause_tolerance_s: float = Field(default=1.5, gt=0, le=30,
+                                     description="silence inside an answer that does not end it")
+    end_of_turn: Literal["silence", "smart_turn"] = Field(
+        default="smart_turn", description="silence: close at pause_tolerance_s; smart_turn: also ask Pipecat's "
+        "Smart Turn model at each pause, and close at end_silence_s when it calls the turn complete")
+    end_silence_s: float = Field(default=0.8, gt=0, le=30,
+                                 description="silence that ends a turn Smart Turn called complete")
+    smart_turn_threshold: float = Field(default=0.5, ge=0, le=1)
+    barge_in_confirm_s: float = Field(default=0.6, ge=0, le=3,
+                                      description="voiced audio that opens a window while the examiner speaks")
+    barge_in_min_volume: float = Field(default=0.75, ge=0, le=1,
+                                       description="volume that counts while the examiner speaks (its echo is quieter)")
+    half_duplex: bool = Field(default=False, description="no window while the examiner speaks (local audio without AEC)")
+    echo_tail_s: float = Field(default=0.3, ge=0, le=2, description="the examiner counts as audible this long after")
+    parts: dict[str, GatePartParams] = Field(default_factory=dict, description="settings by exam part name")
+
+    def settings(self, part: str | None = None):
+        from processors.turn_gate import GateSettings
+
+        base = self.model_dump(exclude={"parts"})
+        if part is not None:
+            base |= self.parts[part].model_dump(exclude_none=True)
+        return GateSettings(**base)
 
 
 class GeminiLiveParams(StageParams):
@@ -74,23 +113,42 @@ class Stage:
     params: type[StageParams]
     build: Callable[[Any, "StageContext"], "FrameProcessor"]
     summary: str
+    check: Callable[[Any, Any], list[tuple[tuple, str]]] | None = None  # against the whole config
 
 
 def _silero_vad(params: SileroVadParams, context: "StageContext"):
-    from pipecat.audio.vad.silero import SileroVADAnalyzer
     from pipecat.audio.vad.vad_analyzer import VADParams
-    from pipecat.processors.audio.vad_processor import VADProcessor
 
-    analyzer = SileroVADAnalyzer(params=VADParams(**params.model_dump()))
-    return VADProcessor(vad_analyzer=analyzer)
+    from processors.voicing_vad import VoicingSileroAnalyzer, VoicingVADProcessor
+
+    return VoicingVADProcessor(vad_analyzer=VoicingSileroAnalyzer(params=VADParams(**params.model_dump())))
 
 
 def _turn_gate(params: TurnGateParams, context: "StageContext"):
     from processors.turn_gate import TurnGateProcessor
 
     record = context.record if context is not None else None
-    return TurnGateProcessor(preroll_s=params.preroll_s, confirm_s=params.confirm_s,
-                             on_event=record.event if record is not None else None)
+    uses_model = "smart_turn" in {params.end_of_turn, *(p.end_of_turn for p in params.parts.values())}
+    if uses_model:
+        from processors.end_of_turn import smart_turn_model
+    return TurnGateProcessor(
+        settings=params.settings(),
+        part_settings={name: params.settings(name) for name in params.parts},
+        end_of_turn_model=smart_turn_model() if uses_model else None,
+        on_event=record.event if record is not None else None)
+
+
+def _turn_gate_check(params: TurnGateParams, config) -> list[tuple[tuple, str]]:
+    names = [part.name for part in config.exam.parts]
+    return [(("parts", name), f"no exam part is called {name!r}; expected one of: {', '.join(names)}")
+            for name in params.parts if name not in names]
+
+
+def _exam_parts(params: StageParams, context: "StageContext"):
+    from processors.exam_part import ExamPartProcessor
+
+    return ExamPartProcessor(intros=[(part.name, part.intro or "") for part in context.config.exam.parts],
+                             on_event=context.record.event)
 
 
 def _pipecat_user_turns(params: PipecatUserTurnsParams, context: "StageContext"):
@@ -134,8 +192,10 @@ STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in [
         Stage("silero_vad", SileroVadParams, _silero_vad, "Pipecat's Silero VAD on the candidate's audio"),
-        Stage("turn_gate", TurnGateParams, _turn_gate, "activity windows around speech; no audio outside them"),
+        Stage("turn_gate", TurnGateParams, _turn_gate, "activity windows around confirmed speech; no audio outside them",
+              _turn_gate_check),
         Stage("gemini_live", GeminiLiveParams, _gemini_live, "the Gemini Live service (or the emulator)"),
+        Stage("exam_parts", StageParams, _exam_parts, "tells the turn gate which exam part the examiner has begun"),
         Stage("exam_end", ExamEndParams, _exam_end, "ends the session after the closing and the result"),
         Stage("pipecat_user_turns", PipecatUserTurnsParams, _pipecat_user_turns,
               "Pipecat's own user turns (its user aggregator with VAD): the baseline"),

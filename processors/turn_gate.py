@@ -1,24 +1,44 @@
-"""The turn gate: only speech opens an activity window, and no audio leaves outside one.
+"""The turn gate: only a real answer opens an activity window, and no audio leaves outside one.
 
-`TurnGate` holds the decisions (plain, no Pipecat): audio between windows is kept in
-a short pre-roll ring and never sent; a window opens once the VAD's speech start has
-lasted `confirm_s` (a start the VAD takes back sooner is rejected, and opens nothing)
-and carries the pre-roll first, so the onset the VAD needed to decide is not clipped;
-it closes at the VAD's speech end. A window is only declared with its first audio, so
-no window is ever empty.
+`TurnGate` holds the decisions (plain, no Pipecat; its clock is the audio itself, so the
+same input always gives the same windows):
 
-`TurnGateProcessor` sits after Pipecat's VADProcessor and turns its VAD frames into
-the user-turn frames Pipecat's Gemini Live service acts on (activityStart/End).
+- Between windows audio is kept in a short pre-roll ring and never sent.
+- After the VAD's speech start the audio is held until enough of it is voiced
+  (`confirm_s` at `confidence` and `min_volume`, counted across stops shorter than
+  `confirm_gap_s`, so "One. Two. Three." confirms); then a window opens with the pre-roll
+  and the held audio, so the onset is not clipped. Speech that stops for `confirm_gap_s`
+  before it is confirmed was a `Rejected` noise burst: nothing is sent.
+- At the VAD's speech stop the window stays open through the pause (its audio still
+  goes inside); it closes once the silence reaches `pause_tolerance_s`, or, with the
+  Smart Turn model, `end_silence_s` if the model judged the turn complete. Never on a
+  timer: only silence in the audio closes a window.
+- While the examiner speaks (and `echo_tail_s` after), speech must be louder and last
+  longer to open a window (barge-in), so that the examiner's own voice leaking into the
+  microphone does not; in half-duplex mode it opens none.
+- While a blocking tool call is pending, what the gate would send is held, and sent in
+  order once the call is answered.
+
+`TurnGateProcessor` sits after `VoicingVADProcessor` and turns the gate's actions into the
+user-turn frames Pipecat's Gemini Live service sends as activityStart/activityEnd.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     Frame,
+    FunctionCallCancelFrame,
+    FunctionCallInProgressFrame,
+    FunctionCallResultFrame,
     InputAudioRawFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
@@ -27,20 +47,50 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from processors.exam_part import ExamPartFrame
+from processors.voicing_vad import VOICING, Voicing
+
+EndOfTurn = Literal["silence", "smart_turn"]
+SMART_TURN_AUDIO_S = 8.0  # the model looks at the last 8 s of the turn
+MAX_CONFIRMING_S = 3.0
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """How the gate decides; every field is a `turn_gate` stage parameter."""
+
+    preroll_s: float = 0.5
+    confirm_s: float = 0.4
+    confirm_gap_s: float = 0.8
+    confidence: float = 0.7
+    min_volume: float = 0.6
+    pause_tolerance_s: float = 1.5
+    end_of_turn: EndOfTurn = "silence"  # the stage's default is smart_turn; the plain gate needs no model
+    end_silence_s: float = 0.8
+    smart_turn_threshold: float = 0.5
+    barge_in_confirm_s: float = 0.6
+    barge_in_min_volume: float = 0.75
+    half_duplex: bool = False
+    echo_tail_s: float = 0.3
+
 
 @dataclass(frozen=True)
 class OpenWindow:
-    pass
+    barge_in: bool = False
 
 
 @dataclass(frozen=True)
 class CloseWindow:
-    pass
+    reason: str = "silence"
 
 
 @dataclass(frozen=True)
 class Rejected:
     """A speech start taken back before it was confirmed: no window."""
+
+    voiced_s: float
+    heard_s: float
+    while_examiner: bool
 
 
 @dataclass(frozen=True)
@@ -48,84 +98,253 @@ class Send:
     frame: InputAudioRawFrame
 
 
+@dataclass(frozen=True)
+class JudgeTurn:
+    """Ask the end-of-turn model whether this audio (the turn's last seconds) is a complete turn."""
+
+    audio: bytes
+    sample_rate: int
+
+
 class TurnGate:
     """Which audio goes to the model, and when windows open and close.
 
-    Args:
-        preroll_s: seconds of audio before the speech start sent at the window's start.
-        confirm_s: seconds of audio after the VAD's start before the window opens; a
-            start the VAD takes back sooner (a stop within it) opens no window.
+    Feed it every input frame (`on_audio`), the VAD's starts and stops, the examiner's
+    speaking state, pending tool calls and end-of-turn verdicts; each call returns the
+    actions to take, in order.
     """
 
-    def __init__(self, *, preroll_s: float = 0.5, confirm_s: float = 0.0):
-        self._preroll_s = preroll_s
-        self._confirm_s = confirm_s
+    def __init__(self, settings: GateSettings | None = None, **overrides):
+        self.settings = replace(settings or GateSettings(), **overrides)
+        self.now_s = 0.0  # audio time: seconds of input seen
         self._ring: deque[InputAudioRawFrame] = deque()
         self._ring_s = 0.0
-        self._held: list[InputAudioRawFrame] = []  # since the VAD's start, until confirmed
-        self._held_s = 0.0
-        self.in_turn = False  # between the VAD's start and stop
-        self.window_open = False  # declared to the model (after its first audio)
+        # Since the VAD's start, until confirmed: each frame with the voiced seconds it counted.
+        self._held: deque[tuple[InputAudioRawFrame, float]] = deque()
+        self._voiced_s = self._heard_s = 0.0
+        self._gap_s = 0.0  # confirming: silence since the VAD's last stop
+        self.confirming = False
+        self.vad_speaking = False  # between the VAD's start and stop
+        self.window_open = False
+        self._silence_s = 0.0  # in a window: audio since the last voiced frame
+        self._judged = False  # this pause was put to the end-of-turn model
+        self._complete = False  # ...and it said the turn is complete
+        self._turn_audio: deque[InputAudioRawFrame] = deque()
+        self._turn_audio_s = 0.0
+        self._examiner_speaking = False
+        self._examiner_until_s = -math.inf  # end of the echo tail
+        self._examiner_stopped_s = -math.inf
+        self._pending_calls: set[str] = set()
+        self._deferred: list = []
         self.rejected = 0
         self._received = self._sent = 0
+
+    # -- state the processor and tests read
 
     @property
     def bytes_outside(self) -> int:
         """Audio received and not sent inside a window (so far)."""
         return self._received - self._sent
 
+    @property
+    def examiner_audible(self) -> bool:
+        return self._examiner_speaking or self.now_s < self._examiner_until_s
+
+    @property
+    def holding(self) -> bool:
+        return bool(self._pending_calls)
+
+    # -- inputs
+
+    def apply(self, settings: GateSettings) -> None:
+        """New settings (another exam part); a window in progress keeps going under them."""
+        self.settings = settings
+
     def on_audio(self, frame: InputAudioRawFrame) -> list:
+        seconds = _seconds(frame)
+        audible = self.examiner_audible
+        self.now_s += seconds
         self._received += len(frame.audio)
-        if self.in_turn and self.window_open:
-            return self._send(frame)
-        if self.in_turn:
-            self._held.append(frame)
-            self._held_s += _seconds(frame)
-            return self._open() if self._held_s >= self._confirm_s - 1e-9 else []
+        if audible and not self.examiner_audible and self.confirming:
+            # The examiner has fallen silent: what was held while it spoke is its echo, not
+            # the candidate's onset; only what came after it stopped (the echo tail) is kept.
+            self._trim_held(self.now_s - seconds - self._examiner_stopped_s)
+        if self.window_open:
+            return self._in_window(frame, seconds)
+        if self.confirming:
+            self._hold(frame)
+            if self.vad_speaking:
+                return self._maybe_confirm()
+            self._gap_s += seconds
+            return self._reject() if self._gap_s >= self.settings.confirm_gap_s - 1e-9 else []
         self._keep(frame)
         return []
 
     def on_speech_start(self) -> list:
-        if self.in_turn:
+        if self.vad_speaking:
             return []
-        self.in_turn = True
-        self._held, self._held_s = list(self._ring), 0.0
-        self._ring.clear()
-        self._ring_s = 0.0
-        return self._open() if self._confirm_s <= 0 else []
+        self.vad_speaking = True
+        if self.window_open:  # speech again after a pause: the same answer
+            self._judged = self._complete = False
+            return []
+        if not self.confirming:  # a new start: the pre-roll is where it may have begun
+            self.confirming = True
+            self._held.clear()
+            self._voiced_s = self._heard_s = 0.0
+            ring, self._ring = self._ring, deque()
+            self._ring_s = 0.0
+            for frame in ring:
+                self._hold(frame)
+        self._gap_s = 0.0
+        return self._maybe_confirm()
 
     def on_speech_stop(self) -> list:
-        if not self.in_turn:
+        if not self.vad_speaking:
             return []
-        self.in_turn = False
-        if not self.window_open:
-            # Taken back before it was confirmed: what was held goes back to the pre-roll.
-            held, self._held = self._held, []
-            for frame in held:
-                self._keep(frame)
-            self.rejected += 1
-            return [Rejected()]
+        self.vad_speaking = False
+        if self.window_open:
+            return self._pause_began()
+        self._gap_s = 0.0  # confirming: more speech within confirm_gap_s still counts
+        return []
+
+    def on_verdict(self, complete: bool) -> list:
+        """The end-of-turn model's answer to the last JudgeTurn."""
+        if not self.window_open or self.vad_speaking:
+            return []  # speech came back meanwhile: the answer goes on
+        self._complete = complete
+        return self._maybe_close()
+
+    def on_examiner(self, speaking: bool) -> list:
+        self._examiner_speaking = speaking
+        if not speaking:
+            self._examiner_stopped_s = self.now_s
+            self._examiner_until_s = self.now_s + self.settings.echo_tail_s
+        return []
+
+    def on_tool_call(self, call_id: str, pending: bool) -> list:
+        """A blocking tool call started (pending) or was answered or cancelled."""
+        if pending:
+            self._pending_calls.add(call_id)
+            return []
+        self._pending_calls.discard(call_id)
+        if self._pending_calls:
+            return []
+        released, self._deferred = self._deferred, []
+        return released
+
+    # -- decisions
+
+    def _counts(self, frame: InputAudioRawFrame) -> bool:
+        """Whether a frame counts towards confirming speech, given who else is audible."""
+        voicing = frame.metadata.get(VOICING)
+        if voicing is None:  # no voicing VAD upstream: the VAD's own start is the evidence
+            voicing = Voicing(1.0, 1.0)
+        settings = self.settings
+        if self.examiner_audible:
+            if settings.half_duplex:
+                return False
+            return voicing.confidence >= settings.confidence and voicing.volume >= settings.barge_in_min_volume
+        return voicing.confidence >= settings.confidence and voicing.volume >= settings.min_volume
+
+    def _voiced(self, frame: InputAudioRawFrame) -> bool:
+        voicing = frame.metadata.get(VOICING)
+        if voicing is None:
+            return self.vad_speaking
+        return voicing.confidence >= self.settings.confidence and voicing.volume >= self.settings.min_volume
+
+    def _hold(self, frame: InputAudioRawFrame) -> None:
+        seconds = _seconds(frame)
+        voiced = seconds if self._counts(frame) else 0.0
+        self._held.append((frame, voiced))
+        self._heard_s += seconds
+        self._voiced_s += voiced
+        # What is held is at most the pre-roll plus MAX_CONFIRMING_S: a long stretch that
+        # never confirms (the examiner's echo in half-duplex) is not sent when speech does.
+        self._trim_held(self.settings.preroll_s + MAX_CONFIRMING_S)
+
+    def _trim_held(self, keep_s: float) -> None:
+        while self._held and self._heard_s - _seconds(self._held[0][0]) >= keep_s - 1e-9:
+            dropped, dropped_voiced = self._held.popleft()
+            self._heard_s -= _seconds(dropped)
+            self._voiced_s -= dropped_voiced
+
+    def _reject(self) -> list:
+        rejected = Rejected(voiced_s=round(self._voiced_s, 3), heard_s=round(self._heard_s, 3),
+                            while_examiner=self.examiner_audible)
+        self.confirming = False
+        held, self._held = self._held, deque()
+        for frame, _ in held:
+            self._keep(frame)
+        self.rejected += 1
+        return [rejected]
+
+    def _maybe_confirm(self) -> list:
+        barge_in = self.examiner_audible
+        needed = self.settings.barge_in_confirm_s if barge_in else self.settings.confirm_s
+        if self._voiced_s < needed - 1e-9 or not self._held:
+            return []
+        held, self._held = [frame for frame, _ in self._held], deque()
+        self.confirming = False
+        self.window_open = True
+        self._silence_s = 0.0
+        self._judged = self._complete = False
+        self._turn_audio.clear()
+        self._turn_audio_s = 0.0
+        actions: list = [OpenWindow(barge_in=barge_in)]
+        for frame in held:
+            actions += self._send(frame)
+        return self._out(actions)
+
+    def _in_window(self, frame: InputAudioRawFrame, seconds: float) -> list:
+        # A voiced frame ends the silence even before the VAD's start (which comes start_secs late).
+        self._silence_s = 0.0 if self._voiced(frame) else self._silence_s + seconds
+        actions = self._out(self._send(frame))
+        return actions + self._maybe_close()
+
+    def _pause_began(self) -> list:
+        if self.settings.end_of_turn != "smart_turn" or self._judged:
+            return self._maybe_close()
+        self._judged = True
+        audio = b"".join(f.audio for f in self._turn_audio)
+        sample_rate = self._turn_audio[-1].sample_rate if self._turn_audio else 16000
+        return [JudgeTurn(audio=audio, sample_rate=sample_rate)]
+
+    def _maybe_close(self) -> list:
+        if self.vad_speaking:
+            return []
+        settings = self.settings
+        if self._silence_s >= settings.pause_tolerance_s - 1e-9:
+            return self._close("silence")
+        if self._complete and self._silence_s >= settings.end_silence_s - 1e-9:
+            return self._close("smart_turn")
+        return []
+
+    def _close(self, reason: str) -> list:
         self.window_open = False
-        return [CloseWindow()]
+        self._judged = self._complete = False
+        return self._out([CloseWindow(reason=reason)])
+
+    def _send(self, frame: InputAudioRawFrame) -> list:
+        self._sent += len(frame.audio)
+        if self.settings.end_of_turn == "smart_turn":
+            self._turn_audio.append(frame)
+            self._turn_audio_s += _seconds(frame)
+            while self._turn_audio_s - _seconds(self._turn_audio[0]) >= SMART_TURN_AUDIO_S:
+                self._turn_audio_s -= _seconds(self._turn_audio.popleft())
+        return [Send(frame)]
+
+    def _out(self, actions: list) -> list:
+        """Window actions go out now, or after the pending tool call is answered."""
+        if not self._pending_calls and not self._deferred:
+            return actions
+        self._deferred += actions
+        return []
 
     def _keep(self, frame: InputAudioRawFrame) -> None:
         self._ring.append(frame)
         self._ring_s += _seconds(frame)
-        while self._ring and self._ring_s - _seconds(self._ring[0]) >= self._preroll_s - 1e-9:
+        while self._ring and self._ring_s - _seconds(self._ring[0]) >= self.settings.preroll_s - 1e-9:
             self._ring_s -= _seconds(self._ring.popleft())
-
-    def _open(self) -> list:
-        actions: list = []
-        for frame in self._held:
-            actions += self._send(frame)
-        self._held = []
-        return actions
-
-    def _send(self, frame: InputAudioRawFrame) -> list:
-        self._sent += len(frame.audio)
-        actions = [] if self.window_open else [OpenWindow()]
-        self.window_open = True
-        return [*actions, Send(frame)]
 
 
 def _seconds(frame: InputAudioRawFrame) -> float:
@@ -133,37 +352,72 @@ def _seconds(frame: InputAudioRawFrame) -> float:
 
 
 class TurnGateProcessor(FrameProcessor):
-    """Pipecat processor around TurnGate, after a VADProcessor.
+    """Pipecat processor around TurnGate, after a (Voicing)VADProcessor.
 
     Args:
-        preroll_s, confirm_s: see TurnGate.
-        on_event: called with ("noise_rejected", fields) for a start taken back unconfirmed.
+        settings: the gate's settings outside any exam part.
+        part_settings: settings by exam part name, used once an ExamPartFrame names it.
+        end_of_turn_model: called (in a thread) with (audio, sample_rate) for the
+            probability that the turn is complete; required for end_of_turn "smart_turn".
+        on_event: called with (kind, **fields) for window_opened, window_closed and
+            noise_rejected events (at_s: the gate's audio clock).
     """
 
-    def __init__(self, *, preroll_s: float = 0.5, confirm_s: float = 0.0,
+    def __init__(self, *, settings: GateSettings | None = None,
+                 part_settings: dict[str, GateSettings] | None = None,
+                 end_of_turn_model: Callable[[bytes, int], float] | None = None,
                  on_event: Callable[..., None] | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.gate = TurnGate(preroll_s=preroll_s, confirm_s=confirm_s)
+        self.gate = TurnGate(settings)
+        self._default = self.gate.settings
+        self._parts = part_settings or {}
+        self._model = end_of_turn_model
         self._on_event = on_event or (lambda *args, **fields: None)
+        uses_model = [s for s in [self._default, *self._parts.values()] if s.end_of_turn == "smart_turn"]
+        if uses_model and end_of_turn_model is None:
+            raise ValueError("end_of_turn 'smart_turn' needs an end_of_turn_model")
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
+        gate = self.gate
         if isinstance(frame, InputAudioRawFrame) and direction == FrameDirection.DOWNSTREAM:
-            await self._act(self.gate.on_audio(frame))
-        elif isinstance(frame, VADUserStartedSpeakingFrame):
-            await self._act(self.gate.on_speech_start())
+            await self._act(gate.on_audio(frame))
+            return
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            await self._act(gate.on_speech_start())
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            await self._act(self.gate.on_speech_stop())
-        else:
-            await self.push_frame(frame, direction)
+            await self._act(gate.on_speech_stop())
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            await self._act(gate.on_examiner(True))
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            await self._act(gate.on_examiner(False))
+        elif isinstance(frame, FunctionCallInProgressFrame) and direction == FrameDirection.UPSTREAM:
+            if frame.cancel_on_interruption:  # a blocking call (Pipecat runs non-blocking ones async)
+                await self._act(gate.on_tool_call(frame.tool_call_id, True))
+        elif isinstance(frame, (FunctionCallResultFrame, FunctionCallCancelFrame)) \
+                and direction == FrameDirection.UPSTREAM:
+            await self._act(gate.on_tool_call(frame.tool_call_id, False))
+        elif isinstance(frame, ExamPartFrame):
+            gate.apply(self._parts.get(frame.part, self._default))
+        if isinstance(frame, (VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame)):
+            return  # the gate's windows replace the VAD's turns downstream
+        await self.push_frame(frame, direction)
 
     async def _act(self, actions: list) -> None:
         for action in actions:
             if isinstance(action, OpenWindow):
+                self._on_event("window_opened", at_s=round(self.gate.now_s, 3), barge_in=action.barge_in)
                 await self.broadcast_frame(UserStartedSpeakingFrame)
             elif isinstance(action, Send):
                 await self.push_frame(action.frame)
             elif isinstance(action, CloseWindow):
+                self._on_event("window_closed", at_s=round(self.gate.now_s, 3), reason=action.reason)
                 await self.broadcast_frame(UserStoppedSpeakingFrame)
             elif isinstance(action, Rejected):
-                self._on_event("noise_rejected")
+                self._on_event("noise_rejected", at_s=round(self.gate.now_s, 3), voiced_s=action.voiced_s,
+                               heard_s=action.heard_s,
+                               while_examiner=action.while_examiner)
+            elif isinstance(action, JudgeTurn):
+                probability = await asyncio.get_running_loop().run_in_executor(
+                    None, self._model, action.audio, action.sample_rate)
+                await self._act(self.gate.on_verdict(probability > self.gate.settings.smart_turn_threshold))

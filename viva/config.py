@@ -99,7 +99,8 @@ class SessionLimits(Strict):
     max_s: float = Field(default=1200, gt=0, description="a session still running after this long ends, failed")
 
 
-DEFAULT_PIPELINE = [{"stage": "silero_vad"}, {"stage": "turn_gate"}, {"stage": "gemini_live"}, {"stage": "exam_end"}]
+DEFAULT_PIPELINE = [{"stage": "silero_vad"}, {"stage": "turn_gate"}, {"stage": "gemini_live"}, {"stage": "exam_parts"},
+                    {"stage": "exam_end"}]
 
 
 class StageSpec(BaseModel):
@@ -134,7 +135,11 @@ def _stages(config: VivaConfig, places: Places) -> list[StageSpec]:
             found = f"unknown stage {name!r}" if name is not None else "a stage needs `stage: NAME`"
             raise BadInput(f"{places.where(loc)}: {format_key_path(loc)}: {found}; expected one of: {', '.join(STAGES)}")
         params = {k: v for k, v in entry.items() if k != "stage"}
-        stages.append(StageSpec(name=name, params=validate(STAGES[name].params, params, places, prefix=("pipeline", i))))
+        spec = StageSpec(name=name, params=validate(STAGES[name].params, params, places, prefix=("pipeline", i)))
+        for loc, problem in STAGES[name].check(spec.params, config) if STAGES[name].check else []:
+            loc = ("pipeline", i, *loc)
+            raise BadInput(f"{places.where(loc)}: {format_key_path(loc)}: {problem}")
+        stages.append(spec)
     return stages
 
 

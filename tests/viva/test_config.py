@@ -16,7 +16,7 @@ def test_the_short_config_extends_the_full_one():
     assert short.exam.closing_phrase == "Thank you. That is the end of the Speaking test."
     assert sum(len(p.questions) for p in short.exam.parts) < sum(len(p.questions) for p in full.exam.parts)
     assert short.llm.model == "gemini-3.1-flash-live-preview" and short.llm.thinking_level == "minimal"
-    assert [s.name for s in short.stages] == ["silero_vad", "turn_gate", "gemini_live", "exam_end"]
+    assert [s.name for s in short.stages] == ["silero_vad", "turn_gate", "gemini_live", "exam_parts", "exam_end"]
 
 
 def test_stages_get_their_validated_parameters(tmp_path):
@@ -39,6 +39,10 @@ BASE = "extends: {base}\n"
     ("pipeline:\n  - stage: silero_vad\n    confidence: 3\n",
      r"c.yaml:4: pipeline\[0\].confidence: Input should be less than or equal to 1"),
     ("pipeline:\n  - {preroll_s: 1}\n", r"c.yaml:3: pipeline\[0\]: a stage needs `stage: NAME`"),
+    ("pipeline:\n  - stage: turn_gate\n    parts:\n      Part 4: {pause_tolerance_s: 3}\n",
+     r"c.yaml:5: pipeline\[0\].parts.Part 4: no exam part is called 'Part 4'; expected one of: Part 1, Part 2, Part 3"),
+    ("pipeline:\n  - stage: turn_gate\n    parts:\n      Part 2: {end_of_turn: ai}\n",
+     r"c.yaml:5: pipeline\[0\].parts.Part 2.end_of_turn: Input should be 'silence' or 'smart_turn'"),
     ("llm:\n  thinking_level: extreme\n", r"c.yaml:3: llm.thinking_level: String should match pattern"),
     ("exam:\n  tools:\n    - name: t\n      description: d\n      parameters: {type: array}\n",
      r"c.yaml:6: exam.tools\[0\].parameters: Value error, a tool's parameters must be a JSON schema of type object"),
@@ -71,3 +75,12 @@ def test_every_stage_can_be_named_without_parameters():
     assert set(STAGES) >= {"silero_vad", "turn_gate", "gemini_live", "exam_end"}
     for stage in STAGES.values():
         assert stage.params.model_validate({}) is not None
+
+
+def test_the_full_config_gives_part_2_its_own_turn_gate_settings():
+    config = load_config(ROOT / "configs/ielts_speaking.yaml")
+    (gate,) = [s.params for s in config.stages if s.name == "turn_gate"]
+    assert gate.settings().end_of_turn == "smart_turn" and gate.settings().pause_tolerance_s == 1.5
+    part2 = gate.settings("Part 2")
+    assert part2.end_of_turn == "silence" and part2.pause_tolerance_s == 3.0
+    assert part2.confirm_s == gate.confirm_s  # what the part leaves unset is the stage's
