@@ -2,7 +2,9 @@
 real pipeline (simulated candidate, Silero, turn gate, Pipecat's Gemini Live service)
 against the emulator, and the records they leave.
 
-Both sessions run at real-time pace, at the same time, in subprocesses started once.
+All sessions run at real-time pace, at the same time, in subprocesses started once: the
+configs with a steady candidate, stock Pipecat, and the turn gate's hard cases (the
+production noise burst with the stall fault, the examiner's echo, a barge-in over it).
 """
 
 import json
@@ -21,18 +23,27 @@ from viva.config import load_config
 CANDIDATE = "candidates/b2_steady.yaml"
 CONFIGS = {"full": "configs/ielts_speaking.yaml", "short": "configs/ielts_speaking_short.yaml"}
 BASELINE = "configs/baseline_pipecat.yaml"
+SHORT = CONFIGS["short"]
+RUNS = {  # name: (config, candidate, faults)
+    **{name: (config, CANDIDATE, None) for name, config in CONFIGS.items()},
+    "baseline": (BASELINE, CANDIDATE, None),
+    "production": (SHORT, "candidates/production_noise_burst.yaml", "faults/stall_after_empty_window.yaml"),
+    "echo": (SHORT, "candidates/echo_minus_20db.yaml", None),
+    "barge_in": (SHORT, "candidates/echo_barge_in.yaml", None),
+}
 
 
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory):
-    """Runs the configs (and the baseline) at once; yields {name: (returncode, stdout, stderr, record folder)}."""
+    """Runs every session of RUNS at once; yields {name: (returncode, stdout, stderr, record folder)}."""
     out = tmp_path_factory.mktemp("sessions")
     processes = {
         name: subprocess.Popen(
-            [sys.executable, "-m", "viva.cli", "simulate", config, "--candidate", CANDIDATE, "--out", out / name],
+            [sys.executable, "-m", "viva.cli", "simulate", config, "--candidate", candidate, "--out", out / name,
+             *(["--faults", faults] if faults else [])],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        for name, config in {**CONFIGS, "baseline": BASELINE}.items()
+        for name, (config, candidate, faults) in RUNS.items()
     }
     results = {}
     for name, process in processes.items():
@@ -120,3 +131,59 @@ def test_the_baseline_runs_stock_pipecat_through_the_same_command(sessions):
     assert data["result_source"] == "tool_call"
     summary = json.loads((record.parent / "summary.json").read_text())
     assert summary["aggregate"]["completed"] == "1/1"
+
+
+def record_events(record, kind: str) -> list[dict]:
+    return [e for e in json.loads((record / "session.json").read_text())["events"] if e["type"] == kind]
+
+
+@pytest.mark.parametrize("name", ["production", "echo", "barge_in"])
+def test_hard_candidates_complete_with_one_window_per_answer_and_nothing_outside(sessions, name):
+    returncode, stdout, stderr, record = sessions[name]
+    assert returncode == 0, stderr[-2000:]
+    data = json.loads((record / "session.json").read_text())
+    assert data["outcome"] == "completed" and data["result_source"] == "tool_call"
+    entries = journal(record)
+    assert sum(e["audio_bytes"] for e in entries if e["kind"] == "audio" and not e["window_open"]) == 0
+    windows = [e for e in entries if e["kind"] == "window"]
+    answers = sum(len(p.questions) + (1 if p.cue_card else 0) for p in load_config(ROOT / SHORT).exam.parts)
+    assert len(windows) == answers
+    assert all(w["speech"] for w in windows)
+
+
+def test_the_production_noise_burst_opens_no_window_and_the_model_does_not_stall(sessions):
+    """field-reports.md §1: answer, activityEnd, 2 s of noise, silence; the model slow to answer."""
+    _, _, _, record = sessions["production"]
+    entries = journal(record)
+    faults = [e["fault"] for e in entries if e["kind"] == "fault"]
+    assert "slow_response" in faults  # the burst fell in the model's silence, as in production
+    assert "stall_after_empty_window" not in faults  # no empty window, so nothing to stall on
+    rejected = record_events(record, "noise_rejected")
+    assert rejected and all(e["voiced_s"] < 0.4 for e in rejected)
+    # the examiner answered every window before the next one
+    waiting = False
+    for entry in entries:
+        if entry["kind"] == "activity_end":
+            waiting = True
+        elif entry["kind"] == "activity_start":
+            assert not waiting, f"a window at {entry['t_s']} s before the examiner answered the last"
+        elif entry["kind"] == "speak":
+            waiting = False
+    assert not waiting
+
+
+def test_the_examiners_echo_never_interrupts_it(sessions):
+    _, _, _, record = sessions["echo"]
+    assert not [e for e in journal(record) if e["kind"] == "interrupted"]
+    assert not [e for e in record_events(record, "window_opened") if e["barge_in"]]
+
+
+def test_real_speech_over_the_echo_interrupts_the_examiner_once(sessions):
+    _, _, _, record = sessions["barge_in"]
+    entries = journal(record)
+    interrupted = [e for e in entries if e["kind"] == "interrupted"]
+    assert len(interrupted) == 1
+    (barge_in,) = [e for e in record_events(record, "window_opened") if e["barge_in"]]
+    starts = [e["t_s"] for e in entries if e["kind"] == "activity_start"]
+    assert starts[1] == pytest.approx(interrupted[0]["t_s"], abs=0.1)  # the second answer, over the cue card
+    assert barge_in["at_s"] > 0

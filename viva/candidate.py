@@ -38,6 +38,8 @@ class AnswerItem(_Strict):
     say: str | None = None
     silence_s: float | None = Field(default=None, ge=0)
     then: list[SoundAfter] = Field(default_factory=list)
+    barge_in_s: float | None = Field(
+        default=None, ge=0, description="speak over the examiner: start this long after its turn begins")
 
     @model_validator(mode="after")
     def _one_kind(self) -> "AnswerItem":
@@ -78,6 +80,7 @@ class Answer:
     then: list[tuple[float, np.ndarray]]  # (after_s, sound)
     speech_s: float  # seconds of the candidate's own voice (0 for silence)
     source: Path | None = None  # the recording it came from, if any
+    barge_in_s: float | None = None  # starts this long into the examiner's turn, over it
 
 
 @dataclass
@@ -120,7 +123,7 @@ def load_candidate(path: Path) -> Candidate:
                     : int(s.seconds * RATE) if s.seconds else None])
                 for j, s in enumerate(item.then)]
         answers.append(Answer(audio=audio, then=then, speech_s=0.0 if item.silence_s is not None else len(audio) / RATE,
-                              source=path.parent / item.audio if item.audio else None))
+                              source=path.parent / item.audio if item.audio else None, barge_in_s=item.barge_in_s))
     candidate = Candidate(name=spec.name, path=path, reply_delay_s=spec.reply_delay_s, answers=answers)
     if spec.background:
         candidate.background = gain(wav(spec.background.audio, ("background", "audio")), spec.background.gain_db)
@@ -161,6 +164,7 @@ class CandidateBehavior:
     _examiner_active: bool = False
     _reply: _Sound | None = None  # scheduled, not yet started
     _last_answer_end: int | None = None
+    _barged_in: bool = False  # this examiner turn's answer already started over it
     log: list[tuple[float, str]] = field(default_factory=list)
     answer_starts: list[tuple[int, Answer]] = field(default_factory=list)  # (sample position, answer)
 
@@ -172,18 +176,27 @@ class CandidateBehavior:
             if self._reply is not None and self._reply.start > now:
                 # The examiner went on after a pause: the same turn, so the answer waits.
                 self._unschedule(self._reply)
+            elif self._next_answer().barge_in_s is not None and not self._barged_in:
+                self._barged_in = True
+                self._schedule_answer(now + int(self._next_answer().barge_in_s * RATE))
         elif not speaking and self._examiner_active:
             self._examiner_active = False
             self.examiner_turns += 1
-            self._schedule_answer(examiner_playing_until + int(self.candidate.reply_delay_s * RATE))
+            if self._barged_in:
+                self._barged_in = False  # the answer to this turn was given over it
+            else:
+                self._schedule_answer(examiner_playing_until + int(self.candidate.reply_delay_s * RATE))
         self._maybe_say_hello(now)
         if self._reply is not None and now >= self._reply.start:
             self._reply = None
         self.sounds = [s for s in self.sounds if s.end > now - RATE]
 
-    def _schedule_answer(self, start: int) -> None:
+    def _next_answer(self) -> Answer:
         answers = self.candidate.answers
-        answer = answers[min(self.answers_started, len(answers) - 1)]
+        return answers[min(self.answers_started, len(answers) - 1)]
+
+    def _schedule_answer(self, start: int) -> None:
+        answer = self._next_answer()
         self.answers_started += 1
         self._reply = _Sound(start, answer.audio, "answer" if answer.speech_s else "silence")
         self.sounds.append(self._reply)

@@ -61,6 +61,20 @@ def test_examiner_speaking_again_cancels_a_reply_not_yet_started():
     assert (mic == 1000).sum() == 2 * S and (mic == 2000).sum() == 0
 
 
+def test_a_barge_in_answer_starts_over_the_examiner_and_is_not_repeated_after_it():
+    answers = [Answer(audio=np.full(1 * S, 1000, np.int16), then=[], speech_s=1.0, barge_in_s=1.5),
+               Answer(audio=np.full(1 * S, 2000, np.int16), then=[], speech_s=1.0)]
+    behavior = CandidateBehavior(candidate(answers=answers))
+    # the examiner speaks from 1 s to 6 s, then again from 9 s
+    mic = run(behavior, lambda p: None if p < S else (6 * S if p < 9 * S else 11 * S), 14)
+    first = np.flatnonzero(mic == 1000)
+    assert first[0] == pytest.approx(2.5 * S, abs=0.03 * S)  # 1.5 s into the examiner's turn
+    assert len(first) == S  # once: the end of that turn does not start another answer
+    second = np.flatnonzero(mic == 2000)
+    assert second[0] == pytest.approx(11.8 * S, abs=0.45 * S)  # the next answer waits as usual
+    assert behavior.answers_started == 2
+
+
 def test_hello_when_the_examiner_stays_silent_at_most_max_times():
     hello = np.full(S // 2, 777, np.int16)
     behavior = CandidateBehavior(candidate(hello=hello, hello_after_s=2.0, hello_max=2))
