@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +24,13 @@ from loguru import logger
 from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
-    UserStartedSpeakingFrame,
-    UserStoppedSpeakingFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import run_test
 
 from pipelines.registry import STAGES
+from processors.end_of_turn import smart_turn_model
 from viva.audio import RATE, read_wav
 from viva.config import load_config
 
@@ -39,108 +39,156 @@ FRAME = 320  # 20 ms
 LEAD_S, TAIL_S = 1.5, 3.0
 
 
-class Numbering(FrameProcessor):
-    """Remembers each audio frame's position (seconds into the file) as it enters the gate."""
-
-    def __init__(self, positions: dict[int, float]):
-        super().__init__()
-        self._positions = positions
-        self.seen = 0.0
-
-    async def process_frame(self, frame: Frame, direction: FrameDirection):
-        await super().process_frame(frame, direction)
-        if isinstance(frame, InputAudioRawFrame):
-            self.seen = frame.pts / 1e9 if frame.pts else self.seen
-            self._positions[id(frame)] = self.seen
-        await self.push_frame(frame, direction)
-
-
 class Observer(FrameProcessor):
-    """After the gate: window starts and ends, the audio sent, each stamped with file time."""
+    """After the gate: the audio it sent, each frame stamped with its file time (its end)."""
 
-    def __init__(self, numbering: Numbering, positions: dict[int, float]):
+    def __init__(self):
         super().__init__()
-        self._numbering, self._positions = numbering, positions
-        self.events: list[tuple[str, float]] = []
+        self.sent: list[float] = []
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
-        if direction == FrameDirection.DOWNSTREAM:
-            if isinstance(frame, UserStartedSpeakingFrame):
-                self.events.append(("start", self._numbering.seen))
-            elif isinstance(frame, UserStoppedSpeakingFrame):
-                self.events.append(("stop", self._numbering.seen))
-            elif isinstance(frame, InputAudioRawFrame):
-                self.events.append(("audio", self._positions.get(id(frame), -1.0)))
+        if direction == FrameDirection.DOWNSTREAM and isinstance(frame, InputAudioRawFrame):
+            self.sent.append(frame.pts / 1e9)
         await self.push_frame(frame, direction)
 
 
-async def measure(samples: np.ndarray, config) -> list[tuple[str, float]]:
-    stages = [STAGES[s.name].build(s.params, None) for s in config.stages if s.name in ("silero_vad", "turn_gate")]
-    positions: dict[int, float] = {}
-    numbering = Numbering(positions)
-    observer = Observer(numbering, positions)
+async def measure(samples: np.ndarray, stages) -> list[dict]:
+    """The windows the gate opened on these samples: when each opened and closed, its first audio."""
+    windows: list[dict] = []
+
+    def on_event(kind: str, at_s: float, **fields) -> None:
+        if kind == "window_opened":
+            windows.append({"opened": at_s - LEAD_S, "end": None})
+        elif kind == "window_closed":
+            windows[-1]["end"] = at_s - LEAD_S
+
+    stages[1]._on_event = on_event
+    observer = Observer()
     frames = []
     for i in range(0, len(samples) - FRAME + 1, FRAME):
         frame = InputAudioRawFrame(audio=samples[i : i + FRAME].tobytes(), sample_rate=RATE, num_channels=1)
         frame.pts = int((i + FRAME) / RATE * 1e9) - int(LEAD_S * 1e9)  # end of the frame, in file time
         frames.append(frame)
-    await run_test(Pipeline([stages[0], numbering, *stages[1:], observer]), frames_to_send=frames,
-                   expected_down_frames=None)
-    return observer.events
-
-
-def windows_of(events) -> list[dict]:
-    windows, current = [], None
-    for kind, t in events:
-        if kind == "start":
-            current = {"first_audio": None, "end": None}
-            windows.append(current)
-        elif kind == "audio" and current is not None and current["first_audio"] is None:
-            current["first_audio"] = t - FRAME / RATE  # frames are stamped with their end
-        elif kind == "stop" and current is not None:
-            current["end"] = t
-            current = None
+    await run_test(Pipeline([*stages, observer]), frames_to_send=frames, expected_down_frames=None)
+    # Audio goes out in order and a window starts with its pre-roll: its first frame is the
+    # first one sent after the previous window's last.
+    sent = iter(observer.sent)
+    for window in windows:
+        window["first_audio"] = next(sent, window["opened"]) - FRAME / RATE
+        for t in sent:
+            if window["end"] is not None and t >= window["end"]:
+                break
     return windows
+
+
+def gate_stages(config, end_of_turn: str, **changes):
+    """The config's VAD and turn gate, with the gate deciding ends of turn by `end_of_turn`."""
+    specs = {s.name: s.params for s in config.stages}
+    gate = specs["turn_gate"].model_copy(update={"end_of_turn": end_of_turn, **changes})
+    return [STAGES["silero_vad"].build(specs["silero_vad"], None), STAGES["turn_gate"].build(gate, None)]
+
+
+def expected_windows(entry) -> int:
+    """One per answer: a speech file is one answer; in a scenario, each speaker's run is one."""
+    segments = entry.get("speech_segments") or []
+    if not segments:
+        return 0
+    speakers = [segment[2] if len(segment) > 2 else None for segment in segments]
+    return 1 + sum(1 for a, b in zip(speakers, speakers[1:], strict=False) if a != b)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, round(q * (len(values) - 1)))] if values else float("nan")
+
+
+class TimedModel:
+    """The end-of-turn model, timing each judgement (compute the audio clock does not see)."""
+
+    def __init__(self, model):
+        self.model, self.times_ms = model, []
+
+    def __call__(self, audio: bytes, sample_rate: int) -> float:
+        start = time.perf_counter()
+        try:
+            return self.model(audio, sample_rate)
+        finally:
+            self.times_ms.append((time.perf_counter() - start) * 1000)
+
+
+async def run_variant(config, manifest, end_of_turn: str, timed: TimedModel, **changes) -> list[dict]:
+    rows = []
+    for entry in manifest:
+        samples = read_wav(ROOT / "audio" / entry["name"])
+        padded = np.concatenate([np.zeros(int(LEAD_S * RATE), np.int16), samples, np.zeros(int(TAIL_S * RATE), np.int16)])
+        stages = gate_stages(config, end_of_turn, **changes)
+        if end_of_turn == "smart_turn":
+            stages[1]._model = timed
+        windows = await measure(padded, stages)
+        segments = entry.get("speech_segments") or []
+        clip = delay = None
+        if segments and windows:
+            clip = max(0.0, windows[0]["first_audio"] - segments[0][0]) * 1000
+            if windows[-1]["end"] is not None:
+                delay = (windows[-1]["end"] - segments[-1][1]) * 1000
+        rows.append({"name": entry["name"], "kind": entry["kind"].split()[0], "segments": len(segments),
+                     "expected": expected_windows(entry), "windows": len(windows), "clip": clip, "delay": delay})
+    return rows
+
+
+def summary(rows: list[dict]) -> tuple[str, dict]:
+    answers = [r for r in rows if r["kind"] in ("speech", "synthetic")]
+    delays = [r["delay"] for r in answers if r["delay"] is not None]
+    clips = [r["clip"] for r in answers if r["clip"] is not None]
+    figures = {
+        "right": sum(r["windows"] == r["expected"] for r in rows), "files": len(rows),
+        "noise_windows": sum(r["windows"] for r in rows if r["kind"] == "noise"),
+        "clip_max": max(clips), "p50": statistics.median(delays), "p95": percentile(delays, 0.95),
+    }
+    return (f"{figures['right']}/{figures['files']} files with the expected windows; noise files opened "
+            f"{figures['noise_windows']}; onset clipped at most {figures['clip_max']:.0f} ms; end-of-turn delay "
+            f"p50 {figures['p50']:.0f} ms, p95 {figures['p95']:.0f} ms"), figures
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/ielts_speaking.yaml")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--sweep", type=lambda text: [float(x) for x in text.split(",")], default=[],
+                        help="also run smart_turn at these end_silence_s values (e.g. 0.4,0.6,0.8)")
     args = parser.parse_args()
     logger.remove()
     config = load_config(ROOT / args.config)
     manifest = json.loads((ROOT / "audio/manifest.json").read_text())
-    rows, delays, clips = [], [], []
-    for entry in manifest:
-        samples = read_wav(ROOT / "audio" / entry["name"])
-        padded = np.concatenate([np.zeros(int(LEAD_S * RATE), np.int16), samples, np.zeros(int(TAIL_S * RATE), np.int16)])
-        windows = windows_of(await measure(padded, config))
-        segments = entry.get("speech_segments") or []
-        kind = entry["kind"].split()[0]
-        clip = delay = None
-        if segments and windows:
-            clip = max(0.0, windows[0]["first_audio"] - segments[0][0]) * 1000
-            if windows[-1]["end"] is not None:
-                delay = (windows[-1]["end"] - segments[-1][1]) * 1000
-        if kind in ("speech", "synthetic") and clip is not None:
-            clips.append(clip)
-            if delay is not None:
-                delays.append(delay)
-        rows.append((entry["name"], kind, len(segments), len(windows), clip, delay))
-    stop = next(s.params.stop_secs for s in config.stages if s.name == "silero_vad")
-    lines = [f"Turn gate on the corpus, config `{args.config}` (VAD stop_secs {stop:.2f} s). "
-             f"Regenerate: `uv run python bench/gate_corpus.py --config {args.config}`", "",
-             "| file | kind | labelled segments | windows | onset clipped ms | end-of-turn delay ms |", "|---|---|---|---|---|---|"]
-    for name, kind, segments, windows, clip, delay in rows:
-        lines.append(f"| {name} | {kind} | {segments} | {windows} | "
-                     f"{'-' if clip is None else f'{clip:.0f}'} | {'-' if delay is None else f'{delay:.0f}'} |")
-    p95 = sorted(delays)[min(len(delays) - 1, round(0.95 * (len(delays) - 1)))] if delays else float("nan")
-    lines += ["", f"speech and synthetic files: onset clipped max {max(clips):.0f} ms; end-of-turn delay "
-                  f"p50 {statistics.median(delays):.0f} ms, p95 {p95:.0f} ms"]
-    noise_windows = sum(r[3] for r in rows if r[1] == "noise")
-    lines.append(f"noise files: {noise_windows} windows opened")
+    specs = {s.name: s.params for s in config.stages}
+    gate, vad = specs["turn_gate"], specs["silero_vad"]
+    timed = TimedModel(smart_turn_model())
+    variants = {name: await run_variant(config, manifest, name, timed) for name in ("silence", "smart_turn")}
+    chosen = gate.end_of_turn
+    fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+    lines = [
+        f"The turn gate on the corpus (audio/, labels from audio/manifest.json), config `{args.config}`: "
+        f"VAD stop_secs {vad.stop_secs:.2f} s, confirm_s {gate.confirm_s:.2f} s, pause_tolerance_s "
+        f"{gate.pause_tolerance_s:.2f} s; smart_turn closes at end_silence_s {gate.end_silence_s:.2f} s when "
+        f"Smart Turn calls the turn complete. The config uses `{chosen}`.",
+        f"Regenerate: `uv run python bench/gate_corpus.py --config {args.config} --out docs/gate_corpus.md`", "",
+        "Expected windows: one per answer (a speech file is one answer, pauses and all; a scenario has one per "
+        "speaker's turn), none for noise. Onset clipped: labelled speech start to the first audio sent. Delay: "
+        "labelled end of speech to activityEnd (last window's close).", "",
+        "| file | kind | expected | windows (silence) | delay ms (silence) | windows (smart_turn) | delay ms (smart_turn) | onset clipped ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for silence, smart in zip(variants["silence"], variants["smart_turn"], strict=True):
+        lines.append(f"| {silence['name']} | {silence['kind']} | {silence['expected']} | {silence['windows']} | "
+                     f"{fmt(silence['delay'])} | {smart['windows']} | {fmt(smart['delay'])} | {fmt(silence['clip'])} |")
+    lines.append("")
+    for name, rows in variants.items():
+        lines.append(f"- **{name}**: {summary(rows)[0]}")
+    for end_silence in args.sweep:
+        rows = await run_variant(config, manifest, "smart_turn", timed, end_silence_s=end_silence)
+        lines.append(f"- smart_turn at end_silence_s {end_silence:.2f} s: {summary(rows)[0]}")
+    lines.append(f"- Smart Turn judgements: {len(timed.times_ms)}, compute p50 {statistics.median(timed.times_ms):.0f} ms "
+                 f"(inside end_silence_s, so it adds nothing to the delay)")
     text = "\n".join(lines)
     print(text)
     if args.out:
