@@ -269,7 +269,7 @@ class TurnGate:
             self._voiced_s -= dropped_voiced
 
     def _reject(self) -> list:
-        rejected = Rejected(voiced_s=round(self._voiced_s, 3), heard_s=round(self._heard_s, 3),
+        rejected = Rejected(voiced_s=round(max(0.0, self._voiced_s), 3), heard_s=round(self._heard_s, 3),
                             while_examiner=self.examiner_audible)
         self.confirming = False
         held, self._held = self._held, deque()
