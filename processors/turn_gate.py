@@ -82,6 +82,7 @@ class OpenWindow:
 @dataclass(frozen=True)
 class CloseWindow:
     reason: str = "silence"
+    silence_s: float = 0.0  # since the last voiced audio: how long after the speech it closed
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,7 @@ class TurnGate:
     def _close(self, reason: str) -> list:
         self.window_open = False
         self._judged = self._complete = False
-        return self._out([CloseWindow(reason=reason)])
+        return self._out([CloseWindow(reason=reason, silence_s=self._silence_s)])
 
     def _send(self, frame: InputAudioRawFrame) -> list:
         self._sent += len(frame.audio)
@@ -411,7 +412,8 @@ class TurnGateProcessor(FrameProcessor):
             elif isinstance(action, Send):
                 await self.push_frame(action.frame)
             elif isinstance(action, CloseWindow):
-                self._on_event("window_closed", at_s=round(self.gate.now_s, 3), reason=action.reason)
+                self._on_event("window_closed", at_s=round(self.gate.now_s, 3), reason=action.reason,
+                               silence_s=round(action.silence_s, 3))
                 await self.broadcast_frame(UserStoppedSpeakingFrame)
             elif isinstance(action, Rejected):
                 self._on_event("noise_rejected", at_s=round(self.gate.now_s, 3), voiced_s=action.voiced_s,

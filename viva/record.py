@@ -151,14 +151,19 @@ class SessionRecord:
 
 
 def response_latency_ms(events: list[dict]) -> dict[str, float] | None:
-    """From the true end of each answer (activity_end minus the VAD's stop time) to the
-    first examiner audio after it: p50, p95 and max in milliseconds."""
+    """From the true end of each answer to the first examiner audio after it: p50, p95 and
+    max in milliseconds. The true end is activity_end minus the silence the turn gate
+    waited (its window_closed event's silence_s), or minus the VAD's stop time without one."""
     latencies = []
     ordered = sorted(events, key=lambda e: e["t_s"])
+    waited = None
     for i, event in enumerate(ordered):
+        if event["type"] == "window_closed":
+            waited = event.get("silence_s")
         if event["type"] != "activity_end":
             continue
-        true_end = event["t_s"] - event.get("vad_stop_secs", 0.0)
+        true_end = event["t_s"] - (waited if waited is not None else event.get("vad_stop_secs", 0.0))
+        waited = None
         following = next((e for e in ordered[i + 1 :] if e["type"] in ("examiner_audio_start", "activity_start")), None)
         if following is not None and following["type"] == "examiner_audio_start":
             latencies.append(1000 * (following["t_s"] - true_end))

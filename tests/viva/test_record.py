@@ -99,3 +99,12 @@ def test_results_are_checked_against_the_full_schema_and_kept_once(tmp_path):
     assert results.result() == good and results.calls == 3
     assert results.on_tool_call("unknown_tool", {}) == {"error": "unknown function unknown_tool"}
     assert [kind for kind, _ in events].count("tool_result") == 2
+
+
+def test_latency_counts_from_the_end_of_speech_the_turn_gate_measured():
+    events = [{"t_s": 8.9, "type": "window_closed", "silence_s": 0.9},
+              {"t_s": 9.0, "type": "activity_end", "vad_stop_secs": 0.3},
+              {"t_s": 9.5, "type": "examiner_audio_start"},
+              {"t_s": 12.0, "type": "activity_end", "vad_stop_secs": 0.3},  # no gate: the VAD's stop time
+              {"t_s": 12.2, "type": "examiner_audio_start"}]
+    assert response_latency_ms(events) == {"p50": 950, "p95": 1400, "max": 1400}  # 1.4 s and 0.5 s
