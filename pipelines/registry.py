@@ -101,6 +101,12 @@ class PipecatUserTurnsParams(StageParams):
     smart_turn: bool = Field(default=True, description="Pipecat's default end-of-turn model")
 
 
+class ClosingGuardParams(StageParams):
+    """The candidate hears the closing phrase once: later examiner audio is cut."""
+
+    gap_s: float = Field(default=0.2, gt=0, le=2, description="quiet after the phrase that ends its audio")
+
+
 class ExamEndParams(StageParams):
     """Ends the session once the closing phrase has been heard and the result is in."""
 
@@ -177,6 +183,13 @@ def _gemini_live(params: GeminiLiveParams, context: "StageContext"):
     return gemini_live_service(context, end_on_tool_result=params.end_on_tool_result)
 
 
+def _closing_guard(params: ClosingGuardParams, context: "StageContext"):
+    from processors.closing_guard import ClosingGuardProcessor
+
+    return ClosingGuardProcessor(closing_phrase=context.config.exam.closing_phrase, gap_s=params.gap_s,
+                                 on_event=context.record.event)
+
+
 def _exam_end(params: ExamEndParams, context: "StageContext"):
     from processors.exam_end import ExamEndProcessor
 
@@ -196,6 +209,8 @@ STAGES: dict[str, Stage] = {
               _turn_gate_check),
         Stage("gemini_live", GeminiLiveParams, _gemini_live, "the Gemini Live service (or the emulator)"),
         Stage("exam_parts", StageParams, _exam_parts, "tells the turn gate which exam part the examiner has begun"),
+        Stage("closing_guard", ClosingGuardParams, _closing_guard,
+              "the closing phrase heard once: the examiner's audio after it is cut"),
         Stage("exam_end", ExamEndParams, _exam_end, "ends the session after the closing and the result"),
         Stage("pipecat_user_turns", PipecatUserTurnsParams, _pipecat_user_turns,
               "Pipecat's own user turns (its user aggregator with VAD): the baseline"),

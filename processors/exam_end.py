@@ -1,14 +1,13 @@
 """Ends the session when the exam is over: the closing phrase heard, its audio played out.
 
-`ClosingDetector` finds the configured closing phrase in the examiner's output
-transcript, tolerant of case, punctuation and spacing. `ExamEnd` decides when to end
+`ClosingDetector` (processors/closing_guard.py) finds the configured closing phrase in
+the examiner's output transcript. `ExamEnd` decides when to end
 (plain, injected clock); `ExamEndProcessor` feeds it frames and ends the pipeline.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable
 
@@ -22,28 +21,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-
-def normalize(text: str) -> str:
-    """Lower case, words only, single spaces."""
-    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
-
-
-class ClosingDetector:
-    """Counts how often the closing phrase occurs in text fed piece by piece."""
-
-    def __init__(self, phrase: str):
-        self._phrase = normalize(phrase)
-        self._text = ""
-
-    def feed(self, piece: str) -> int:
-        """Adds transcript text; returns how many new occurrences it completed."""
-        before = self.count
-        self._text += piece
-        return self.count - before
-
-    @property
-    def count(self) -> int:
-        return normalize(self._text).count(self._phrase) if self._phrase else 0
+from processors.closing_guard import ClosingDetector
 
 
 class ExamEnd:

@@ -99,8 +99,8 @@ class SessionLimits(Strict):
     max_s: float = Field(default=1200, gt=0, description="a session still running after this long ends, failed")
 
 
-DEFAULT_PIPELINE = [{"stage": "silero_vad"}, {"stage": "turn_gate"}, {"stage": "gemini_live"}, {"stage": "exam_parts"},
-                    {"stage": "exam_end"}]
+DEFAULT_PIPELINE = [{"stage": "silero_vad"}, {"stage": "turn_gate"}, {"stage": "gemini_live"},
+                    {"stage": "closing_guard"}, {"stage": "exam_parts"}, {"stage": "exam_end"}]
 
 
 class StageSpec(BaseModel):

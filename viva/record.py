@@ -27,10 +27,11 @@ from pipecat.frames.frames import (
     UserStoppedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from pipecat.observers.base_observer import BaseObserver, FramePushed
+from pipecat.observers.base_observer import BaseObserver, FrameProcessed, FramePushed
+from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.processors.frame_processor import FrameDirection
 
-from processors.exam_end import ClosingDetector
+from processors.closing_guard import ClosingDetector
 
 _COUNTED = {
     "stalls": "stall_detected",
@@ -185,6 +186,17 @@ class SessionObserver(BaseObserver):
         self._closing = ClosingDetector(closing_phrase)
         self._vad_stop_secs = 0.0
 
+    async def on_process_frame(self, data: FrameProcessed):
+        # The examiner's words as the output transport takes them: what the candidate
+        # hears (a guard before it may cut the rest).
+        if not isinstance(data.processor, BaseOutputTransport) or data.direction != FrameDirection.DOWNSTREAM:
+            return
+        if isinstance(data.frame, TTSTextFrame):
+            self._record.text("examiner", data.frame.text)
+            for _ in range(self._closing.feed(data.frame.text)):
+                self._record.event("closing_phrase")
+
+
     async def on_push_frame(self, data: FramePushed):
         frame, direction = data.frame, data.direction
         if isinstance(frame, VADUserStoppedSpeakingFrame):
@@ -199,9 +211,5 @@ class SessionObserver(BaseObserver):
             self._record.event("examiner_audio_start")
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:
             self._record.event("examiner_audio_end")
-        elif isinstance(frame, TTSTextFrame):
-            self._record.text("examiner", frame.text)
-            for _ in range(self._closing.feed(frame.text)):
-                self._record.event("closing_phrase")
         elif isinstance(frame, TranscriptionFrame):
             self._record.text("candidate", frame.text)

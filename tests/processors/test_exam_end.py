@@ -2,7 +2,8 @@
 
 import pytest
 
-from processors.exam_end import ClosingDetector, ExamEnd
+from processors.closing_guard import ClosingDetector
+from processors.exam_end import ExamEnd
 
 PHRASE = "Thank you. That is the end of the Speaking test."
 

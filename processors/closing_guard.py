@@ -1,0 +1,181 @@
+"""The closing guard: the candidate hears the closing phrase once, and nothing after it.
+
+Told to say the closing once, the model sometimes says it twice in one turn and adds
+"Have a good day." (field-reports.md §3). `ClosingDetector` finds the configured phrase
+in the output transcript, tolerant of case, punctuation, contractions and a misheard
+word. `ClosingGuard` (plain) decides what audio passes: everything until the phrase is
+complete in the transcript, then the phrase's own audio until the examiner pauses
+(`gap_s` of quiet) or says a word beyond it, then nothing. `ClosingGuardProcessor` sits
+after the Live service and drops what the guard cuts, audio and transcript alike, so
+that what reaches the output transport is what the candidate hears.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+
+import numpy as np
+from pipecat.frames.frames import Frame, TTSAudioRawFrame, TTSStoppedFrame, TTSTextFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+CONTRACTIONS = {"that's": "that is", "it's": "it is", "we're": "we are", "you're": "you are", "i'm": "i am",
+                "let's": "let us", "we've": "we have", "there's": "there is"}
+
+
+def words_of(text: str) -> list[str]:
+    """Lower case words, contractions spelled out."""
+    out: list[str] = []
+    for word in re.findall(r"[a-z0-9']+", text.lower()):
+        out += CONTRACTIONS.get(word, word).split()
+    return out
+
+
+def normalize(text: str) -> str:
+    return " ".join(words_of(text))
+
+
+class ClosingDetector:
+    """Counts how often the closing phrase occurs in text fed piece by piece.
+
+    Occurrences do not overlap. A passage counts when it begins and ends with the
+    phrase's first and last words (spelled alike, "tests" for "test") and holds all of
+    its words but one, in order: "Thank you, that's the end of the speaking test" and one
+    lost or misheard word still count; a passage cut short ("...of the Speaking te")
+    does not, until the rest arrives.
+    """
+
+    def __init__(self, phrase: str):
+        self._phrase = words_of(phrase)
+        self._text = ""
+        self.count = 0
+        self.end_word = 0  # index (in words so far) just past the last occurrence found
+
+    def feed(self, piece: str) -> int:
+        """Adds transcript text; returns how many new occurrences it completed."""
+        self._text += piece
+        phrase = self._phrase
+        if not phrase:
+            return 0
+        words = words_of(self._text)
+        found, start = 0, self.end_word
+        while start < len(words):
+            size = self._match_at(words, start) if _alike(words[start], phrase[0]) else None
+            if size is None:
+                start += 1
+                continue
+            found += 1
+            start += size
+            self.end_word = start
+        self.count += found
+        return found
+
+    def _match_at(self, words: list[str], start: int) -> int | None:
+        phrase, n = self._phrase, len(self._phrase)
+        for size in (n, n - 1, n + 1):  # a word lost or added by transcription
+            window = words[start : start + size]
+            if len(window) < size or size <= 0 or not _alike(window[-1], phrase[-1]):
+                continue
+            matched = sum(block.size for block in
+                          difflib.SequenceMatcher(a=phrase, b=window, autojunk=False).get_matching_blocks())
+            if matched >= n - 1:
+                return size
+        return None
+
+    @property
+    def words_seen(self) -> int:
+        return len(words_of(self._text))
+
+
+def _alike(word: str, wanted: str) -> bool:
+    return word == wanted or difflib.SequenceMatcher(a=word, b=wanted).ratio() >= 0.75
+
+
+class ClosingGuard:
+    """Which examiner audio the candidate hears around the closing phrase.
+
+    Args:
+        phrase: the closing phrase from the exam config.
+        gap_s: quiet in the examiner's audio that ends the phrase once it was said.
+        quiet_rms: the level (0..1 of full scale) below which audio counts as quiet.
+    """
+
+    def __init__(self, phrase: str, *, gap_s: float = 0.2, quiet_rms: float = 0.01):
+        self.detector = ClosingDetector(phrase)
+        self._gap_s = gap_s
+        self._quiet_rms = quiet_rms
+        self.state = "listening"  # -> "closing" (phrase said, its audio playing) -> "closed"
+        self._quiet_s = 0.0
+        self.cut_audio_s = 0.0
+        self.cut_text = ""
+
+    def on_text(self, piece: str) -> bool:
+        """Transcript text; returns whether it reaches the candidate."""
+        if self.state == "closed":
+            self.cut_text += piece
+            return False
+        before = self.detector.end_word
+        if self.detector.feed(piece) and self.state == "listening":
+            self.state = "closing"
+            return True
+        if self.state == "closing" and self.detector.words_seen > max(before, self.detector.end_word):
+            self.state = "closed"  # a word beyond the phrase: it starts here
+            self.cut_text += piece
+            return False
+        return True
+
+    def on_audio(self, pcm: bytes, sample_rate: int) -> bool:
+        """Examiner audio (16-bit mono); returns whether it is played."""
+        seconds = len(pcm) / 2 / sample_rate
+        if self.state == "closed":
+            self.cut_audio_s += seconds
+            return False
+        if self.state == "closing":
+            samples = np.frombuffer(pcm, np.int16).astype(np.float32) / 32768.0
+            rms = float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
+            self._quiet_s = self._quiet_s + seconds if rms < self._quiet_rms else 0.0
+            if self._quiet_s >= self._gap_s:
+                self.state = "closed"
+        return True
+
+    def on_turn_end(self) -> None:
+        if self.state == "closing":
+            self.state = "closed"
+
+
+class ClosingGuardProcessor(FrameProcessor):
+    """Drops the examiner's audio and transcript after the closing phrase (see ClosingGuard).
+
+    Args:
+        closing_phrase: from the exam config.
+        gap_s: see ClosingGuard.
+        on_event: called with ("closing_trimmed", audio_s=..., text=...) once the cut
+            part of the turn has ended.
+    """
+
+    def __init__(self, *, closing_phrase: str, gap_s: float = 0.2,
+                 on_event: Callable[..., None] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.guard = ClosingGuard(closing_phrase, gap_s=gap_s)
+        self._on_event = on_event or (lambda *args, **fields: None)
+        self._reported = 0.0
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if direction == FrameDirection.DOWNSTREAM:
+            if isinstance(frame, TTSAudioRawFrame) and not self.guard.on_audio(frame.audio, frame.sample_rate):
+                return
+            if isinstance(frame, TTSTextFrame) and not self.guard.on_text(frame.text):
+                return
+            if isinstance(frame, TTSStoppedFrame):
+                self.guard.on_turn_end()
+                self._report()
+        await self.push_frame(frame, direction)
+
+    def _report(self) -> None:
+        if self.guard.cut_audio_s > self._reported:
+            self._on_event("closing_trimmed", audio_s=round(self.guard.cut_audio_s - self._reported, 2),
+                           text=self.guard.cut_text.strip())
+            self._reported = self.guard.cut_audio_s
+            self.guard.cut_text = ""
