@@ -6,11 +6,27 @@ from google.genai.types import ThinkingConfig, ThinkingLevel
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import EndWorkerFrame
-from pipecat.processors.frame_processor import FrameDirection
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, GeminiVADParams
 
 from pipelines.context import StageContext
+from processors.stall_watchdog import ReconnectRequestFrame
 from viva.tools import declarable_schema
+
+
+class ExamGeminiLiveService(GeminiLiveLLMService):
+    """Pipecat's Live service, which also reconnects when a guard asks (ReconnectRequestFrame).
+
+    Pipecat reconnects only on its own errors; the stall watchdog's last resort needs the
+    same reconnect (by the last resumption handle) on request. `_reconnect` is Pipecat's.
+    """
+
+    async def process_frame(self, frame, direction):
+        if isinstance(frame, ReconnectRequestFrame):
+            await FrameProcessor.process_frame(self, frame, direction)
+            await self._reconnect()
+            return
+        await super().process_frame(frame, direction)
 
 
 def gemini_live_service(context: StageContext, *, end_on_tool_result: bool = False) -> GeminiLiveLLMService:
@@ -31,7 +47,7 @@ def gemini_live_service(context: StageContext, *, end_on_tool_result: bool = Fal
         ThinkingConfig(thinking_level=ThinkingLevel(config.llm.thinking_level.upper()))
         if config.llm.thinking_level else None
     )
-    service = GeminiLiveLLMService(
+    service = ExamGeminiLiveService(
         api_key=context.llm.api_key,
         http_options=context.llm.http_options,
         system_instruction=config.exam.system_prompt,

@@ -101,6 +101,17 @@ class PipecatUserTurnsParams(StageParams):
     smart_turn: bool = Field(default=True, description="Pipecat's default end-of-turn model")
 
 
+class StallWatchdogParams(StageParams):
+    """Nudges a model that stays silent after an answer (then reconnects as a last resort)."""
+
+    deadline_s: float = Field(default=3.0, gt=0, le=60, description="silence after an answer before the first nudge")
+    retry_s: float = Field(default=0.5, gt=0, le=60, description="wait before the next nudge, doubled each time")
+    max_nudges: int = Field(default=4, ge=0, le=20)
+    reconnect: bool = Field(default=True, description="reconnect once the nudges are spent")
+    nudge_text: str = Field(default="(The candidate has finished answering. Please continue with the exam.)",
+                            min_length=1)
+
+
 class ClosingGuardParams(StageParams):
     """The candidate hears the closing phrase once: later examiner audio is cut."""
 
@@ -183,6 +194,16 @@ def _gemini_live(params: GeminiLiveParams, context: "StageContext"):
     return gemini_live_service(context, end_on_tool_result=params.end_on_tool_result)
 
 
+def _stall_watchdog(params: StallWatchdogParams, context: "StageContext"):
+    from processors.stall_watchdog import StallWatchdogProcessor
+
+    return StallWatchdogProcessor(
+        nudge_text=params.nudge_text, on_event=context.record.event,
+        preparation_s={part.name: part.prep_s for part in context.config.exam.parts if part.prep_s},
+        deadline_s=params.deadline_s, retry_s=params.retry_s, max_nudges=params.max_nudges,
+        reconnect=params.reconnect)
+
+
 def _closing_guard(params: ClosingGuardParams, context: "StageContext"):
     from processors.closing_guard import ClosingGuardProcessor
 
@@ -209,6 +230,8 @@ STAGES: dict[str, Stage] = {
               _turn_gate_check),
         Stage("gemini_live", GeminiLiveParams, _gemini_live, "the Gemini Live service (or the emulator)"),
         Stage("exam_parts", StageParams, _exam_parts, "tells the turn gate which exam part the examiner has begun"),
+        Stage("stall_watchdog", StallWatchdogParams, _stall_watchdog,
+              "nudges a model silent after an answer; reconnects as a last resort"),
         Stage("closing_guard", ClosingGuardParams, _closing_guard,
               "the closing phrase heard once: the examiner's audio after it is cut"),
         Stage("exam_end", ExamEndParams, _exam_end, "ends the session after the closing and the result"),

@@ -100,7 +100,8 @@ class SessionLimits(Strict):
 
 
 DEFAULT_PIPELINE = [{"stage": "silero_vad"}, {"stage": "turn_gate"}, {"stage": "gemini_live"},
-                    {"stage": "closing_guard"}, {"stage": "exam_parts"}, {"stage": "exam_end"}]
+                    {"stage": "stall_watchdog"}, {"stage": "closing_guard"}, {"stage": "exam_parts"},
+                    {"stage": "exam_end"}]
 
 
 class StageSpec(BaseModel):

@@ -16,8 +16,8 @@ def test_the_short_config_extends_the_full_one():
     assert short.exam.closing_phrase == "Thank you. That is the end of the Speaking test."
     assert sum(len(p.questions) for p in short.exam.parts) < sum(len(p.questions) for p in full.exam.parts)
     assert short.llm.model == "gemini-3.1-flash-live-preview" and short.llm.thinking_level == "minimal"
-    assert [s.name for s in short.stages] == ["silero_vad", "turn_gate", "gemini_live", "closing_guard", "exam_parts",
-                                                "exam_end"]
+    assert [s.name for s in short.stages] == ["silero_vad", "turn_gate", "gemini_live", "stall_watchdog", "closing_guard",
+                                                "exam_parts", "exam_end"]
 
 
 def test_stages_get_their_validated_parameters(tmp_path):

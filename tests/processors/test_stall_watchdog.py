@@ -1,0 +1,168 @@
+"""The stall watchdog with a fake clock, then its processor with Pipecat's test helper."""
+
+import pytest
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    InputTextRawFrame,
+    TTSAudioRawFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.tests.utils import SleepFrame, run_test
+
+from processors.stall_watchdog import (
+    GiveUp,
+    Nudge,
+    Reconnect,
+    ReconnectRequestFrame,
+    StallWatchdog,
+    StallWatchdogProcessor,
+)
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+def run_until(dog: StallWatchdog, clock: FakeClock, seconds: float, step: float = 0.05) -> list[tuple[float, object]]:
+    """Checks every step for seconds; returns (time since start, action)."""
+    start, actions = clock.t, []
+    while clock.t - start < seconds - 1e-9:
+        clock.t = round(clock.t + step, 6)
+        actions += [(round(clock.t - start, 3), a) for a in dog.check()]
+    return actions
+
+
+def test_nothing_before_an_answer_has_ended(clock):
+    dog = StallWatchdog(clock=clock)
+    assert run_until(dog, clock, 30) == []
+
+
+def test_a_model_that_answers_in_time_is_never_nudged(clock):
+    dog = StallWatchdog(deadline_s=3, clock=clock)
+    dog.on_answer_end()
+    assert run_until(dog, clock, 2.9) == []
+    dog.on_examiner_output()
+    assert run_until(dog, clock, 30) == []
+
+
+def test_nudges_at_the_deadline_then_with_doubling_waits_then_reconnects_then_gives_up(clock):
+    dog = StallWatchdog(deadline_s=3, retry_s=0.5, max_nudges=3, reconnect=True, clock=clock)
+    dog.on_answer_end()
+    actions = run_until(dog, clock, 20)
+    assert [(t, type(a).__name__) for t, a in actions] == [
+        (3.0, "Nudge"), (3.5, "Nudge"), (4.5, "Nudge"),  # 0.5 s, then 1 s
+        (6.5, "Reconnect"),  # 2 s after the last nudge
+        (9.5, "Nudge"),  # one more nudge on the new connection, a deadline later
+        (11.5, "GiveUp"),  # the last nudge's own wait (2 s) after it
+    ]
+    assert [a.attempt for _, a in actions if isinstance(a, Nudge)] == [1, 2, 3, 3]
+    assert [a.first for _, a in actions if isinstance(a, Nudge)] == [True, False, False, False]
+    assert actions[0][1].waited_s == pytest.approx(3.0)
+
+
+def test_without_reconnect_it_gives_up_after_the_nudges(clock):
+    dog = StallWatchdog(deadline_s=1, retry_s=1, max_nudges=1, reconnect=False, clock=clock)
+    dog.on_answer_end()
+    actions = [type(a) for _, a in run_until(dog, clock, 10)]
+    assert actions == [Nudge, GiveUp]
+
+
+def test_each_stall_is_detected_once_and_a_new_answer_starts_a_new_one(clock):
+    dog = StallWatchdog(deadline_s=1, retry_s=0.5, max_nudges=2, clock=clock)
+    dog.on_answer_end()
+    first = [a.first for _, a in run_until(dog, clock, 2) if isinstance(a, Nudge)]
+    dog.on_examiner_output()
+    dog.on_answer_end()
+    second = [a.first for _, a in run_until(dog, clock, 2) if isinstance(a, Nudge)]
+    assert first == second == [True, False]
+
+
+def test_the_model_answering_stops_the_nudges(clock):
+    dog = StallWatchdog(deadline_s=3, retry_s=0.5, clock=clock)
+    dog.on_answer_end()
+    assert len(run_until(dog, clock, 3.2)) == 1
+    dog.on_examiner_output()
+    assert run_until(dog, clock, 30) == []
+
+
+@pytest.mark.parametrize("block, unblock", [
+    (lambda d: d.on_candidate_speaking(True), None),  # a new answer: disarmed until it ends
+    (lambda d: d.on_examiner_speaking(True), lambda d: d.on_examiner_speaking(False)),
+    (lambda d: d.on_tool_call("c1", True), lambda d: d.on_tool_call("c1", False)),
+])
+def test_never_while_someone_speaks_or_a_call_is_pending(clock, block, unblock):
+    dog = StallWatchdog(deadline_s=3, clock=clock)
+    dog.on_answer_end()
+    run_until(dog, clock, 1)
+    block(dog)
+    assert run_until(dog, clock, 20) == []
+    if unblock is not None:
+        unblock(dog)
+        actions = run_until(dog, clock, 5)
+        assert actions[0][0] == pytest.approx(3.05, abs=0.06)  # a full deadline after it cleared
+
+
+def test_the_candidate_finishing_again_arms_a_fresh_deadline(clock):
+    dog = StallWatchdog(deadline_s=3, clock=clock)
+    dog.on_answer_end()
+    run_until(dog, clock, 2)
+    dog.on_candidate_speaking(True)
+    run_until(dog, clock, 2)
+    dog.on_candidate_speaking(False)
+    dog.on_answer_end()
+    assert run_until(dog, clock, 2.9) == []
+    assert len(run_until(dog, clock, 0.2)) == 1
+
+
+def test_the_preparation_minute_after_the_cue_card_is_never_a_stall(clock):
+    dog = StallWatchdog(deadline_s=3, clock=clock)
+    dog.on_preparation(60)
+    dog.on_examiner_speaking(True)  # the cue card
+    run_until(dog, clock, 5)
+    dog.on_examiner_speaking(False)  # the minute starts now
+    dog.on_answer_end()  # "OK" from the candidate during it
+    assert run_until(dog, clock, 59) == []
+    actions = run_until(dog, clock, 5)
+    assert actions and actions[0][0] == pytest.approx(4.0, abs=0.06)  # 60 s + 3 s after the cue card ended
+
+
+async def test_the_processor_nudges_the_model_upstream_with_the_configured_text():
+    events = []
+    processor = StallWatchdogProcessor(nudge_text="(Please go on.)", deadline_s=0.2, retry_s=0.2, max_nudges=1,
+                                       reconnect=True, tick_s=0.02,
+                                       on_event=lambda kind, **fields: events.append(kind))
+    frames = [UserStartedSpeakingFrame(), UserStoppedSpeakingFrame(), SleepFrame(0.7)]
+    _, up = await run_test(processor, frames_to_send=frames, expected_down_frames=None)
+    nudges = [f for f in up if isinstance(f, InputTextRawFrame)]
+    assert [f.text for f in nudges] == ["(Please go on.)"] * 2  # before and after the reconnect
+    assert any(isinstance(f, ReconnectRequestFrame) for f in up)
+    assert events[:4] == ["stall_detected", "nudge_sent", "reconnect", "nudge_sent"]
+
+
+async def test_the_processor_stays_quiet_when_the_examiner_answers():
+    processor = StallWatchdogProcessor(deadline_s=0.2, tick_s=0.02)
+    audio = TTSAudioRawFrame(audio=b"\0\0" * 480, sample_rate=24000, num_channels=1)
+    frames = [UserStoppedSpeakingFrame(), SleepFrame(0.1), audio, SleepFrame(0.4)]
+    _, up = await run_test(processor, frames_to_send=frames, expected_down_frames=None)
+    assert not any(isinstance(f, (InputTextRawFrame, ReconnectRequestFrame)) for f in up)
+
+
+async def test_the_processor_waits_while_the_examiner_speaks():
+    processor = StallWatchdogProcessor(deadline_s=0.1, tick_s=0.02)
+    await run_test(processor, frames_to_send=[BotStartedSpeakingFrame()],
+                   frames_to_send_direction=FrameDirection.UPSTREAM, expected_up_frames=None,
+                   expected_down_frames=None)
+    assert processor.watchdog.blocked
+
+
