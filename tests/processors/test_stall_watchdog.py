@@ -14,7 +14,6 @@ from pipecat.tests.utils import SleepFrame, run_test
 from processors.stall_watchdog import (
     GiveUp,
     Nudge,
-    Reconnect,
     ReconnectRequestFrame,
     StallWatchdog,
     StallWatchdogProcessor,
