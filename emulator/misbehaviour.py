@@ -54,13 +54,62 @@ def number_words(value: float) -> str:
 
 
 def spoken_result(arguments: dict) -> str:
-    """The tool's arguments said aloud: 'I would give fluency coherence a six point five, ...'."""
-    marks = [(name.replace("_", " "), value) for name, value in arguments.items() if isinstance(value, (int, float))]
-    if not marks:
-        return "I have recorded my assessment."
-    said = [f"{label} a {number_words(value)}" for label, value in marks]
-    listing = ", ".join(said[:-1]) + f", and {said[-1]}" if len(said) > 1 else said[0]
-    return f"I would give {listing}."
+    """The tool's arguments said aloud, every one of them, as a model reads out its assessment.
+
+    The marks come first in one sentence, then each other argument; an object such as
+    evidence is introduced by its name, says its fields one by one and closes with
+    "End of <name>." so a listener (viva's transcript parser) knows where its last note ends:
+    'I would give fluency coherence a six point five, ..., and overall band a seven.
+    Evidence. Fluency coherence: <note> ... Pronunciation: <note> End of evidence.'
+    """
+    marks = [(name, value) for name, value in arguments.items() if _is_number(value)]
+    sentences = []
+    if marks:
+        said = [f"{_label(name)} a {number_words(value)}" for name, value in marks]
+        listing = ", ".join(said[:-1]) + f", and {said[-1]}" if len(said) > 1 else said[0]
+        sentences.append(f"I would give {listing}.")
+    sentences += [_spoken_field(name, value) for name, value in arguments.items() if not _is_number(value)]
+    sentences = [s for s in sentences if s]
+    return " ".join(sentences) if sentences else "I have recorded my assessment."
+
+
+def _is_number(value) -> bool:
+    # bool is an int in Python, but a model says a flag as yes or no, not as a mark.
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _label(name: str) -> str:
+    """'fluency_coherence' -> 'fluency coherence': a name as it is said."""
+    return name.replace("_", " ")
+
+
+def _spoken_field(name: str, value) -> str:
+    """One argument as a sentence (or a few, for an object); '' when there is nothing to say."""
+    label = _label(name).capitalize()
+    if value is None or (isinstance(value, (str, list, dict)) and not value):
+        return ""
+    if isinstance(value, dict):
+        inner = " ".join(s for s in (_spoken_field(k, v) for k, v in value.items()) if s)
+        return f"{label}. {inner} End of {_label(name)}." if inner else ""
+    if isinstance(value, bool):
+        return f"{label}: {'yes' if value else 'no'}."
+    if _is_number(value):
+        return f"{label}: {number_words(value)}."
+    if isinstance(value, list):
+        return f"{label}: {_sentence(', '.join(_spoken_item(item) for item in value))}"
+    return f"{label}: {_sentence(str(value))}"
+
+
+def _spoken_item(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return number_words(value) if _is_number(value) else str(value)
+
+
+def _sentence(text: str) -> str:
+    """The text as a spoken sentence: its own full stops kept, one added if it has none at the end."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 class Misbehaviour:
@@ -72,7 +121,13 @@ class Misbehaviour:
         on_fault: called with (fault kind, fields) whenever a fault fires.
     """
 
-    def __init__(self, examiner: ScriptedExaminer, plan: FaultPlan, on_fault: Callable[..., None]):
+    def __init__(
+        self,
+        examiner: ScriptedExaminer,
+        plan: FaultPlan,
+        on_fault: Callable[..., None],
+        spoken_results: dict[str, dict] | None = None,
+    ):
         self.examiner = examiner
         self.plan = plan
         self._on_fault = on_fault
@@ -80,6 +135,8 @@ class Misbehaviour:
         self._last_window_speech = False
         self._state_before_reply: ExaminerState | None = None
         self.stall: _Stall | None = None
+        # Tool name -> the arguments said aloud instead of (or beside) the call.
+        self.spoken_results: dict[str, dict] = {} if spoken_results is None else spoken_results
 
     def on_window(self, *, speech: bool) -> Reply | Nothing:
         """The reply to a completed activity window."""
@@ -146,12 +203,12 @@ class Misbehaviour:
         """The reply as the misbehaving model gives it: tool and closing faults."""
         if isinstance(reply, CallTools):
             if self.plan.fires("speak_instead_of_tool_call", turn=self.turn):
-                text = " ".join(spoken_result(example_arguments(name)) for name in reply.names)
+                text = self._say_results(reply.names, example_arguments)
                 self._on_fault("speak_instead_of_tool_call", tools=list(reply.names))
                 # It believes it is done: the result said aloud, then the closing, and no call.
                 return Speak(f"{text} {self.examiner.close().text}")
             if self.plan.fires("tool_call_and_speak", turn=self.turn):
-                text = " ".join(spoken_result(example_arguments(name)) for name in reply.names)
+                text = self._say_results(reply.names, example_arguments)
                 self._on_fault("tool_call_and_speak", tools=list(reply.names))
                 return SpeakThenCall(text, reply.names)
             if self.plan.fires("bad_tool_args", turn=self.turn):
@@ -163,6 +220,12 @@ class Misbehaviour:
                 self._on_fault("repeat_closing", extra_text=fault.extra_text)
                 return Speak(f"{reply.text} {reply.text} {fault.extra_text}".strip())
         return reply
+
+    def _say_results(self, names: tuple[str, ...], example_arguments: Callable[[str], dict]) -> str:
+        """The results said aloud, remembered in spoken_results (the REST model reads them back)."""
+        spoken = {name: example_arguments(name) for name in names}
+        self.spoken_results.update(spoken)
+        return " ".join(spoken_result(arguments) for arguments in spoken.values())
 
     def on_tool_error(self, name: str) -> CallTools | CallWithBadArguments:
         """The client answered a call with an error: the model tries again."""

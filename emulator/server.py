@@ -22,6 +22,7 @@ from emulator import wire
 from emulator.faults import FaultPlan, FaultsFile
 from emulator.journal import Journal
 from emulator.misbehaviour import Misbehaviour
+from emulator.rest import RestServer
 from emulator.script import ScriptedExaminer, script_lines
 from emulator.session import ExamSession, LiveConnection, SessionSettings, Snapshot, new_handle
 from emulator.tls import EmulatorTLS
@@ -61,6 +62,8 @@ class EmulatorServer:
         tls_dir: where the CA file is written (default: a temporary folder).
         settings: pacing, voice and lifetime of connections.
         faults: how the model misbehaves (SPEC §4); None: a well-behaved examiner.
+        rest_port: where the REST API (generateContent, emulator/rest.py) listens, on the
+            same host and certificate (0: any free port).
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class EmulatorServer:
         tls_dir: Path | None = None,
         settings: SessionSettings | None = None,
         faults: FaultsFile | None = None,
+        rest_port: int = 0,
     ):
         self.exam = exam or default_exam()
         self._lines = script_lines(self.exam)
@@ -82,6 +86,8 @@ class EmulatorServer:
         self.settings = settings or SessionSettings(voice=ExaminerVoice())
         self.faults = faults
         self._server: Server | None = None
+        self._rest_port = rest_port
+        self._rest: RestServer | None = None
         self._tls: EmulatorTLS | None = None
         self._tempdir: tempfile.TemporaryDirectory | None = None
         self._snapshots: dict[str, tuple[float, Snapshot]] = {}
@@ -105,9 +111,19 @@ class EmulatorServer:
             compression=None,  # base64 audio hardly compresses; spare the CPU for sessions
             max_size=16 * 2**20,
         )
+        try:
+            self._rest = await RestServer(
+                sessions=self.sessions, host=self._host, port=self._rest_port, ssl_context=self._tls.server_context
+            ).start()
+        except BaseException:
+            await self.stop()
+            raise
         return self
 
     async def stop(self) -> None:
+        if self._rest is not None:
+            await self._rest.stop()
+            self._rest = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -148,6 +164,28 @@ class EmulatorServer:
             base_url=self.base_url,
             headers=headers or None,
             async_client_args={"ssl": self.client_ssl_context()},
+        )
+
+    @property
+    def rest_port(self) -> int:
+        return self._rest.port
+
+    @property
+    def rest_base_url(self) -> str:
+        """The REST API's base URL (generateContent): a port of its own, the same CA."""
+        return f"https://localhost:{self.rest_port}"
+
+    def rest_http_options(self, *, session_id: str | None = None) -> types.HttpOptions:
+        """HttpOptions that point google-genai's REST calls (models.generate_content) here.
+
+        session_id names the Live session whose examiner's words the request is about.
+        """
+        context = self.client_ssl_context()
+        return types.HttpOptions(
+            base_url=self.rest_base_url,
+            headers={SESSION_HEADER: session_id} if session_id else None,
+            client_args={"verify": context},  # the sync client (httpx)
+            async_client_args={"ssl": context, "verify": context},  # aiohttp takes ssl, httpx verify
         )
 
     def environment(self) -> dict[str, str]:
@@ -204,6 +242,7 @@ class EmulatorServer:
         session.misbehaviour = Misbehaviour(
             examiner, FaultPlan(self.faults, stream=stream),
             on_fault=lambda fault, **fields: journal.write(kind="fault", fault=fault, **fields),
+            spoken_results=session.spoken_results,
         )
         self.sessions[session_id] = session
         return session

@@ -62,6 +62,8 @@ class ExamSession:
     messages_validated: int = 0
     misbehaviour: Misbehaviour | None = None  # the session's faults (none: a well-behaved model)
     resumable: bool = True  # False once a disconnect fault refused resumption
+    # Tool name -> arguments the examiner said aloud (speak_instead_of_tool_call, tool_call_and_speak).
+    spoken_results: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
