@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from google import genai
 from google.genai import types
 
 from viva.config import VivaConfig
@@ -13,11 +14,26 @@ from viva.results import ResultCollector
 
 @dataclass
 class LLMTarget:
-    """Where the Live service connects: the real API, or an emulator."""
+    """Where the Live service connects: the real API, or an emulator.
+
+    rest_http_options: where text (REST) requests go; the emulator serves them on a port
+    of their own. None: the same as the Live service's.
+    """
 
     kind: str  # "gemini" or "emulator"
     api_key: str
     http_options: types.HttpOptions | None = None
+    rest_http_options: types.HttpOptions | None = None
+
+    def model_extract(self, model: str):
+        """async (transcript, tool) -> arguments or None, by a text model request to this target."""
+        from viva.extraction import extract_with_model
+
+        async def extract(transcript: str, tool):
+            client = genai.Client(api_key=self.api_key, http_options=self.rest_http_options or self.http_options)
+            return await extract_with_model(transcript=transcript, tool=tool, client=client, model=model)
+
+        return extract
 
 
 @dataclass

@@ -119,9 +119,15 @@ class ClosingGuardParams(StageParams):
 
 
 class ExamEndParams(StageParams):
-    """Ends the session once the closing phrase has been heard and the result is in."""
+    """Ends the session once the closing phrase has been heard; a result never called for is
+    extracted from the examiner's transcript on the way out."""
 
     drain_s: float = Field(default=0.5, ge=0, description="wait after the examiner's audio stops")
+    closing_wait_s: float = Field(default=5.0, gt=0, le=60, description="quiet after the result before viva "
+                                  "says the closing phrase itself (the model never said it)")
+    say_closing: bool = Field(default=True, description="say the config's closing phrase when the model does not")
+    extraction: Literal["model_then_parser", "parser", "none"] = Field(
+        default="model_then_parser", description="how a result the model only spoke is taken from its transcript")
 
 
 @dataclass(frozen=True)
@@ -213,12 +219,28 @@ def _closing_guard(params: ClosingGuardParams, context: "StageContext"):
 
 def _exam_end(params: ExamEndParams, context: "StageContext"):
     from processors.exam_end import ExamEndProcessor
+    from processors.tool_fallback import ToolFallback
+
+    fallback = None
+    if params.extraction != "none":
+        model_extract = context.llm.model_extract(context.config.llm.extraction_model) \
+            if params.extraction == "model_then_parser" else None
+        fallback = ToolFallback(context.results, model_extract=model_extract)
+    say = None
+    if params.say_closing:
+        from emulator.voice import render_speech
+
+        def say(text: str) -> bytes:
+            return render_speech(text, rate=24000)
 
     return ExamEndProcessor(
         closing_phrase=context.config.exam.closing_phrase,
         results=context.results,
         record=context.record,
         drain_s=params.drain_s,
+        closing_wait_s=params.closing_wait_s,
+        fallback=fallback,
+        say=say,
     )
 
 

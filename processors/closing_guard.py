@@ -108,6 +108,7 @@ class ClosingGuard:
         self.state = "listening"  # -> "closing" (phrase said, its audio playing) -> "closed"
         self._quiet_s = 0.0
         self.cut_audio_s = 0.0
+        self.cut_voiced_s = 0.0  # of that, not quiet: words cut, not the tail of a pause
         self.cut_text = ""
 
     def on_text(self, piece: str) -> bool:
@@ -128,13 +129,16 @@ class ClosingGuard:
     def on_audio(self, pcm: bytes, sample_rate: int) -> bool:
         """Examiner audio (16-bit mono); returns whether it is played."""
         seconds = len(pcm) / 2 / sample_rate
+        if self.state == "listening":
+            return True
+        samples = np.frombuffer(pcm, np.int16).astype(np.float32) / 32768.0
+        quiet = (float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0) < self._quiet_rms
         if self.state == "closed":
             self.cut_audio_s += seconds
+            self.cut_voiced_s += 0.0 if quiet else seconds
             return False
         if self.state == "closing":
-            samples = np.frombuffer(pcm, np.int16).astype(np.float32) / 32768.0
-            rms = float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
-            self._quiet_s = self._quiet_s + seconds if rms < self._quiet_rms else 0.0
+            self._quiet_s = self._quiet_s + seconds if quiet else 0.0
             if self._quiet_s >= self._gap_s:
                 self.state = "closed"
         return True
@@ -174,8 +178,9 @@ class ClosingGuardProcessor(FrameProcessor):
         await self.push_frame(frame, direction)
 
     def _report(self) -> None:
-        if self.guard.cut_audio_s > self._reported:
-            self._on_event("closing_trimmed", audio_s=round(self.guard.cut_audio_s - self._reported, 2),
-                           text=self.guard.cut_text.strip())
-            self._reported = self.guard.cut_audio_s
-            self.guard.cut_text = ""
+        guard = self.guard
+        if guard.cut_voiced_s > self._reported or guard.cut_text.strip():  # words cut, not a quiet tail
+            self._on_event("closing_trimmed", audio_s=round(guard.cut_voiced_s - self._reported, 2),
+                           text=guard.cut_text.strip())
+        self._reported = guard.cut_voiced_s
+        guard.cut_text = ""

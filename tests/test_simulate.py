@@ -30,7 +30,14 @@ RUNS = {  # name: (config, candidate, faults)
     "production": (SHORT, "candidates/production_noise_burst.yaml", "faults/stall_after_empty_window.yaml"),
     "echo": (SHORT, "candidates/echo_minus_20db.yaml", None),
     "barge_in": (SHORT, "candidates/echo_barge_in.yaml", None),
+    **{fault: (SHORT, CANDIDATE, f"faults/{fault}.yaml") for fault in (
+        "stall", "speak_instead_of_tool_call", "tool_call_and_speak", "bad_tool_args", "repeat_closing")},
 }
+# The behaviour faults of SPEC §4, each with the run that has it (the production run has the
+# stall after an empty window, with its noise burst).
+BEHAVIOUR_RUNS = {"stall": "stall", "stall_after_empty_window": "production",
+                  "speak_instead_of_tool_call": "speak_instead_of_tool_call", "tool_call_and_speak": "tool_call_and_speak",
+                  "bad_tool_args": "bad_tool_args", "repeat_closing": "repeat_closing"}
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +194,41 @@ def test_real_speech_over_the_echo_interrupts_the_examiner_once(sessions):
     starts = [e["t_s"] for e in entries if e["kind"] == "activity_start"]
     assert starts[1] == pytest.approx(interrupted[0]["t_s"], abs=0.1)  # the second answer, over the cue card
     assert barge_in["at_s"] > 0
+
+
+@pytest.mark.parametrize("fault", BEHAVIOUR_RUNS)
+def test_whatever_the_model_does_the_session_ends_with_a_valid_result_and_one_closing(sessions, fault):
+    returncode, stdout, stderr, record = sessions[BEHAVIOUR_RUNS[fault]]
+    assert returncode == 0, stderr[-2000:]
+    data = json.loads((record / "session.json").read_text())
+    assert data["outcome"] == "completed", data["end_reason"]
+    assert schema_errors(load_config(ROOT / SHORT).exam.tools[0].parameters, data["result"]) == []
+    assert data["metrics"]["closing_phrases_heard"] == 1
+    faults = [e["fault"] for e in journal(record) if e["kind"] == "fault"]
+    assert faults, "the fault never fired: the test would prove nothing"
+
+
+def test_a_spoken_result_is_extracted_from_the_examiners_words(sessions):
+    _, _, _, record = sessions["speak_instead_of_tool_call"]
+    data = json.loads((record / "session.json").read_text())
+    assert data["result_source"] == "transcript_extraction"
+    (fallback,) = [e for e in data["events"] if e["type"] == "tool_fallback"]
+    assert fallback["valid"] and fallback["method"] == "model"  # the emulator's text model read it
+    assert data["metrics"]["tool_fallbacks"] == 1
+
+
+def test_a_stalled_model_is_nudged_until_it_answers(sessions):
+    _, _, _, record = sessions["stall"]
+    data = json.loads((record / "session.json").read_text())
+    assert data["metrics"]["stalls"] == 1 and data["metrics"]["nudges"] == 2  # the first nudge is ignored
+    entries = journal(record)
+    assert [e for e in entries if e["kind"] == "fault" and e.get("nudge_ignored")]
+
+
+def test_the_repeated_closing_is_cut_after_the_first(sessions):
+    _, _, _, record = sessions["repeat_closing"]
+    data = json.loads((record / "session.json").read_text())
+    (trimmed,) = [e for e in data["events"] if e["type"] == "closing_trimmed"]
+    assert trimmed["audio_s"] > 1.0 and "end of the Speaking test" in trimmed["text"]
+    said = [e for e in journal(record) if e["kind"] == "speak"][-1]["text"]
+    assert said.count("end of the Speaking test") == 2  # the model did say it twice

@@ -91,6 +91,8 @@ class LLMConfig(Strict):
     thinking_level: str | None = Field(default="minimal", pattern="^(minimal|low|medium|high)$")
     voice: str = "Charon"
     language: str = "en-GB"
+    extraction_model: str = Field(default="gemini-2.5-flash", description="the text model asked to extract a result "
+                                  "the Live model only spoke (constrained to the tool's schema)")
 
 
 class SessionLimits(Strict):

@@ -24,8 +24,10 @@ class ResultCollector:
     tools: list[ToolSpec]
     validate: bool = True
     on_event: Callable[..., None] = lambda *args, **fields: None
+    max_invalid: int = 3  # invalid calls answered with their errors; after that, only told to stop
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: int = 0
+    invalid: int = 0
 
     def on_tool_call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """The response to send back for one call."""
@@ -37,6 +39,9 @@ class ResultCollector:
         errors = schema_errors(spec.parameters, arguments)
         self.on_event("tool_call", name=name, valid=not errors, errors=errors[:5])
         if errors and self.validate:
+            self.invalid += 1
+            if self.invalid > self.max_invalid:
+                return {"error": "invalid arguments again; do not call this function again"}
             return {"error": "invalid arguments: " + "; ".join(errors[:5])}
         if name in self.results:
             self.on_event("tool_result", name=name, duplicate=True)

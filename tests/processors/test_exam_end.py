@@ -70,3 +70,56 @@ def test_no_closing_no_end():
     end.on_examiner_audio(False)
     clock.t += 600
     assert end.due() is None
+
+
+def test_without_the_phrase_viva_says_it_once_after_the_result_and_quiet_then_ends():
+    clock = FakeClock()
+    end = ExamEnd(drain_s=0.5, closing_wait_s=5.0, clock=clock)
+    end.on_examiner_audio(True)
+    clock.t += 2
+    end.on_result_ready()  # the call came during the examiner's turn
+    end.on_examiner_audio(False)
+    clock.t += 4.9
+    assert end.due() is None
+    clock.t += 0.1
+    assert end.due() == "say_closing"
+    end.on_saying_closing()
+    assert end.due() is None  # its audio has not played yet
+    end.on_examiner_audio(True)
+    clock.t += 3
+    end.on_examiner_audio(False)
+    clock.t += 0.5
+    assert end.due() == "closing_from_config"
+
+
+def test_the_wait_for_the_phrase_counts_from_the_result_when_it_comes_in_the_quiet():
+    clock = FakeClock()
+    end = ExamEnd(drain_s=0.5, closing_wait_s=5.0, clock=clock)
+    end.on_examiner_audio(False)
+    clock.t += 30
+    end.on_result_ready()
+    clock.t += 4
+    assert end.due() is None
+    clock.t += 1
+    assert end.due() == "say_closing"
+
+
+def test_the_models_own_phrase_after_the_result_ends_it_normally():
+    clock = FakeClock()
+    end = ExamEnd(drain_s=0.5, closing_wait_s=5.0, clock=clock)
+    end.on_result_ready()
+    end.on_examiner_audio(True)
+    end.on_closing()
+    clock.t += 10  # speaking all along: never "say_closing"
+    assert end.due() is None
+    end.on_examiner_audio(False)
+    clock.t += 0.5
+    assert end.due() == "closing_phrase"
+
+
+def test_no_result_means_viva_does_not_say_the_closing():
+    clock = FakeClock()
+    end = ExamEnd(drain_s=0.5, closing_wait_s=5.0, clock=clock)
+    end.on_examiner_audio(False)
+    clock.t += 600
+    assert end.due() is None

@@ -45,7 +45,8 @@ async def simulate_runs(*, config, candidate, faults, runs: int, llm: str, out: 
         async def one(run: int) -> RunResult:
             session_id = f"{new_session_id()}-{run:03d}"
             target = LLMTarget(kind="emulator", api_key="emulator",
-                               http_options=emulator.http_options(session_id=session_id, run=run))
+                               http_options=emulator.http_options(session_id=session_id, run=run),
+                               rest_http_options=emulator.rest_http_options(session_id=session_id))
             return await simulate_session(config=config, candidate=candidate, llm=target, out_dir=out,
                                           session_id=session_id)
 
