@@ -105,7 +105,7 @@ class StallWatchdogParams(StageParams):
     """Nudges a model that stays silent after an answer (then reconnects as a last resort)."""
 
     deadline_s: float = Field(default=3.0, gt=0, le=60, description="silence after an answer before the first nudge")
-    retry_s: float = Field(default=0.5, gt=0, le=60, description="wait before the next nudge, doubled each time")
+    retry_s: float = Field(default=0.25, gt=0, le=60, description="wait before the next nudge, doubled each time")
     max_nudges: int = Field(default=4, ge=0, le=20)
     reconnect: bool = Field(default=True, description="reconnect once the nudges are spent")
     nudge_text: str = Field(default="(The candidate has finished answering. Please continue with the exam.)",

@@ -73,7 +73,7 @@ class StallWatchdog:
         clock: seconds, monotonic.
     """
 
-    def __init__(self, *, deadline_s: float = 3.0, retry_s: float = 0.5, max_nudges: int = 4,
+    def __init__(self, *, deadline_s: float = 3.0, retry_s: float = 0.25, max_nudges: int = 4,
                  reconnect: bool = True, clock: Callable[[], float] = time.monotonic):
         self._deadline_s, self._retry_s, self._max_nudges = deadline_s, retry_s, max_nudges
         self._reconnect = reconnect
