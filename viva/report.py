@@ -39,9 +39,9 @@ INTERVALS = {
 # Marker colour group: the point events it covers (also the legend's rows).
 MARKER_GROUPS = {
     "noise": ("noise_rejected",),
-    "stall": ("stall_detected", "nudge_sent"),
+    "stall": ("stall_detected", "nudge_sent", "stall_given_up"),
     "tool": ("tool_call", "tool_result", "tool_fallback"),
-    "closing": ("closing_phrase", "closing_trimmed"),
+    "closing": ("closing_phrase", "closing_trimmed", "closing_from_config"),
     "connection": ("disconnect", "reconnect", "go_away"),
     "end": ("session_end",),
 }
