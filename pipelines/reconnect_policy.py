@@ -1,0 +1,95 @@
+"""When and how the Live session reconnects: a plain policy with an injected clock.
+
+Pipecat's service reconnects at once, gives up after three failures and ignores goAway
+(field-reports.md §4). The production team's recipe is a reconnect by the last
+resumption handle with backoff (1 s, 2 s, 4 s); a refused or missing handle means a
+fresh session, seeded with the exam so far; a goAway means reconnecting early, between
+turns, before the time left runs out. `ReconnectPolicy` makes those decisions; the
+service (pipelines/gemini.py) carries them out.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+REFUSED = 1008  # the server refused the handle (unknown or expired) or the key
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int  # 1-based, within this outage
+    delay_s: float  # wait before it
+    handle: str | None  # resume by this handle; None: a fresh session seeded with the exam so far
+
+
+class ReconnectPolicy:
+    """Decides each reconnect attempt after a drop, and when a goAway's planned reconnect is due.
+
+    Args:
+        schedule_s: the wait before attempt 1, 2, 3, ...; the last repeats.
+        jitter: each wait is scaled by a random factor in [1 - jitter, 1 + jitter].
+        budget_s: no attempt starts later than this after the drop.
+        go_away_margin_s: a planned reconnect happens at the latest this long before the
+            goAway's time runs out, even if the session is never between turns.
+        rng, clock: injected for tests.
+    """
+
+    def __init__(self, *, schedule_s: Sequence[float] = (1.0, 2.0, 4.0), jitter: float = 0.2,
+                 budget_s: float = 30.0, go_away_margin_s: float = 5.0, rng: random.Random | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self._schedule = list(schedule_s)
+        self._jitter = jitter
+        self._budget_s = budget_s
+        self._margin_s = go_away_margin_s
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self.handle: str | None = None  # the last resumable handle
+        self._attempts = 0
+        self._dropped_at: float | None = None
+        self._go_away_until: float | None = None
+
+    # -- the session's state
+
+    def on_handle(self, handle: str | None, resumable: bool) -> None:
+        """A sessionResumptionUpdate: only a resumable one replaces the handle."""
+        if resumable and handle:
+            self.handle = handle
+
+    def on_connected(self) -> None:
+        """A (re)connection is set up: the outage, and any goAway, are over."""
+        self._attempts, self._dropped_at, self._go_away_until = 0, None, None
+
+    @property
+    def reconnecting(self) -> bool:
+        return self._dropped_at is not None
+
+    # -- drops
+
+    def on_disconnect(self, code: int | None = None) -> Attempt | None:
+        """The link dropped (or an attempt failed): the next attempt, or None when the budget is spent."""
+        now = self._clock()
+        if self._dropped_at is None:
+            self._dropped_at = now
+        if code == REFUSED:
+            self.handle = None  # refused: only a fresh session can go on
+        self._attempts += 1
+        base = self._schedule[min(self._attempts, len(self._schedule)) - 1]
+        delay = base * (1 + self._jitter * (2 * self._rng.random() - 1))
+        if now + delay - self._dropped_at > self._budget_s:
+            return None
+        return Attempt(number=self._attempts, delay_s=round(delay, 3), handle=self.handle)
+
+    # -- goAway
+
+    def on_go_away(self, time_left_s: float) -> None:
+        self._go_away_until = self._clock() + time_left_s
+
+    def planned_reconnect_due(self, *, between_turns: bool) -> bool:
+        """After a goAway: reconnect now? At the first moment between turns, or at the latest
+        go_away_margin_s before the time runs out."""
+        if self._go_away_until is None:
+            return False
+        return between_turns or self._clock() >= self._go_away_until - self._margin_s
