@@ -60,6 +60,7 @@ async def main() -> None:
             lines.append(line)
             print(line, flush=True)
     command = ("uv run python bench/fault_table.py --configs " + " ".join(args.configs)
+               + (" --faults " + " ".join(args.faults) if args.faults else "")
                + f" --runs {args.runs}" + (f" --out {args.out}" if args.out else ""))
     print(f"{time.monotonic() - started:.0f} s; records in {records}")
     if args.out:
