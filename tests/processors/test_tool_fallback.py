@@ -4,7 +4,14 @@ and the exam end that uses it, with Pipecat's test helper."""
 import random
 
 import pytest
-from pipecat.frames.frames import BotStoppedSpeakingFrame, TranscriptionFrame, TTSStoppedFrame, TTSTextFrame
+from pipecat.frames.frames import (
+    BotStoppedSpeakingFrame,
+    FunctionCallResultFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    TTSStoppedFrame,
+    TTSTextFrame,
+)
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import SleepFrame, run_test
@@ -154,3 +161,20 @@ async def test_the_exam_end_extracts_a_spoken_result_and_completes(tmp_path, see
     await run_test(Pipeline([processor, Loudspeaker()]), frames_to_send=frames, expected_down_frames=None)
     assert record.data["outcome"] == "completed" and record.data["result_source"] == "transcript_extraction"
     assert record.data["result"] == arguments(seed)
+
+
+async def test_when_the_model_never_says_the_closing_viva_says_it_once_and_ends(tmp_path):
+    results = ResultCollector(tools=EXAM.tools)
+    results.on_tool_call(TOOL.name, arguments(13))
+    record = SessionRecord(directory=tmp_path, session_id="s", config="c", exam="e", llm="emulator")
+    processor = ExamEndProcessor(closing_phrase=EXAM.closing_phrase, results=results, record=record, drain_s=0.0,
+                                 fallback=ToolFallback(results), closing_wait_s=0.2, say=lambda text: bytes(9600))
+    frames = [FunctionCallResultFrame(function_name=TOOL.name, tool_call_id="c1", arguments={}, result={}),
+              TTSTextFrame(text="Thank you for your answers.", aggregated_by="sentence"), TTSStoppedFrame(),
+              SleepFrame(0.8)]
+    down, _ = await run_test(Pipeline([processor, Loudspeaker()]), frames_to_send=frames, expected_down_frames=None)
+    said = [f.text for f in down if isinstance(f, TTSTextFrame)]
+    assert said == ["Thank you for your answers.", EXAM.closing_phrase]
+    assert sum(len(f.audio) for f in down if isinstance(f, TTSAudioRawFrame)) == 9600
+    assert record.data["outcome"] == "completed" and record.data["end_reason"] == "closing_from_config"
+    assert [e["type"] for e in record.data["events"]].count("closing_from_config") == 1
