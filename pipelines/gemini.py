@@ -2,38 +2,178 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+
+from google.genai import types
 from google.genai.types import ThinkingConfig, ThinkingLevel
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
-from pipecat.frames.frames import EndWorkerFrame
+from pipecat.frames.frames import EndWorkerFrame, UserStartedSpeakingFrame
+from loguru import logger
+from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, GeminiVADParams
 
 from pipelines.context import StageContext
+from pipelines.reconnect_policy import Attempt, ReconnectPolicy
+from pipelines.resilient_session import ResilientSession
 from processors.stall_watchdog import ReconnectRequestFrame
 from viva.tools import declarable_schema
 
 
 class ExamGeminiLiveService(GeminiLiveLLMService):
-    """Pipecat's Live service, which also reconnects when a guard asks (ReconnectRequestFrame).
+    """Pipecat's Live service, kept as it is for the exchange, changed for the connection.
 
-    Pipecat reconnects only on its own errors; the stall watchdog's last resort needs the
-    same reconnect (by the last resumption handle) on request. `_reconnect` is Pipecat's.
+    What Pipecat does, and what changes here (field-reports.md §4):
+    - It reconnects at once and gives up after three failures: here ReconnectPolicy
+      decides (backoff 1, 2, 4 s with jitter within a budget, by the last resumable
+      handle; a refused handle means a fresh session seeded with the exam so far).
+    - It drops what is sent while reconnecting and treats a send error as fatal: here
+      every send goes through ResilientSession, which keeps it for the next link and
+      sends again what a resumed session has lost.
+    - It ignores goAway: here a goAway plans a reconnect at the next moment between
+      turns, before the time left runs out.
+    - It reconnects on request too (ReconnectRequestFrame: the stall watchdog's last resort).
+    Everything else (the exchange, transcripts, tool calls) is Pipecat's. The connection
+    handler is replaced because Pipecat's catches errors only around receiving, not
+    around connecting (a refused handle fails the connect itself).
+
+    Args:
+        policy: the ReconnectPolicy (default: its defaults).
+        on_event: called with (kind, **fields): disconnect, reconnect, go_away.
+        history: () -> [(role, text)] of the exam so far, to seed a fresh session.
     """
+
+    def __init__(self, *, policy: ReconnectPolicy | None = None, on_event: Callable[..., None] | None = None,
+                 history: Callable[[], list[tuple[str, str]]] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self._policy = policy or ReconnectPolicy()
+        self._on_event = on_event or (lambda *args, **fields: None)
+        self._history = history or (lambda: [])
+        self._link = ResilientSession()
+        self._dropped_at: float | None = None
+        self._attempt: Attempt | None = None
+        self._between_turns = True
+        self._reconnect_task: asyncio.Task | None = None
+        self._planned = False  # a planned reconnect (goAway, request) is under way
 
     async def process_frame(self, frame, direction):
         if isinstance(frame, ReconnectRequestFrame):
             await FrameProcessor.process_frame(self, frame, direction)
-            await self._reconnect()
+            await self._planned_reconnect("requested")
             return
+        if isinstance(frame, UserStartedSpeakingFrame):
+            self._between_turns = False
         await super().process_frame(frame, direction)
 
+    # -- the connection
 
-def gemini_live_service(context: StageContext, *, end_on_tool_result: bool = False) -> GeminiLiveLLMService:
+    async def _connection_task_handler(self, config):
+        try:
+            async with self._client.aio.live.connect(model=self._settings.model, config=config) as session:
+                self._connection_start_time = time.time()
+                resumed = self._session_resumption_handle is not None
+                pending = self._link.attach(session, resumed=resumed)
+                await self._handle_session_ready(self._link)  # a fresh session gets its history here
+                self._ready_for_realtime_input = True
+                self._connected(resumed=resumed, replayed=await self._link.flush(pending))
+                while True:
+                    async for message in session.receive():
+                        await self._handle_server_message(message)
+                        await self._after_message(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            if not self._disconnecting:
+                await self._link_lost(e)
+
+    def _connected(self, *, resumed: bool, replayed: int) -> None:
+        if self._dropped_at is not None:
+            self._on_event("reconnect", after_s=round(time.monotonic() - self._dropped_at, 3), resumed=resumed,
+                           attempt=self._attempt.number if self._attempt else 0, replayed=replayed)
+        self._dropped_at, self._attempt, self._planned = None, None, False
+        self._policy.on_connected()
+
+    async def _link_lost(self, error: Exception) -> None:
+        logger.info(f"Live link lost: {error!r}")
+        self._link.detach()
+        code = getattr(error, "code", None) or getattr(getattr(error, "rcvd", None), "code", None)
+        if self._dropped_at is None:
+            self._dropped_at = time.monotonic()
+            self._on_event("disconnect", code=code, reason=str(error)[:200])
+        self._attempt = self._policy.on_disconnect(code if isinstance(code, int) else None)
+        if self._attempt is None:
+            await self.push_error(error_msg=f"Live connection lost and not regained: {error}")
+            return
+        self._reconnect_task = self.create_task(self._reconnect_after(self._attempt), "live-reconnect")
+
+    async def _reconnect_after(self, attempt: Attempt) -> None:
+        logger.info(f"Live reconnect attempt {attempt}")
+        await asyncio.sleep(attempt.delay_s)
+        self._session = None
+        self._session_resumption_handle = attempt.handle
+        if attempt.handle is None:
+            self._seed_fresh_session()
+        await self._connect(session_resumption_handle=attempt.handle)
+
+    def _seed_fresh_session(self) -> None:
+        """A fresh session starts from the exam so far, not from the beginning."""
+        turns = [{"role": "assistant" if role == "examiner" else "user", "content": text}
+                 for role, text in self._history() if text]
+        turns.append({"role": "user", "content": "(The connection was lost and is back. Continue the exam "
+                                                 "exactly where it was; do not start again.)"})
+        self._context = LLMContext(messages=turns)
+        self._run_llm_when_session_ready = False
+
+    async def _planned_reconnect(self, reason: str) -> None:
+        """Close the link on purpose and reconnect at once (by the last handle). The old
+        socket is closed first: the server refuses to resume a session still open."""
+        if self._planned:
+            return
+        self._planned = True
+        self._on_event("disconnect", code=None, reason=reason)
+        self._dropped_at = time.monotonic()
+        session = self._link.detach()
+        task, self._connection_task = self._connection_task, None
+        if task:
+            await self.cancel_task(task, timeout=1.0)
+        if session is not None:
+            try:
+                await session.close()
+            except Exception as e:
+                logger.info(f"closing the old Live socket: {e}")
+        self._session = None
+        self._session_resumption_handle = self._policy.handle
+        await self._connect(session_resumption_handle=self._policy.handle)
+
+    async def _after_message(self, message) -> None:
+        sc = message.server_content
+        if sc is not None and sc.model_turn is not None:
+            self._between_turns = False  # the examiner is answering
+        update = message.session_resumption_update
+        if update is not None:
+            self._policy.on_handle(update.new_handle, bool(update.resumable))
+            if update.resumable and update.new_handle:
+                self._link.on_resumable_point()
+                self._between_turns = True  # the server says so: a point to resume from
+        if message.go_away is not None:
+            left = message.go_away.time_left
+            seconds = left.total_seconds() if hasattr(left, "total_seconds") else float(str(left).rstrip("s") or 0)
+            self._policy.on_go_away(seconds)
+            self._on_event("go_away", time_left_s=seconds)
+        if self._policy.planned_reconnect_due(between_turns=self._between_turns and not self._user_is_speaking):
+            self.create_task(self._planned_reconnect("go_away"), "live-go-away")
+
+
+def gemini_live_service(context: StageContext, params) -> GeminiLiveLLMService:
     """The Live service with client-side activity detection (automatic detection off).
 
-    end_on_tool_result: finish the way a Pipecat app does when the result is in: push
-    EndWorkerFrame; the service defers the EndFrame until the examiner's turn is over.
+    params: the gemini_live stage's (pipelines/registry.py). end_on_tool_result: finish
+    the way a Pipecat app does when the result is in (push EndWorkerFrame; the service
+    defers the EndFrame until the examiner's turn is over). resilient: viva's connection
+    handling (ExamGeminiLiveService), else Pipecat's own (the baseline).
     """
     config = context.config
     schemas = []
@@ -47,9 +187,25 @@ def gemini_live_service(context: StageContext, *, end_on_tool_result: bool = Fal
         ThinkingConfig(thinking_level=ThinkingLevel(config.llm.thinking_level.upper()))
         if config.llm.thinking_level else None
     )
-    service = ExamGeminiLiveService(
+    resilience = {}
+    http_options = context.llm.http_options
+    if params.resilient:
+        resilience = dict(
+            policy=ReconnectPolicy(schedule_s=params.reconnect_schedule_s, jitter=params.reconnect_jitter,
+                                   budget_s=params.reconnect_budget_s, go_away_margin_s=params.go_away_margin_s),
+            on_event=context.record.event,
+            history=lambda: [(e["role"], e["text"]) for e in context.record.data["transcript"]],
+        )
+        # Keepalive: websockets' default 20 s pong timeout closes links whose pongs are
+        # merely slow (8 to 30 s in the field); google-genai passes these to websockets.
+        args = dict((http_options.async_client_args if http_options else None) or {})
+        args.update(ping_interval=20.0, ping_timeout=params.ping_timeout_s)
+        http_options = (http_options or types.HttpOptions()).model_copy(update={"async_client_args": args})
+    service_class = ExamGeminiLiveService if params.resilient else GeminiLiveLLMService
+    service = service_class(
+        **resilience,
         api_key=context.llm.api_key,
-        http_options=context.llm.http_options,
+        http_options=http_options,
         system_instruction=config.exam.system_prompt,
         tools=ToolsSchema(standard_tools=schemas) if schemas else None,
         settings=GeminiLiveLLMService.Settings(
@@ -61,7 +217,7 @@ def gemini_live_service(context: StageContext, *, end_on_tool_result: bool = Fal
         ),
     )
     for tool in config.exam.tools:
-        service.register_function(tool.name, _handler(context, end_on_tool_result))
+        service.register_function(tool.name, _handler(context, params.end_on_tool_result))
     return service
 
 

@@ -89,6 +89,15 @@ class GeminiLiveParams(StageParams):
     )
     validate_tool_args: bool = Field(
         default=True, description="answer arguments that break the schema with the error (False: take them)")
+    resilient: bool = Field(default=True, description="viva's connection handling (pipelines/gemini.py): backoff, "
+                            "resumption, goAway, nothing lost; False: Pipecat's own")
+    reconnect_schedule_s: list[float] = Field(default=[1.0, 2.0, 4.0], min_length=1,
+                                              description="waits before reconnect attempts 1, 2, 3...")
+    reconnect_jitter: float = Field(default=0.2, ge=0, le=1)
+    reconnect_budget_s: float = Field(default=30.0, gt=0, description="no attempt later than this after a drop")
+    go_away_margin_s: float = Field(default=5.0, ge=0, description="reconnect at the latest this long before a "
+                                    "goAway's time runs out")
+    ping_timeout_s: float = Field(default=60.0, gt=0, description="keepalive: pongs may be this slow (8 to 30 s seen)")
 
 
 class PipecatUserTurnsParams(StageParams):
@@ -197,7 +206,7 @@ def _gemini_live(params: GeminiLiveParams, context: "StageContext"):
     from pipelines.gemini import gemini_live_service
 
     context.results.validate = params.validate_tool_args
-    return gemini_live_service(context, end_on_tool_result=params.end_on_tool_result)
+    return gemini_live_service(context, params)
 
 
 def _stall_watchdog(params: StallWatchdogParams, context: "StageContext"):
