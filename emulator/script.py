@@ -10,6 +10,7 @@ state is a small value, so a resumption handle can carry a copy of it.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -118,6 +119,19 @@ class ScriptedExaminer:
             return Speak(f"Let me say that again. {current.question}")
         return Silence()
 
+    def on_history(self, examiner_said: list[str]) -> bool:
+        """A conversation so far, seeded into a fresh session: go on after the last line the
+        examiner said in it (as a model reads its history). Returns whether it placed itself."""
+        said = _words(" ".join(examiner_said))
+        if _words(self.closing_phrase) and _words(self.closing_phrase) in said:
+            self.state = dataclasses.replace(self.state, phase=Phase.DONE)
+            return True
+        asked = [i for i, line in enumerate(self.lines) if _words(line.question) and _words(line.question) in said]
+        if not asked:
+            return False
+        self.state = dataclasses.replace(self.state, phase=Phase.ASKING, next_line=asked[-1] + 1)
+        return True
+
     def on_tool_result(self, name: str) -> Reply:
         """The client answered one of the calls."""
         if self.state.phase is not Phase.AWAITING_TOOL_RESULTS or name not in self.state.pending_tools:
@@ -156,3 +170,8 @@ class ScriptedExaminer:
         """The closing phrase, after which the examiner goes quiet."""
         self.state = dataclasses.replace(self.state, phase=Phase.DONE, pending_tools=())
         return Speak(self.closing_phrase)
+
+
+def _words(text: str) -> str:
+    """Lower-case words joined by single spaces, framed by spaces (for whole-word containment)."""
+    return " " + " ".join(re.findall(r"[a-z0-9']+", text.lower())) + " " if text.strip() else ""

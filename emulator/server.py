@@ -91,6 +91,7 @@ class EmulatorServer:
         self._tls: EmulatorTLS | None = None
         self._tempdir: tempfile.TemporaryDirectory | None = None
         self._snapshots: dict[str, tuple[float, Snapshot]] = {}
+        self._plans: dict[str, FaultPlan] = {}
         self.sessions: dict[str, ExamSession] = {}
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="silero")
         self._connection_tasks: set[asyncio.Task] = set()
@@ -239,8 +240,11 @@ class EmulatorServer:
         stream = ws.request.headers.get(RUN_HEADER) or str(len(self.sessions))
         seed = int(hashlib.sha256(f"{self.settings.seed}:{stream}".encode()).hexdigest()[:12], 16)
         session = ExamSession(session_id=session_id, examiner=examiner, journal=journal, rng=random.Random(seed))
+        # One plan per run: a fresh session the same client opens after a refused handle
+        # goes on with the run's faults (a fault that fired `times` does not fire again).
+        plan = self._plans.setdefault(stream, FaultPlan(self.faults, stream=stream))
         session.misbehaviour = Misbehaviour(
-            examiner, FaultPlan(self.faults, stream=stream),
+            examiner, plan,
             on_fault=lambda fault, **fields: journal.write(kind="fault", fault=fault, **fields),
             spoken_results=session.spoken_results,
         )

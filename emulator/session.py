@@ -336,9 +336,14 @@ class LiveConnection:
 
     async def _on_client_content(self, content: types.LiveClientContent) -> None:
         self._log_in("client_content", turns=len(content.turns or []), turn_complete=bool(content.turn_complete))
+        said = []
         for turn in content.turns or []:
             text = " ".join(part.text for part in turn.parts or [] if part.text)
             self.session.prompt_tokens += max(1, len(text) // 4)
+            if turn.role == "model":
+                said.append(text)
+        if said and self.session.examiner.on_history(said):
+            self._log_in("history", resumed_at_line=self.session.examiner.current_line)
         if not content.turn_complete:
             return
         await self._interrupt()  # "a message here will interrupt any current model generation"

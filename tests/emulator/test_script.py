@@ -81,3 +81,19 @@ def test_the_ielts_script_reads_the_cue_card_and_every_question():
     assert lines[0].text.startswith(exam.greeting) and lines[0].text.endswith(exam.parts[0].questions[0])
     card = next(line for line in lines if line.part == "Part 2")
     assert exam.parts[1].cue_card.topic in card.text and exam.parts[1].intro in card.text
+
+
+def test_a_history_seeded_into_a_fresh_session_places_the_examiner_after_its_last_line(exam):
+    e = examiner(exam)
+    lines = script_lines(exam)
+    assert e.on_history([lines[0].text, "Thank you."])  # the greeting and first question were said
+    assert e.state.phase is Phase.ASKING and e.current_line == 0
+    assert e.on_turn(speech=True) == Speak(lines[1].text, line=1)
+
+
+def test_a_history_with_the_closing_leaves_the_examiner_done_and_one_with_no_line_changes_nothing(exam):
+    e = examiner(exam)
+    assert not e.on_history(["Hello there, how are you?"])
+    assert e.state.phase is Phase.NOT_STARTED
+    assert e.on_history([exam.closing_phrase])
+    assert e.state.phase is Phase.DONE
