@@ -33,6 +33,8 @@ RUNS = {  # name: (config, candidate, faults)
     **{fault: (SHORT, CANDIDATE, f"faults/{fault}.yaml") for fault in (
         "stall", "speak_instead_of_tool_call", "tool_call_and_speak", "bad_tool_args", "repeat_closing")},
 }
+CONNECTION_FAULTS = ["disconnect", "disconnect_refused", "disconnect_mid_answer", "go_away"]
+RUNS.update({fault: (SHORT, CANDIDATE, f"faults/{fault}.yaml") for fault in CONNECTION_FAULTS})
 # The behaviour faults of SPEC §4, each with the run that has it (the production run has the
 # stall after an empty window, with its noise burst).
 BEHAVIOUR_RUNS = {"stall": "stall", "stall_after_empty_window": "production",
@@ -55,7 +57,7 @@ def sessions(tmp_path_factory):
     results = {}
     for name, process in processes.items():
         stdout, stderr = process.communicate(timeout=900)
-        (record,) = [path for path in (out / name).iterdir() if path.is_dir()]
+        (record,) = [path for path in (out / name).iterdir() if (path / "session.json").exists()]
         results[name] = (process.returncode, stdout, stderr, record)
     return results
 
@@ -232,3 +234,41 @@ def test_the_repeated_closing_is_cut_after_the_first(sessions):
     assert trimmed["audio_s"] > 1.0 and "end of the Speaking test" in trimmed["text"]
     said = [e for e in journal(record) if e["kind"] == "speak"][-1]["text"]
     assert said.count("end of the Speaking test") == 2  # the model did say it twice
+
+
+@pytest.mark.parametrize("fault", CONNECTION_FAULTS)
+def test_the_session_survives_the_connection_and_every_answer_arrives_whole_in_one_window(sessions, fault):
+    returncode, stdout, stderr, record = sessions[fault]
+    assert returncode == 0, stderr[-2000:]
+    data = json.loads((record / "session.json").read_text())
+    assert data["outcome"] == "completed", data["end_reason"]
+    assert schema_errors(load_config(ROOT / SHORT).exam.tools[0].parameters, data["result"]) == []
+    assert data["metrics"]["closing_phrases_heard"] == 1
+    events = [e["type"] for e in data["events"]]
+    assert "disconnect" in events and "reconnect" in events
+    journals = [json.loads(line) for path in record.parent.glob("*/emulator.jsonl")
+                for line in path.read_text().splitlines()]
+    assert any(e["kind"] == "fault" for e in journals), "the fault never fired"
+    windows = [e for e in journals if e["kind"] == "window"]
+    assert windows and all(w["speech"] for w in windows)  # no window holds a piece of an answer only
+    answers = [w["audio_s"] for w in windows]
+    assert min(answers) > 2.5  # the shortest answer of b2_steady is 3.1 s: none arrived cut
+
+
+def test_a_drop_after_an_answer_is_resumed_by_handle_at_the_first_attempt(sessions):
+    _, _, _, record = sessions["disconnect"]
+    data = json.loads((record / "session.json").read_text())
+    (reconnect,) = [e for e in data["events"] if e["type"] == "reconnect"]
+    assert reconnect["resumed"] and reconnect["attempt"] == 1  # the first attempt, by handle (its wait: the bench)
+    assert reconnect["replayed"] > 0  # the answer the drop followed was sent again
+
+
+def test_a_refused_handle_goes_on_in_a_fresh_session_where_the_exam_was(sessions):
+    _, _, _, record = sessions["disconnect_refused"]
+    data = json.loads((record / "session.json").read_text())
+    reconnect = [e for e in data["events"] if e["type"] == "reconnect"][-1]
+    assert not reconnect["resumed"]
+    fresh = [json.loads(line) for path in record.parent.glob("emu-*/emulator.jsonl")
+             for line in path.read_text().splitlines()]
+    (history,) = [e for e in fresh if e["kind"] == "history"]
+    assert history["resumed_at_line"] >= 1  # placed after the greeting: not started again

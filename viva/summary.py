@@ -52,7 +52,9 @@ def run_row(record_dir: Path, tools=None) -> RunRow:
     reconnects = lost = outside = None
     if journal_path.exists():
         journal = [json.loads(line) for line in journal_path.read_text().splitlines()]
-        reconnects = max(0, sum(1 for e in journal if e["kind"] == "setup") - 1)
+        # A fresh session after a refused handle keeps a journal of its own: the record counts it.
+        reconnects = max(sum(1 for e in journal if e["kind"] == "setup") - 1,
+                         sum(1 for e in data["events"] if e["type"] == "reconnect"), 0)
         received = sum(len(e.get("ids", [])) for e in journal if e["kind"] == "tool_response")
         answered = sum(1 for e in data["events"] if e["type"] == "tool_call")
         lost = max(0, answered - received)
