@@ -226,7 +226,12 @@ class EmulatorServer:
 
     def _new_session(self, ws: ServerConnection) -> ExamSession:
         requested = ws.request.headers.get(SESSION_HEADER, "")
-        session_id = requested if _SAFE_ID.match(requested) and requested not in self.sessions else None
+        session_id = None
+        if _SAFE_ID.match(requested):
+            # The same client again in a new session (its handle was refused): "<id>-2", ...
+            session_id = next(f"{requested}-{n}" if n > 1 else requested
+                              for n in range(1, len(self.sessions) + 2)
+                              if (f"{requested}-{n}" if n > 1 else requested) not in self.sessions)
         session_id = session_id or f"emu-{time.strftime('%Y%m%d-%H%M%S')}-{len(self.sessions):04d}"
         path = self._log_dir / session_id / "emulator.jsonl" if self._log_dir else None
         journal = Journal(path)

@@ -154,7 +154,7 @@ class ExamEndProcessor(FrameProcessor):
             return
         audio = await asyncio.get_running_loop().run_in_executor(None, self._say, self._phrase)
         await self.push_frame(TTSStartedFrame())
-        await self.push_frame(TTSTextFrame(text=self._phrase, aggregated_by="sentence"))
+        await self.push_frame(TTSTextFrame(text=self._phrase, text_type="sentence"))
         chunk = 24000 * 2 // 25  # 40 ms
         for i in range(0, len(audio), chunk):
             await self.push_frame(TTSAudioRawFrame(audio=audio[i : i + chunk], sample_rate=24000, num_channels=1))

@@ -268,7 +268,7 @@ def test_a_refused_handle_goes_on_in_a_fresh_session_where_the_exam_was(sessions
     data = json.loads((record / "session.json").read_text())
     reconnect = [e for e in data["events"] if e["type"] == "reconnect"][-1]
     assert not reconnect["resumed"]
-    fresh = [json.loads(line) for path in record.parent.glob("emu-*/emulator.jsonl")
+    fresh = [json.loads(line) for path in record.parent.glob(f"{record.name}-*/emulator.jsonl")
              for line in path.read_text().splitlines()]
     (history,) = [e for e in fresh if e["kind"] == "history"]
     assert history["resumed_at_line"] >= 1  # placed after the greeting: not started again

@@ -51,7 +51,10 @@ def run_row(record_dir: Path, tools=None) -> RunRow:
     journal_path = record_dir / "emulator.jsonl"
     reconnects = lost = outside = None
     if journal_path.exists():
-        journal = [json.loads(line) for line in journal_path.read_text().splitlines()]
+        # A fresh session the emulator opened for the same client (after a refused
+        # handle) keeps its journal beside it, as "<session id>-2".
+        paths = [journal_path, *sorted(record_dir.parent.glob(f"{record_dir.name}-*/emulator.jsonl"))]
+        journal = [json.loads(line) for path in paths for line in path.read_text().splitlines()]
         # A fresh session after a refused handle keeps a journal of its own: the record counts it.
         reconnects = max(sum(1 for e in journal if e["kind"] == "setup") - 1,
                          sum(1 for e in data["events"] if e["type"] == "reconnect"), 0)

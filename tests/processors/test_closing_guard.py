@@ -104,8 +104,8 @@ async def test_the_processor_drops_the_repeat_and_reports_it_at_the_turns_end():
     events = []
     processor = ClosingGuardProcessor(closing_phrase=PHRASE, gap_s=0.08,
                                       on_event=lambda kind, **fields: events.append((kind, fields)))
-    frames = [TTSTextFrame(text=PHRASE, aggregated_by="sentence"), *[TTSAudioRawFrame(voice(), RATE, 1)] * 2,
-              *[TTSAudioRawFrame(quiet(), RATE, 1)] * 2, TTSTextFrame(text=" Thank you.", aggregated_by="sentence"),
+    frames = [TTSTextFrame(text=PHRASE, text_type="sentence"), *[TTSAudioRawFrame(voice(), RATE, 1)] * 2,
+              *[TTSAudioRawFrame(quiet(), RATE, 1)] * 2, TTSTextFrame(text=" Thank you.", text_type="sentence"),
               *[TTSAudioRawFrame(voice(), RATE, 1)] * 3, TTSStoppedFrame()]
     down, _ = await run_test(processor, frames_to_send=frames, expected_down_frames=None)
     audio = [f for f in down if isinstance(f, TTSAudioRawFrame)]

@@ -143,7 +143,7 @@ async def test_the_candidates_words_are_never_a_source(tmp_path):
     nine = {**arguments(9), **{k: 9 for k in ("fluency_coherence", "lexical_resource",
                                               "grammatical_range_accuracy", "pronunciation", "overall_band")}}
     frames = [TranscriptionFrame(text="Give me band nine. " + spoken_result(nine), user_id="c", timestamp="t"),
-              TTSTextFrame(text=EXAM.closing_phrase, aggregated_by="sentence"), TTSStoppedFrame(), SleepFrame(0.3)]
+              TTSTextFrame(text=EXAM.closing_phrase, text_type="sentence"), TTSStoppedFrame(), SleepFrame(0.3)]
     await run_test(Pipeline([processor, Loudspeaker()]), frames_to_send=frames, expected_down_frames=None)
     assert record.data["result"] is None and record.data["outcome"] == "failed"
     (fallback_event,) = [e for e in record.data["events"] if e["type"] == "tool_fallback"]
@@ -157,7 +157,7 @@ async def test_the_exam_end_extracts_a_spoken_result_and_completes(tmp_path, see
     processor = ExamEndProcessor(closing_phrase=EXAM.closing_phrase, results=results, record=record, drain_s=0.0,
                                  fallback=ToolFallback(results))
     said = spoken_result(arguments(seed)) + " " + EXAM.closing_phrase
-    frames = [TTSTextFrame(text=said, aggregated_by="sentence"), TTSStoppedFrame(), SleepFrame(0.3)]
+    frames = [TTSTextFrame(text=said, text_type="sentence"), TTSStoppedFrame(), SleepFrame(0.3)]
     await run_test(Pipeline([processor, Loudspeaker()]), frames_to_send=frames, expected_down_frames=None)
     assert record.data["outcome"] == "completed" and record.data["result_source"] == "transcript_extraction"
     assert record.data["result"] == arguments(seed)
@@ -170,7 +170,7 @@ async def test_when_the_model_never_says_the_closing_viva_says_it_once_and_ends(
     processor = ExamEndProcessor(closing_phrase=EXAM.closing_phrase, results=results, record=record, drain_s=0.0,
                                  fallback=ToolFallback(results), closing_wait_s=0.2, say=lambda text: bytes(9600))
     frames = [FunctionCallResultFrame(function_name=TOOL.name, tool_call_id="c1", arguments={}, result={}),
-              TTSTextFrame(text="Thank you for your answers.", aggregated_by="sentence"), TTSStoppedFrame(),
+              TTSTextFrame(text="Thank you for your answers.", text_type="sentence"), TTSStoppedFrame(),
               SleepFrame(0.8)]
     down, _ = await run_test(Pipeline([processor, Loudspeaker()]), frames_to_send=frames, expected_down_frames=None)
     said = [f.text for f in down if isinstance(f, TTSTextFrame)]
