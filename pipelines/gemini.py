@@ -19,7 +19,7 @@ from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, Gemini
 from pipelines.context import StageContext
 from pipelines.reconnect_policy import Attempt, ReconnectPolicy
 from pipelines.resilient_session import ResilientSession
-from processors.stall_watchdog import ReconnectRequestFrame
+from processors.stall_watchdog import LiveLinkFrame, ReconnectRequestFrame
 from viva.tools import declarable_schema
 
 
@@ -91,6 +91,7 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
 
     def _connected(self, *, resumed: bool, replayed: int) -> None:
         if self._dropped_at is not None:
+            self.create_task(self.push_frame(LiveLinkFrame(up=True)), "live-link-up")
             self._on_event("reconnect", after_s=round(time.monotonic() - self._dropped_at, 3), resumed=resumed,
                            attempt=self._attempt.number if self._attempt else 0, replayed=replayed)
         self._dropped_at, self._attempt, self._planned = None, None, False
@@ -103,6 +104,7 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         if self._dropped_at is None:
             self._dropped_at = time.monotonic()
             self._on_event("disconnect", code=code, reason=str(error)[:200])
+            await self.push_frame(LiveLinkFrame(up=False))
         self._attempt = self._policy.on_disconnect(code if isinstance(code, int) else None)
         if self._attempt is None:
             await self.push_error(error_msg=f"Live connection lost and not regained: {error}")
@@ -135,6 +137,7 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         self._planned = True
         self._on_event("disconnect", code=None, reason=reason)
         self._dropped_at = time.monotonic()
+        await self.push_frame(LiveLinkFrame(up=False))
         session = self._link.detach()
         task, self._connection_task = self._connection_task, None
         if task:

@@ -5,8 +5,8 @@ socket open (field-reports.md §1). `StallWatchdog` (plain, injected clock) arms
 end of each answer; if no examiner output (audio, transcript or tool call) arrives by
 the deadline, it asks for a nudge, then again after `retry_s`, doubling, up to
 `max_nudges`, then for a reconnect, then gives up. It never acts while the candidate or
-the examiner speaks, during Part 2's preparation minute, or while a tool call is
-pending; after any of these the model gets a full deadline again. `StallWatchdogProcessor`
+the examiner speaks, during Part 2's preparation minute, while a tool call is pending,
+or while the Live link is down (the service is reconnecting); after any of these the model gets a full deadline again. `StallWatchdogProcessor`
 sits after the Live service: it nudges by sending the config's text to the model
 (InputTextRawFrame upstream, realtimeInput text) and asks the service to reconnect.
 """
@@ -62,6 +62,14 @@ class ReconnectRequestFrame(SystemFrame):
     """Asks the Live service (upstream) to reconnect: the watchdog's last resort."""
 
 
+@dataclass
+class LiveLinkFrame(SystemFrame):
+    """The Live service's link went down (up=False) or came back (downstream): while it is
+    down the model cannot answer, so no silence is its fault."""
+
+    up: bool = True
+
+
 class StallWatchdog:
     """When to nudge a silent model.
 
@@ -84,6 +92,7 @@ class StallWatchdog:
         self._reconnected = self._detected = False
         self._candidate = self._examiner = False
         self._calls: set[str] = set()
+        self._link_down = False
         self._prep_until = -1.0
         self._prep_next_s: float | None = None  # a preparation minute starts when the examiner stops
 
@@ -114,6 +123,10 @@ class StallWatchdog:
         else:
             self._calls.discard(call_id)
 
+    def on_link(self, up: bool) -> None:
+        """The Live link is down (reconnecting) or back."""
+        self._link_down = not up
+
     def on_preparation(self, seconds: float) -> None:
         """A preparation pause of `seconds` begins once the examiner stops speaking."""
         self._prep_next_s = seconds
@@ -122,7 +135,8 @@ class StallWatchdog:
 
     @property
     def blocked(self) -> bool:
-        return self._candidate or self._examiner or bool(self._calls) or self._clock() < self._prep_until
+        return (self._candidate or self._examiner or self._link_down or bool(self._calls)
+                or self._clock() < self._prep_until)
 
     def check(self) -> list:
         """What to do now (call it often): [], or one action."""
@@ -193,6 +207,8 @@ class StallWatchdogProcessor(FrameProcessor):
         elif isinstance(frame, (FunctionCallResultFrame, FunctionCallCancelFrame)) and downstream:
             dog.on_tool_call(frame.tool_call_id, False)
             dog.on_answer_end()  # the model owes an answer to the result now
+        elif isinstance(frame, LiveLinkFrame):
+            dog.on_link(frame.up)
         elif isinstance(frame, ExamPartFrame) and frame.part in self._preparation_s:
             dog.on_preparation(self._preparation_s[frame.part])
         await self.push_frame(frame, direction)

@@ -99,6 +99,7 @@ def test_the_model_answering_stops_the_nudges(clock):
     (lambda d: d.on_candidate_speaking(True), None),  # a new answer: disarmed until it ends
     (lambda d: d.on_examiner_speaking(True), lambda d: d.on_examiner_speaking(False)),
     (lambda d: d.on_tool_call("c1", True), lambda d: d.on_tool_call("c1", False)),
+    (lambda d: d.on_link(False), lambda d: d.on_link(True)),  # the service is reconnecting
 ])
 def test_never_while_someone_speaks_or_a_call_is_pending(clock, block, unblock):
     dog = StallWatchdog(deadline_s=3, clock=clock)
