@@ -121,3 +121,13 @@ class RawClient:
             received.append(message)
             if predicate(message):
                 return received
+
+
+class FakeClock:
+    """A clock a test moves by hand (`clock.t += 1.5`); plain classes take it as their clock."""
+
+    def __init__(self, t: float = 100.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t

@@ -5,14 +5,7 @@ import random
 import pytest
 
 from pipelines.reconnect_policy import REFUSED, Attempt, ReconnectPolicy
-
-
-class FakeClock:
-    def __init__(self):
-        self.t = 50.0
-
-    def __call__(self):
-        return self.t
+from tests.helpers import FakeClock
 
 
 @pytest.fixture

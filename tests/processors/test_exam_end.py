@@ -4,16 +4,9 @@ import pytest
 
 from processors.closing_guard import ClosingDetector
 from processors.exam_end import ExamEnd
+from tests.helpers import FakeClock
 
 PHRASE = "Thank you. That is the end of the Speaking test."
-
-
-class FakeClock:
-    def __init__(self):
-        self.t = 100.0
-
-    def __call__(self):
-        return self.t
 
 
 @pytest.mark.parametrize("pieces", [

@@ -18,14 +18,7 @@ from processors.stall_watchdog import (
     StallWatchdog,
     StallWatchdogProcessor,
 )
-
-
-class FakeClock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
+from tests.helpers import FakeClock
 
 
 @pytest.fixture

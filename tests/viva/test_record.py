@@ -7,27 +7,20 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
+from tests.helpers import FakeClock
 from viva.config import load_config
 from viva.record import SessionRecord, response_latency_ms
 from viva.recording import LEFT, RIGHT, StereoRecorder
 from viva.results import ResultCollector
 
 
-class FakeClock:
-    def __init__(self):
-        self.t = 50.0
-
-    def __call__(self):
-        return self.t
-
-
 def new_record(tmp_path, clock=None) -> SessionRecord:
     return SessionRecord(directory=tmp_path / "s1", session_id="s1", config="c.yaml", exam="E", llm="emulator",
-                         clock=clock or FakeClock())
+                         clock=clock or FakeClock(50.0))
 
 
 def test_every_event_is_on_disk_at_once_and_the_file_is_always_whole(tmp_path):
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     record = new_record(tmp_path, clock)
     clock.t += 1.5
     record.event("activity_start")
@@ -38,7 +31,7 @@ def test_every_event_is_on_disk_at_once_and_the_file_is_always_whole(tmp_path):
 
 
 def test_finish_counts_metrics_from_events_and_closes_the_transcript(tmp_path):
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     record = new_record(tmp_path, clock)
     for t, kind, fields in [(0.3, "examiner_audio_start", {}), (3.0, "examiner_audio_end", {}),
                             (4.0, "activity_start", {}), (8.0, "activity_end", {"vad_stop_secs": 0.8}),
@@ -65,7 +58,7 @@ def test_latency_skips_answers_the_examiner_never_answered():
 
 
 def test_the_recording_puts_both_sides_on_one_time_axis(tmp_path):
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     recorder = StereoRecorder(tmp_path / "r.wav", clock=clock)
     second = np.full(16000, 1000, np.int16)
     clock.t += 1.0
