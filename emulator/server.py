@@ -229,9 +229,10 @@ class EmulatorServer:
         session_id = None
         if _SAFE_ID.match(requested):
             # The same client again in a new session (its handle was refused): "<id>-2", ...
-            session_id = next(f"{requested}-{n}" if n > 1 else requested
-                              for n in range(1, len(self.sessions) + 2)
-                              if (f"{requested}-{n}" if n > 1 else requested) not in self.sessions)
+            session_id, n = requested, 1
+            while session_id in self.sessions:
+                n += 1
+                session_id = f"{requested}-{n}"
         session_id = session_id or f"emu-{time.strftime('%Y%m%d-%H%M%S')}-{len(self.sessions):04d}"
         path = self._log_dir / session_id / "emulator.jsonl" if self._log_dir else None
         journal = Journal(path)
