@@ -21,7 +21,7 @@ from emulator.faults import load_faults
 from viva.candidate import load_candidate
 from viva.commands.simulate import simulate_runs
 from viva.config import load_config
-from viva.summary import aggregate, run_row
+from viva.summary import aggregate, reconnect_schedule, run_row
 
 ROOT = Path(__file__).resolve().parent.parent
 # The production sequence (field-reports.md §1) needs its noise burst; the rest a steady candidate.
@@ -29,6 +29,7 @@ CANDIDATES = {"stall_after_empty_window": "candidates/production_noise_burst.yam
 DEFAULT_CANDIDATE = "candidates/b2_steady.yaml"
 COLUMNS = ["completed", "results (source)", "schema-valid results", "stalls > 5 s", "longest silence after a turn",
            "closings heard per session", "reconnects", "tool results lost", "audio bytes outside windows"]
+CONNECTION_COLUMNS = ["reconnect waits (attempt: s)", "waits on schedule"]
 
 
 async def cell(config_path: str, fault_path: Path, runs: int, out: Path) -> dict[str, str]:
@@ -37,7 +38,8 @@ async def cell(config_path: str, fault_path: Path, runs: int, out: Path) -> dict
     candidate = load_candidate(ROOT / CANDIDATES.get(fault, DEFAULT_CANDIDATE))
     results = await simulate_runs(config=config, candidate=candidate, faults=load_faults(fault_path), runs=runs,
                                   llm="emulator", out=out / Path(config_path).stem / fault)
-    return aggregate([run_row(r.record_dir, config.exam.tools) for r in results])
+    schedule = reconnect_schedule(config)
+    return aggregate([run_row(r.record_dir, config.exam.tools, schedule) for r in results])
 
 
 async def main() -> None:
@@ -46,22 +48,25 @@ async def main() -> None:
     parser.add_argument("--faults", nargs="*", help="fault files (default: every file in faults/)")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--out", type=Path, help="Markdown file to write (default: print only)")
+    parser.add_argument("--connection", action="store_true", help="add the reconnect waits and their check")
     args = parser.parse_args()
     logger.remove()
 
     fault_paths = [Path(f) for f in args.faults] if args.faults else sorted((ROOT / "faults").glob("*.yaml"))
     records = Path(tempfile.mkdtemp(prefix="viva-fault-table-"))
-    lines = ["| config | fault | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 2)]
+    columns = COLUMNS + (CONNECTION_COLUMNS if args.connection else [])
+    lines = ["| config | fault | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 2)]
     started = time.monotonic()
     for fault_path in fault_paths:
         for config_path in args.configs:
             summary = await cell(config_path, fault_path, args.runs, records)
-            line = f"| {Path(config_path).stem} | {fault_path.stem} | " + " | ".join(summary[c] for c in COLUMNS) + " |"
+            line = f"| {Path(config_path).stem} | {fault_path.stem} | " + " | ".join(summary[c] for c in columns) + " |"
             lines.append(line)
             print(line, flush=True)
     command = ("uv run python bench/fault_table.py --configs " + " ".join(args.configs)
                + (" --faults " + " ".join(args.faults) if args.faults else "")
-               + f" --runs {args.runs}" + (f" --out {args.out}" if args.out else ""))
+               + f" --runs {args.runs}" + (" --connection" if args.connection else "")
+               + (f" --out {args.out}" if args.out else ""))
     print(f"{time.monotonic() - started:.0f} s; records in {records}")
     if args.out:
         table = "\n".join(lines)

@@ -22,6 +22,8 @@ FaultKind = Literal[
     "bad_tool_args", "repeat_closing", "disconnect", "go_away", "reject_audio_outside_activity",
     "slow_response",
 ]
+# Moments of the examiner's side at which a disconnect can be timed (`during`).
+DisconnectMoment = Literal["examiner_speech", "examiner_turn_end", "tool_call", "closing"]
 
 
 class Fault(BaseModel):
@@ -44,6 +46,10 @@ class Fault(BaseModel):
     at_s: float | None = Field(default=None, ge=0)
     at_turn: int | None = Field(default=None, ge=1)
     resumable: bool = True
+    during: DisconnectMoment | None = Field(
+        default=None, description="examiner_speech, closing: after_s into its audio; examiner_turn_end: after "
+                                  "generationComplete, before turnComplete; tool_call: just after the call")
+    after_s: float = Field(default=1.0, ge=0)
     # go_away
     time_left_s: float = Field(default=10.0, gt=0)
     # slow_response
@@ -53,8 +59,8 @@ class Fault(BaseModel):
     def _timed_faults_have_a_time(self) -> "Fault":
         if self.kind == "go_away" and self.at_s is None:
             raise ValueError("go_away needs at_s")
-        if self.kind == "disconnect" and self.at_s is None and self.at_turn is None:
-            raise ValueError("disconnect needs at_s or at_turn")
+        if self.kind == "disconnect" and self.at_s is None and self.at_turn is None and self.during is None:
+            raise ValueError("disconnect needs at_s, at_turn or during")
         return self
 
 
@@ -91,10 +97,18 @@ class FaultPlan:
     def fires(self, kind: str, *, turn: int | None = None) -> Fault | None:
         """The first fault of kind that fires at this candidate turn (counted as fired), or None.
 
-        Faults timed with at_s never fire here; they fire through fire() when their time comes.
+        Faults timed with at_s or during never fire here: they fire through fire() when their
+        time comes, or through fires_during().
         """
+        return self._first_firing(kind, None, turn)
+
+    def fires_during(self, moment: str, *, turn: int) -> Fault | None:
+        """The first disconnect fault timed `during` this moment that fires at this candidate turn."""
+        return self._first_firing("disconnect", moment, turn)
+
+    def _first_firing(self, kind: str, during: str | None, turn: int | None) -> Fault | None:
         for fault in self.faults:
-            if fault.kind != kind or fault.at_s is not None:
+            if fault.kind != kind or fault.at_s is not None or fault.during != during:
                 continue
             if fault.turns is not None and turn not in fault.turns:
                 continue
@@ -113,7 +127,7 @@ class FaultPlan:
         i = next(i for i, f in enumerate(self.faults) if f is fault)
         if fault.times is not None and self._fired[i] >= fault.times:
             return False
-        if fault.at_s is not None or fault.at_turn is not None:
+        if fault.at_s is not None or fault.at_turn is not None or fault.during is not None:
             if self._fired[i]:  # a fault at a moment happens once
                 return False
         if fault.probability is not None and self._rng.random() >= fault.probability:

@@ -453,10 +453,20 @@ class LiveConnection:
 
     async def _disconnect(self, fault) -> None:
         """A disconnect fault: the socket closes (and, unresumable, its handles die with it)."""
-        self._fault("disconnect", code=fault.code, resumable=fault.resumable, turn=self.session.misbehaviour.turn)
+        self._fault("disconnect", code=fault.code, resumable=fault.resumable, turn=self.session.misbehaviour.turn,
+                    during=fault.during)
         if not fault.resumable:
             self.session.resumable = False
         await self._close(fault.code, fault.reason)
+
+    def _disconnect_during(self, moment: str) -> None:
+        """A disconnect timed during this examiner turn's audio: after_s into it."""
+        fault = self.session.misbehaviour.plan.fires_during(moment, turn=self.session.misbehaviour.turn)
+        if fault:
+            async def later():
+                await asyncio.sleep(fault.after_s)
+                await self._disconnect(fault)
+            self._timers.append(asyncio.create_task(later()))
 
     async def _timed_fault(self, fault) -> None:
         delay = fault.at_s - self.session.journal.elapsed()
@@ -485,6 +495,10 @@ class LiveConnection:
             calls.append({"id": call_id, "name": name, "args": arguments})
             self.session.journal.write(dir="out", kind="tool_call", id=call_id, name=name, args=arguments, schema_errors=errors)
         await self._send(wire.tool_call(calls))
+        fault = self.session.misbehaviour.plan.fires_during("tool_call", turn=self.session.misbehaviour.turn)
+        if fault:  # the client answers into a closed link
+            await self._disconnect(fault)
+            return
         await self._offer_handle()
 
     async def _speak(self, reply: Speak, *, end_turn: bool = True) -> None:
@@ -493,6 +507,8 @@ class LiveConnection:
             pcm = await self._settings.voice.synthesize(reply.text)
             duration = len(pcm) / 2 / OUTPUT_RATE
             self.session.journal.write(dir="out", kind="speak", text=reply.text, line=reply.line, audio_s=round(duration, 2))
+            self._disconnect_during(
+                "closing" if self.session.examiner.closing_phrase in reply.text else "examiner_speech")
             chunk_bytes = int(self._settings.chunk_s * OUTPUT_RATE) * 2
             words = reply.text.split()
             pieces = _transcript_pieces(words, duration)
@@ -515,6 +531,10 @@ class LiveConnection:
             if not end_turn:
                 return  # a call follows in the same turn
             await self._send(wire.generation_complete(), kind="generation_complete")
+            fault = self.session.misbehaviour.plan.fires_during("examiner_turn_end", turn=self.session.misbehaviour.turn)
+            if fault:  # the client has the whole turn but not its end, nor a handle after it
+                await self._disconnect(fault)
+                return
             # The real server holds turnComplete until playback would have ended.
             remaining = start + duration - loop.time()
             if remaining > 0 and self._settings.hold_turn_complete:

@@ -10,16 +10,21 @@ from google.genai import types
 from google.genai.types import ThinkingConfig, ThinkingLevel
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
-from pipecat.frames.frames import EndWorkerFrame, UserStartedSpeakingFrame
+from pipecat.frames.frames import (
+    EndWorkerFrame,
+    LLMFullResponseEndFrame,
+    TTSStoppedFrame,
+    UserStartedSpeakingFrame,
+)
 from loguru import logger
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, GeminiVADParams
 
 from pipelines.context import StageContext
-from pipelines.reconnect_policy import Attempt, ReconnectPolicy
+from pipelines.reconnect_policy import Attempt, Moment, ReconnectPolicy
 from pipelines.resilient_session import ResilientSession
-from processors.stall_watchdog import LiveLinkFrame, ReconnectRequestFrame
+from processors.live_link import LiveLinkFrame, ReconnectRequestFrame
 from viva.tools import declarable_schema
 
 
@@ -34,7 +39,12 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
       every send goes through ResilientSession, which keeps it for the next link and
       sends again what a resumed session has lost.
     - It ignores goAway: here a goAway plans a reconnect at the next moment between
-      turns, before the time left runs out.
+      turns; once the margin before the close is reached, also while the candidate
+      speaks (the answer so far goes again, whole); never in the examiner's turn.
+    - A drop in the examiner's turn leaves Pipecat's turn open, so the next turn's words
+      ran into it: here the cut turn is ended as a turnComplete would end it. If the
+      turn had arrived whole (generationComplete, no turnComplete yet), the resumed
+      session's reply to the same answer is that turn again and is not played twice.
     - It reconnects on request too (ReconnectRequestFrame: the stall watchdog's last resort).
     Everything else (the exchange, transcripts, tool calls) is Pipecat's. The connection
     handler is replaced because Pipecat's catches errors only around receiving, not
@@ -57,7 +67,10 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         self._attempt: Attempt | None = None
         self._between_turns = True
         self._reconnect_task: asyncio.Task | None = None
+        self._go_away_timer: asyncio.Task | None = None
         self._planned = False  # a planned reconnect (goAway, request) is under way
+        self._turn_arrived_whole = False  # generationComplete seen, turnComplete not yet
+        self._skip_repeated_turn = False
 
     async def process_frame(self, frame, direction):
         if isinstance(frame, ReconnectRequestFrame):
@@ -67,6 +80,14 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         if isinstance(frame, UserStartedSpeakingFrame):
             self._between_turns = False
         await super().process_frame(frame, direction)
+        if isinstance(frame, UserStartedSpeakingFrame):
+            self._reconnect_if_planned()  # past a goAway's deadline, the answer can go over
+
+    async def cleanup(self):
+        for task in (self._go_away_timer, self._reconnect_task):
+            if task is not None and not task.done():
+                await self.cancel_task(task)
+        await super().cleanup()
 
     # -- the connection
 
@@ -81,7 +102,8 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
                 self._connected(resumed=resumed, replayed=await self._link.flush(pending))
                 while True:
                     async for message in session.receive():
-                        await self._handle_server_message(message)
+                        if not self._repeats_a_whole_turn(message):
+                            await self._handle_server_message(message)
                         await self._after_message(message)
         except asyncio.CancelledError:
             raise
@@ -103,7 +125,10 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         code = getattr(error, "code", None) or getattr(getattr(error, "rcvd", None), "code", None)
         if self._dropped_at is None:
             self._dropped_at = time.monotonic()
-            self._on_event("disconnect", code=code, reason=str(error)[:200])
+            cut = "whole" if self._turn_arrived_whole else "partial" if self._bot_is_responding else None
+            self._on_event("disconnect", code=code, reason=str(error)[:200], examiner_turn=cut)
+            self._skip_repeated_turn = self._turn_arrived_whole
+            await self._end_cut_turn()
             await self.push_frame(LiveLinkFrame(up=False))
         self._attempt = self._policy.on_disconnect(code if isinstance(code, int) else None)
         if self._attempt is None:
@@ -111,9 +136,40 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
             return
         self._reconnect_task = self.create_task(self._reconnect_after(self._attempt), "live-reconnect")
 
+    async def _end_cut_turn(self) -> None:
+        """The examiner's turn ends here, as Pipecat ends it at turnComplete."""
+        self._turn_arrived_whole = False
+        if self._bot_is_responding:
+            self._bot_text_buffer = ""
+            self._llm_output_buffer = ""
+            await self._set_bot_is_responding(False)
+            await self.push_frame(TTSStoppedFrame())
+            await self.push_frame(LLMFullResponseEndFrame())
+
+    def _repeats_a_whole_turn(self, message) -> bool:
+        """After a drop that came once the examiner's turn had arrived whole, the resumed
+        session answers the answer sent again with that turn again: the candidate has it
+        already. Its audio and words are skipped up to its end; a call is never skipped."""
+        if not self._skip_repeated_turn:
+            return False
+        if message.tool_call is not None:
+            self._skip_repeated_turn = False
+            return False
+        sc = message.server_content
+        if sc is None:
+            return False
+        if sc.turn_complete or sc.interrupted:
+            self._skip_repeated_turn = False
+            self._on_event("repeated_turn_skipped")
+            return True
+        return bool(sc.model_turn or sc.output_transcription or sc.generation_complete)
+
     async def _reconnect_after(self, attempt: Attempt) -> None:
         logger.info(f"Live reconnect attempt {attempt}")
+        started = time.monotonic()
         await asyncio.sleep(attempt.delay_s)
+        self._on_event("reconnect_attempt", attempt=attempt.number, base_s=attempt.base_s, delay_s=attempt.delay_s,
+                       waited_s=round(time.monotonic() - started, 3), resume=attempt.handle is not None)
         self._session = None
         self._session_resumption_handle = attempt.handle
         if attempt.handle is None:
@@ -135,7 +191,7 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         if self._planned:
             return
         self._planned = True
-        self._on_event("disconnect", code=None, reason=reason)
+        self._on_event("disconnect", code=None, reason=reason, moment=self._moment().value)
         self._dropped_at = time.monotonic()
         await self.push_frame(LiveLinkFrame(up=False))
         session = self._link.detach()
@@ -155,6 +211,8 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         sc = message.server_content
         if sc is not None and sc.model_turn is not None:
             self._between_turns = False  # the examiner is answering
+        if sc is not None and (sc.generation_complete or sc.turn_complete or sc.interrupted):
+            self._turn_arrived_whole = bool(sc.generation_complete)
         update = message.session_resumption_update
         if update is not None:
             self._policy.on_handle(update.new_handle, bool(update.resumable))
@@ -166,8 +224,25 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
             seconds = left.total_seconds() if hasattr(left, "total_seconds") else float(str(left).rstrip("s") or 0)
             self._policy.on_go_away(seconds)
             self._on_event("go_away", time_left_s=seconds)
-        if self._policy.planned_reconnect_due(between_turns=self._between_turns and not self._user_is_speaking):
+            if self._go_away_timer is None or self._go_away_timer.done():
+                self._go_away_timer = self.create_task(self._at_go_away_deadline(), "live-go-away-deadline")
+        self._reconnect_if_planned()
+
+    def _moment(self) -> Moment:
+        if self._user_is_speaking:
+            return Moment.CANDIDATE_SPEAKING
+        return Moment.BETWEEN_TURNS if self._between_turns else Moment.EXAMINER_TURN
+
+    def _reconnect_if_planned(self) -> None:
+        if not self._planned and self._policy.planned_reconnect_due(self._moment()):
             self.create_task(self._planned_reconnect("go_away"), "live-go-away")
+
+    async def _at_go_away_deadline(self) -> None:
+        """No message may come while the candidate speaks: the deadline is a timer too."""
+        deadline = self._policy.go_away_deadline
+        if deadline is not None:
+            await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+            self._reconnect_if_planned()
 
 
 def gemini_live_service(context: StageContext, params) -> GeminiLiveLLMService:

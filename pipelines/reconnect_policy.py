@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 REFUSED = 1008  # the server refused the handle (unknown or expired) or the key
 
@@ -21,8 +22,17 @@ REFUSED = 1008  # the server refused the handle (unknown or expired) or the key
 @dataclass(frozen=True)
 class Attempt:
     number: int  # 1-based, within this outage
-    delay_s: float  # wait before it
+    base_s: float  # the schedule's wait for this attempt
+    delay_s: float  # the wait before it: base_s with jitter
     handle: str | None  # resume by this handle; None: a fresh session seeded with the exam so far
+
+
+class Moment(Enum):
+    """Where the exchange is, for a planned reconnect."""
+
+    BETWEEN_TURNS = "between_turns"  # after a resumable point, before the candidate's next window
+    CANDIDATE_SPEAKING = "candidate_speaking"  # a window is open: its audio is kept and sent again whole
+    EXAMINER_TURN = "examiner_turn"  # a reply is owed or playing, or a call pending: never cut
 
 
 class ReconnectPolicy:
@@ -80,16 +90,25 @@ class ReconnectPolicy:
         delay = base * (1 + self._jitter * (2 * self._rng.random() - 1))
         if now + delay - self._dropped_at > self._budget_s:
             return None
-        return Attempt(number=self._attempts, delay_s=round(delay, 3), handle=self.handle)
+        return Attempt(number=self._attempts, base_s=base, delay_s=round(delay, 3), handle=self.handle)
 
     # -- goAway
 
     def on_go_away(self, time_left_s: float) -> None:
         self._go_away_until = self._clock() + time_left_s
 
-    def planned_reconnect_due(self, *, between_turns: bool) -> bool:
-        """After a goAway: reconnect now? At the first moment between turns, or at the latest
-        go_away_margin_s before the time runs out."""
+    @property
+    def go_away_deadline(self) -> float | None:
+        """When, after a goAway, a planned reconnect stops waiting for a moment between turns."""
+        return None if self._go_away_until is None else self._go_away_until - self._margin_s
+
+    def planned_reconnect_due(self, moment: Moment) -> bool:
+        """After a goAway: reconnect now? At the first moment between turns; once the deadline
+        (go_away_margin_s before the time runs out) has passed, also while the candidate
+        speaks, since the answer so far is sent again whole. Never in the examiner's turn:
+        cutting it would have the candidate hear it twice."""
         if self._go_away_until is None:
             return False
-        return between_turns or self._clock() >= self._go_away_until - self._margin_s
+        if moment is Moment.BETWEEN_TURNS:
+            return True
+        return moment is Moment.CANDIDATE_SPEAKING and self._clock() >= self.go_away_deadline

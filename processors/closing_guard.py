@@ -83,6 +83,11 @@ class ClosingDetector:
                 return size
         return None
 
+    def end_turn(self) -> None:
+        """A turn ended (or was cut): its last word and the next turn's first stay apart."""
+        if self._text and not self._text[-1].isspace():
+            self._text += " "
+
     @property
     def words_seen(self) -> int:
         return len(words_of(self._text))
@@ -144,6 +149,7 @@ class ClosingGuard:
         return True
 
     def on_turn_end(self) -> None:
+        self.detector.end_turn()
         if self.state == "closing":
             self.state = "closed"
 

@@ -26,6 +26,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from processors.closing_guard import ClosingDetector
+from processors.live_link import LiveLinkFrame
 
 
 class ExamEnd:
@@ -35,6 +36,9 @@ class ExamEnd:
     script: once the result is in (called, or spoken in full) and the examiner has been
     quiet for `closing_wait_s` without the phrase, it is time to say it from the config
     ("say_closing", once); the end follows once that audio has played ("closing_from_config").
+    Once the result is in, a lost Live link is not waited for: all that is left is the
+    closing, and a reconnect would have the model say it again from the start, after a
+    pause the candidate may fill. viva says it as soon as the examiner's audio stops.
 
     Args:
         drain_s: wait this long after the examiner's audio stops (the tail of the words).
@@ -50,6 +54,7 @@ class ExamEnd:
         self.result_ready = False
         self.said_closing = False
         self.examiner_speaking = False
+        self.link_down = False
         self._stopped_at: float | None = None
         self._ready_at: float | None = None
 
@@ -65,6 +70,9 @@ class ExamEnd:
         self.said_closing = True
         self._stopped_at = None
 
+    def on_link(self, up: bool) -> None:
+        self.link_down = not up
+
     def on_examiner_audio(self, speaking: bool) -> None:
         self.examiner_speaking = speaking
         self._stopped_at = None if speaking else self._clock()
@@ -79,7 +87,7 @@ class ExamEnd:
             if now - self._stopped_at >= self._drain_s:
                 return "closing_phrase" if self.closing_heard else "closing_from_config"
             return None
-        if self.result_ready and not self.said_closing and now - quiet_since >= self._closing_wait_s:
+        if self.result_ready and not self.said_closing and (self.link_down or now - quiet_since >= self._closing_wait_s):
             return "say_closing"
         return None
 
@@ -88,7 +96,9 @@ class ExamEndProcessor(FrameProcessor):
     """Ends the pipeline (gracefully, with EndWorkerFrame) when ExamEnd says so.
 
     On the way out, a result the model never called for is extracted from the examiner's
-    transcript (ToolFallback); the record says where the result came from.
+    transcript (ToolFallback); the record says where the result came from. Once viva says
+    the closing itself, it is the last thing the candidate hears: the model's audio and
+    words after it are dropped.
 
     Args:
         closing_phrase: from the exam config.
@@ -121,16 +131,23 @@ class ExamEndProcessor(FrameProcessor):
             self._watch = self.create_task(self._watch_loop(), "exam-end")
         elif end is None:
             pass
+        elif end.said_closing and direction == FrameDirection.DOWNSTREAM and isinstance(
+                frame, (TTSAudioRawFrame, TTSTextFrame, TTSStartedFrame, TTSStoppedFrame)):
+            return  # the model again, after viva's closing (its own frames are pushed, not processed)
+        elif isinstance(frame, LiveLinkFrame):
+            end.on_link(frame.up)
         elif isinstance(frame, TTSTextFrame) and direction == FrameDirection.DOWNSTREAM:
             if self._fallback is not None:
                 self._fallback.on_examiner_text(frame.text)
             if self._closing.feed(frame.text):
                 end.on_closing()
+        elif isinstance(frame, (TTSStartedFrame, TTSStoppedFrame)) and direction == FrameDirection.DOWNSTREAM:
+            self._closing.end_turn()
+            if isinstance(frame, TTSStoppedFrame) and self._fallback is not None and not self._results.complete:
+                if self._fallback.spoken():
+                    end.on_result_ready()  # said aloud in full: the script is over; a call may still win
         elif isinstance(frame, FunctionCallResultFrame) and self._results.complete:
             end.on_result_ready()
-        elif isinstance(frame, TTSStoppedFrame) and self._fallback is not None and not self._results.complete:
-            if self._fallback.spoken():
-                end.on_result_ready()  # said aloud in full: the script is over; a call may still win
         elif isinstance(frame, BotStartedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
             end.on_examiner_audio(True)
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.UPSTREAM:

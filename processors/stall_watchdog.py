@@ -27,7 +27,6 @@ from pipecat.frames.frames import (
     FunctionCallResultFrame,
     InputTextRawFrame,
     StartFrame,
-    SystemFrame,
     TTSAudioRawFrame,
     TTSTextFrame,
     UserStartedSpeakingFrame,
@@ -36,6 +35,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from processors.exam_part import ExamPartFrame
+from processors.live_link import LiveLinkFrame, ReconnectRequestFrame
 
 DEFAULT_NUDGE = "(The candidate has finished answering. Please continue with the exam.)"
 
@@ -55,19 +55,6 @@ class Reconnect:
 @dataclass(frozen=True)
 class GiveUp:
     waited_s: float
-
-
-@dataclass
-class ReconnectRequestFrame(SystemFrame):
-    """Asks the Live service (upstream) to reconnect: the watchdog's last resort."""
-
-
-@dataclass
-class LiveLinkFrame(SystemFrame):
-    """The Live service's link went down (up=False) or came back (downstream): while it is
-    down the model cannot answer, so no silence is its fault."""
-
-    up: bool = True
 
 
 class StallWatchdog:

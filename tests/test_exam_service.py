@@ -11,7 +11,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.google.gemini_live.llm import GeminiVADParams
 
 from pipelines.gemini import ExamGeminiLiveService
-from processors.stall_watchdog import ReconnectRequestFrame
+from processors.live_link import ReconnectRequestFrame
 from tests.conftest import read_pcm
 from tests.emulator.test_pipecat_exchange import Recorder, answer
 

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from pipelines.reconnect_policy import REFUSED, Attempt, ReconnectPolicy
+from pipelines.reconnect_policy import REFUSED, Attempt, Moment, ReconnectPolicy
 from tests.helpers import FakeClock
 
 
@@ -71,23 +71,35 @@ def test_a_connection_ends_the_outage_and_the_count_starts_again(clock):
     reconnect.on_disconnect(1011)
     reconnect.on_connected()
     assert not reconnect.reconnecting
-    assert reconnect.on_disconnect(1011) == Attempt(number=1, delay_s=1.0, handle=None)
+    assert reconnect.on_disconnect(1011) == Attempt(number=1, base_s=1.0, delay_s=1.0, handle=None)
 
 
 def test_a_go_away_reconnects_at_the_next_point_between_turns(clock):
     reconnect = policy(clock, go_away_margin_s=5)
-    assert not reconnect.planned_reconnect_due(between_turns=True)  # no goAway: nothing planned
+    assert not reconnect.planned_reconnect_due(Moment.BETWEEN_TURNS)  # no goAway: nothing planned
+    assert reconnect.go_away_deadline is None
     reconnect.on_go_away(50)
-    assert not reconnect.planned_reconnect_due(between_turns=False)
-    assert reconnect.planned_reconnect_due(between_turns=True)
+    assert reconnect.go_away_deadline == clock.t + 45
+    assert not reconnect.planned_reconnect_due(Moment.CANDIDATE_SPEAKING)
+    assert not reconnect.planned_reconnect_due(Moment.EXAMINER_TURN)
+    assert reconnect.planned_reconnect_due(Moment.BETWEEN_TURNS)
 
 
-def test_a_go_away_reconnects_before_the_time_runs_out_even_mid_turn(clock):
+def test_after_the_deadline_a_go_away_reconnects_while_the_candidate_speaks_never_in_the_examiners_turn(clock):
     reconnect = policy(clock, go_away_margin_s=5)
     reconnect.on_go_away(20)
     clock.t += 14.9
-    assert not reconnect.planned_reconnect_due(between_turns=False)
+    assert not reconnect.planned_reconnect_due(Moment.CANDIDATE_SPEAKING)
     clock.t += 0.1
-    assert reconnect.planned_reconnect_due(between_turns=False)
+    assert reconnect.planned_reconnect_due(Moment.CANDIDATE_SPEAKING)
+    clock.t += 10  # past the time left: the examiner's turn is still not cut (the server will close)
+    assert not reconnect.planned_reconnect_due(Moment.EXAMINER_TURN)
     reconnect.on_connected()
-    assert not reconnect.planned_reconnect_due(between_turns=True)
+    assert not reconnect.planned_reconnect_due(Moment.BETWEEN_TURNS)
+
+
+def test_a_go_away_with_less_time_than_the_margin_is_due_at_once_unless_the_examiner_speaks(clock):
+    reconnect = policy(clock, go_away_margin_s=5)
+    reconnect.on_go_away(3)
+    assert reconnect.planned_reconnect_due(Moment.CANDIDATE_SPEAKING)
+    assert not reconnect.planned_reconnect_due(Moment.EXAMINER_TURN)

@@ -2,7 +2,7 @@
 real pipeline (simulated candidate, Silero, turn gate, Pipecat's Gemini Live service)
 against the emulator, and the records they leave.
 
-All sessions run at real-time pace, at the same time, in subprocesses started once: the
+All sessions run at real-time pace, ten at a time, in subprocesses started once: the
 configs with a steady candidate, stock Pipecat, and the turn gate's hard cases (the
 production noise burst with the stall fault, the examiner's echo, a barge-in over it).
 """
@@ -19,6 +19,7 @@ import pytest
 from emulator.toolargs import schema_errors
 from tests.conftest import ROOT
 from viva.config import load_config
+from viva.summary import reconnect_schedule, run_row, waits_off_schedule
 
 CANDIDATE = "candidates/b2_steady.yaml"
 CONFIGS = {"full": "configs/ielts_speaking.yaml", "short": "configs/ielts_speaking_short.yaml"}
@@ -33,7 +34,11 @@ RUNS = {  # name: (config, candidate, faults)
     **{fault: (SHORT, CANDIDATE, f"faults/{fault}.yaml") for fault in (
         "stall", "speak_instead_of_tool_call", "tool_call_and_speak", "bad_tool_args", "repeat_closing")},
 }
-CONNECTION_FAULTS = ["disconnect", "disconnect_refused", "disconnect_mid_answer", "go_away"]
+# A drop at every phase of the exchange, a refused handle, and goAways that find the
+# candidate speaking (go_away) and the examiner speaking (go_away_examiner_speech).
+CONNECTION_FAULTS = ["disconnect", "disconnect_refused", "disconnect_mid_answer", "disconnect_mid_examiner_speech",
+                     "disconnect_examiner_turn_end", "disconnect_tool_call_pending", "disconnect_during_closing",
+                     "go_away", "go_away_examiner_speech"]
 RUNS.update({fault: (SHORT, CANDIDATE, f"faults/{fault}.yaml") for fault in CONNECTION_FAULTS})
 # The behaviour faults of SPEC §4, each with the run that has it (the production run has the
 # stall after an empty window, with its noise burst).
@@ -42,20 +47,25 @@ BEHAVIOUR_RUNS = {"stall": "stall", "stall_after_empty_window": "production",
                   "bad_tool_args": "bad_tool_args", "repeat_closing": "repeat_closing"}
 
 
+CONCURRENT = 10  # sessions at once: more, on 2 cores, and the audio clock itself falls behind
+
+
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory):
-    """Runs every session of RUNS at once; yields {name: (returncode, stdout, stderr, record folder)}."""
+    """Runs every session of RUNS, CONCURRENT at a time; yields {name: (returncode, stdout,
+    stderr, record folder)}."""
     out = tmp_path_factory.mktemp("sessions")
-    processes = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "viva.cli", "simulate", config, "--candidate", candidate, "--out", out / name,
-             *(["--faults", faults] if faults else [])],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        for name, (config, candidate, faults) in RUNS.items()
-    }
-    results = {}
-    for name, process in processes.items():
+    waiting, running, results = list(RUNS.items()), {}, {}
+    while waiting or running:
+        while waiting and len(running) < CONCURRENT:
+            name, (config, candidate, faults) = waiting.pop(0)
+            running[name] = subprocess.Popen(
+                [sys.executable, "-m", "viva.cli", "simulate", config, "--candidate", candidate, "--out", out / name,
+                 *(["--faults", faults] if faults else [])],
+                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+        name = next(iter(running))  # the oldest; its output is read to the end while it runs
+        process = running.pop(name)
         stdout, stderr = process.communicate(timeout=900)
         (record,) = [path for path in (out / name).iterdir() if (path / "session.json").exists()]
         results[name] = (process.returncode, stdout, stderr, record)
@@ -253,6 +263,11 @@ def test_the_session_survives_the_connection_and_every_answer_arrives_whole_in_o
     assert windows and all(w["speech"] for w in windows)  # no window holds a piece of an answer only
     answers = [w["audio_s"] for w in windows]
     assert min(answers) > 2.5  # the shortest answer of b2_steady is 3.1 s: none arrived cut
+    config = load_config(ROOT / SHORT)
+    assert run_row(record, config.exam.tools).tool_results_lost == 0
+    assert waits_off_schedule(data["events"], reconnect_schedule(config)) == 0
+    planned = [e for e in data["events"] if e["type"] == "disconnect" and e["code"] is None]
+    assert all(e["moment"] in ("between_turns", "candidate_speaking") for e in planned)  # never the examiner's turn
 
 
 def test_a_drop_after_an_answer_is_resumed_by_handle_at_the_first_attempt(sessions):
@@ -272,3 +287,35 @@ def test_a_refused_handle_goes_on_in_a_fresh_session_where_the_exam_was(sessions
              for line in path.read_text().splitlines()]
     (history,) = [e for e in fresh if e["kind"] == "history"]
     assert history["resumed_at_line"] >= 1  # placed after the greeting: not started again
+
+
+def test_a_drop_in_the_examiners_turn_ends_that_turn_and_a_whole_turn_is_not_heard_twice(sessions):
+    _, _, _, cut = sessions["disconnect_mid_examiner_speech"]
+    (drop,) = [e for e in json.loads((cut / "session.json").read_text())["events"] if e["type"] == "disconnect"]
+    assert drop["examiner_turn"] == "partial"
+    _, _, _, record = sessions["disconnect_examiner_turn_end"]
+    data = json.loads((record / "session.json").read_text())
+    (drop,) = [e for e in data["events"] if e["type"] == "disconnect"]
+    assert drop["examiner_turn"] == "whole"
+    assert [e["type"] for e in data["events"]].count("repeated_turn_skipped") == 1
+    examiner = " ".join(e["text"] for e in data["transcript"] if e["role"] == "examiner")
+    assert examiner.count("Why do people like to travel?") == 1  # the resumed session said it again, unheard
+
+
+def test_a_tool_result_sent_into_a_dropped_link_reaches_the_session_after_the_reconnect(sessions):
+    _, _, _, record = sessions["disconnect_tool_call_pending"]
+    entries = journal(record)
+    first_call = next(e for e in entries if e["kind"] == "tool_call")
+    closed = next(i for i, e in enumerate(entries) if e["kind"] == "socket_closed")
+    delivered = [e for e in entries[closed:] if e["kind"] == "tool_response" and first_call["id"] in e["ids"]]
+    assert delivered  # answered while the link was down, sent on the next one
+
+
+def test_a_drop_after_the_result_has_viva_say_the_closing_once_and_nothing_after(sessions):
+    for fault in ("disconnect_tool_call_pending", "disconnect_during_closing"):
+        _, _, _, record = sessions[fault]
+        data = json.loads((record / "session.json").read_text())
+        assert data["end_reason"] == "closing_from_config" and data["metrics"]["closing_phrases_heard"] == 1
+        examiner = [e["text"] for e in data["transcript"] if e["role"] == "examiner"]
+        assert examiner[-1].endswith("That is the end of the Speaking test.")
+        assert " ".join(examiner).count("end of the Speaking test") == 1  # the model's repeat went unheard

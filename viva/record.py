@@ -22,6 +22,8 @@ from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     TranscriptionFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
     TTSTextFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
@@ -69,6 +71,7 @@ class SessionRecord:
         self._clock = clock
         self._t0 = clock()
         self.started_at = self._t0  # on the clock given: event t_s counts from here
+        self._turn_ended: set[str] = set()  # roles whose last turn ended (end_words)
         self.data: dict[str, Any] = {
             "session_id": session_id, "config": config, "exam": exam, "llm": llm,
             "started_at": _utc(datetime.now()), "ended_at": None,
@@ -106,10 +109,19 @@ class SessionRecord:
     def text(self, role: str, text: str) -> None:
         """Transcript text of role, added to that role's latest entry (opening one if none is open)."""
         entry = self._last(role)
-        if entry is None or (entry["end_s"] is not None and self.now() - entry["end_s"] > 2.0):
+        ended = entry is not None and entry["end_s"] is not None
+        if entry is None or (ended and (role in self._turn_ended or self.now() - entry["end_s"] > 2.0)):
             entry = {"role": role, "start_s": self.now(), "end_s": None, "text": ""}
             self.data["transcript"].append(entry)
+        self._turn_ended.discard(role)
         entry["text"] += text
+
+    def end_words(self, role: str) -> None:
+        """A turn of role's words ended (or was cut): the next words do not run into the last."""
+        entry = self._last(role)
+        if entry is not None and entry["text"] and not entry["text"][-1].isspace():
+            entry["text"] += " "
+        self._turn_ended.add(role)  # its next words open an entry of their own once this one's audio ended
 
     def _last(self, role: str) -> dict | None:
         return next((e for e in reversed(self.data["transcript"]) if e["role"] == role), None)
@@ -191,7 +203,10 @@ class SessionObserver(BaseObserver):
         # hears (a guard before it may cut the rest).
         if not isinstance(data.processor, BaseOutputTransport) or data.direction != FrameDirection.DOWNSTREAM:
             return
-        if isinstance(data.frame, TTSTextFrame):
+        if isinstance(data.frame, (TTSStartedFrame, TTSStoppedFrame)):
+            self._closing.end_turn()
+            self._record.end_words("examiner")
+        elif isinstance(data.frame, TTSTextFrame):
             self._record.text("examiner", data.frame.text)
             for _ in range(self._closing.feed(data.frame.text)):
                 self._record.event("closing_phrase")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from emulator.toolargs import schema_errors
@@ -25,6 +25,30 @@ class RunRow:
     reconnects: int | None
     tool_results_lost: int | None
     audio_bytes_outside: int | None
+    reconnect_waits: list[tuple[int, float]] = field(default_factory=list)  # (attempt, seconds waited)
+    waits_off_schedule: int | None = None  # None: no schedule to check against (Pipecat's own reconnect)
+
+
+def reconnect_schedule(config) -> tuple[list[float], float] | None:
+    """The config's reconnect waits (schedule, jitter), if its Live stage is viva's."""
+    for stage in config.stages:
+        if stage.name == "gemini_live" and getattr(stage.params, "resilient", False):
+            return list(stage.params.reconnect_schedule_s), stage.params.reconnect_jitter
+    return None
+
+
+def waits_off_schedule(events: list[dict], schedule: tuple[list[float], float]) -> int:
+    """Reconnect attempts whose wait broke the configured schedule: not the schedule's wait
+    for its attempt number (the last repeating), jittered beyond the bound, or not waited out."""
+    waits, jitter = schedule
+    off = 0
+    for e in events:
+        if e["type"] != "reconnect_attempt":
+            continue
+        base = waits[min(e["attempt"], len(waits)) - 1]
+        jittered = base * (1 - jitter) - 1e-3 <= e["delay_s"] <= base * (1 + jitter) + 1e-3
+        off += not (e["base_s"] == base and jittered and e["waited_s"] >= e["delay_s"] - 1e-3)
+    return off
 
 
 def silences_after_turns(events: list[dict]) -> list[float]:
@@ -40,8 +64,9 @@ def silences_after_turns(events: list[dict]) -> list[float]:
     return silences
 
 
-def run_row(record_dir: Path, tools=None) -> RunRow:
-    """tools: the exam's tools, to check the result against (None: not checked)."""
+def run_row(record_dir: Path, tools=None, schedule: tuple[list[float], float] | None = None) -> RunRow:
+    """tools: the exam's tools, to check the result against (None: not checked);
+    schedule: the configured reconnect waits, to check the waits against (reconnect_schedule)."""
     data = json.loads((record_dir / "session.json").read_text())
     valid = None
     if data["result"] is not None and tools:
@@ -75,6 +100,8 @@ def run_row(record_dir: Path, tools=None) -> RunRow:
         reconnects=reconnects,
         tool_results_lost=lost,
         audio_bytes_outside=outside,
+        reconnect_waits=[(e["attempt"], e["waited_s"]) for e in data["events"] if e["type"] == "reconnect_attempt"],
+        waits_off_schedule=None if schedule is None else waits_off_schedule(data["events"], schedule),
     )
 
 
@@ -98,11 +125,28 @@ def aggregate(rows: list[RunRow]) -> dict[str, str]:
         "reconnects": _total(rows, "reconnects"),
         "tool results lost": _total(rows, "tool_results_lost"),
         "audio bytes outside windows": _total(rows, "audio_bytes_outside"),
+        "reconnect waits (attempt: s)": _waits(rows),
+        "waits on schedule": _on_schedule(rows),
     }
 
 
-def print_summary(results, *, config: str, tools=None) -> None:
-    rows = [run_row(r.record_dir, tools) for r in results]
+def _waits(rows: list[RunRow]) -> str:
+    by_attempt: dict[int, list[float]] = {}
+    for row in rows:
+        for attempt, waited in row.reconnect_waits:
+            by_attempt.setdefault(attempt, []).append(waited)
+    return "; ".join(f"{n}: {min(w):.2f}-{max(w):.2f}" for n, w in sorted(by_attempt.items())) or "-"
+
+
+def _on_schedule(rows: list[RunRow]) -> str:
+    if any(r.waits_off_schedule is None for r in rows):
+        return "-"
+    attempts = sum(len(r.reconnect_waits) for r in rows)
+    return f"{attempts - sum(r.waits_off_schedule for r in rows)}/{attempts}"
+
+
+def print_summary(results, *, config: str, tools=None, schedule=None) -> None:
+    rows = [run_row(r.record_dir, tools, schedule) for r in results]
     header = (f"{'session':<26} {'outcome':<10} {'result':<12} {'stalls>5s':>9} {'longest silence':>15} "
               f"{'closings':>8} {'reconnects':>10} {'lost results':>12} {'bytes outside':>13}")
     print(header)

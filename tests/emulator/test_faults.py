@@ -254,3 +254,64 @@ def test_spoken_results_say_bands_as_words():
     assert number_words(6.5) == "six point five" and number_words(7) == "seven"
     assert spoken_result({"fluency_coherence": 6.5, "overall_band": 7.0, "evidence": {}}) == (
         "I would give fluency coherence a six point five, and overall band a seven.")
+
+
+async def messages_until_closed(session) -> tuple[list[types.LiveServerMessage], int]:
+    """Every message until the server closes; and the close code."""
+    seen = []
+    with pytest.raises(errors.APIError) as closed:
+        while True:
+            async for message in session.receive():
+                seen.append(message)
+    return seen, closed.value.code
+
+
+def contents(messages, field) -> list:
+    return [m for m in messages if m.server_content and getattr(m.server_content, field)]
+
+
+@pytest.mark.parametrize("during", ["examiner_speech", "examiner_turn_end"])
+async def test_a_disconnect_in_the_examiners_turn_cuts_it_where_asked(exam, tmp_path, during):
+    # Real-time pace with the turn end held, so that "1.0 s into the audio" is inside the turn.
+    entry = {"kind": "disconnect", "during": during, "at_turn": 1, "after_s": 1.0, "code": 1011}
+    settings = fast_settings(pace=1.25, hold_turn_complete=True)
+    async with EmulatorServer(exam=exam, log_dir=tmp_path, settings=settings, faults=faults(entry)) as server:
+        async with await opened(server, exam, "s") as session:
+            await session.send_realtime_input(text="Hello")
+            first = await receive_turn(session)  # turn 0: the greeting is not cut
+            await send_answer(session, SPEECH)
+            cut, code = await messages_until_closed(session)
+    assert first.turn_complete and code == 1011
+    audio = sum(len(m.data or b"") for m in cut)
+    assert audio > 0 and not contents(cut, "turn_complete")
+    if during == "examiner_speech":  # part of the turn: about 1.25 s of its audio, no generationComplete
+        assert not contents(cut, "generation_complete") and audio < 2 * 24000 * 1.6
+    else:  # the whole turn, and then no turnComplete
+        assert contents(cut, "generation_complete")
+    assert fault_entries(server, "s", "disconnect")[0]["during"] == during
+
+
+async def test_a_disconnect_with_a_tool_call_pending_closes_right_after_the_call(exam, tmp_path):
+    async with await serve(exam, tmp_path, {"kind": "disconnect", "during": "tool_call", "code": 1011}) as server:
+        async with await opened(server, exam, "s") as session:
+            turn = await answer_every_question(session)
+            assert turn.tool_calls
+            after, code = await messages_until_closed(session)
+    assert code == 1011 and not [m for m in after if m.session_resumption_update and m.session_resumption_update.resumable]
+    kinds = [(e["kind"], e.get("fault")) for e in logged(server, "s")]
+    assert kinds.index(("tool_call", None)) < kinds.index(("fault", "disconnect"))
+
+
+async def test_a_disconnect_during_the_closing_fires_once_only(exam, tmp_path):
+    entry = {"kind": "disconnect", "during": "closing", "after_s": 0.5, "code": 1011}
+    settings = fast_settings(pace=1.25, hold_turn_complete=True)
+    async with EmulatorServer(exam=exam, log_dir=tmp_path, settings=settings, faults=faults(entry)) as server:
+        async with await opened(server, exam, "s") as session:
+            turn = await answer_every_question(session)
+            await session.send_tool_response(function_responses=answered(turn.tool_calls[0], {"ok": True}))
+            cut, code = await messages_until_closed(session)
+        assert code == 1011 and not contents(cut, "turn_complete")
+        said = "".join(m.server_content.output_transcription.text for m in contents(cut, "output_transcription"))
+        assert said and exam.closing_phrase.startswith(said.strip())
+        plan = server.sessions["s"].misbehaviour.plan
+        assert plan.fires_during("closing", turn=2) is None  # a moment happens once

@@ -50,6 +50,18 @@ def test_a_passage_cut_short_at_the_end_waits_for_the_rest():
     assert detector.feed(" test.") == 1
 
 
+def test_a_turn_cut_mid_word_does_not_swallow_the_next_turns_first_word():
+    # A link dropped in "Why do people like"; the next turn is the closing. Without the
+    # turn's end between them, "likeThank" would hide the phrase's first word.
+    detector = ClosingDetector(PHRASE)
+    assert detector.feed("Why do people like") == 0
+    detector.end_turn()
+    assert detector.feed(PHRASE) == 1
+    glued = ClosingDetector(PHRASE)
+    glued.feed("Why do people like")
+    assert glued.feed(PHRASE) == 0
+
+
 def test_the_phrase_said_twice_counts_twice_in_any_piecing():
     detector = ClosingDetector(PHRASE)
     pieces = (PHRASE + " " + PHRASE + " Have a good day.").split(" ")

@@ -116,3 +116,29 @@ def test_no_result_means_viva_does_not_say_the_closing():
     end.on_examiner_audio(False)
     clock.t += 600
     assert end.due() is None
+
+
+def test_a_lost_link_after_the_result_means_viva_says_the_closing_once_the_examiner_stops():
+    clock = FakeClock()
+    end = ExamEnd(drain_s=0.5, closing_wait_s=5.0, clock=clock)
+    end.on_link(False)
+    clock.t += 10
+    assert end.due() is None  # no result yet: the reconnect is worth waiting for
+    end.on_examiner_audio(True)  # the closing, cut by the drop, still playing out
+    end.on_result_ready()
+    assert end.due() is None
+    end.on_examiner_audio(False)
+    assert end.due() == "say_closing"  # at once, not after closing_wait_s
+
+
+def test_a_link_back_up_restores_the_usual_wait():
+    clock = FakeClock()
+    end = ExamEnd(drain_s=0.5, closing_wait_s=5.0, clock=clock)
+    end.on_result_ready()
+    end.on_examiner_audio(False)
+    end.on_link(False)
+    end.on_link(True)
+    clock.t += 4.9
+    assert end.due() is None
+    clock.t += 0.1
+    assert end.due() == "say_closing"

@@ -14,10 +14,10 @@ from pipecat.tests.utils import SleepFrame, run_test
 from processors.stall_watchdog import (
     GiveUp,
     Nudge,
-    ReconnectRequestFrame,
     StallWatchdog,
     StallWatchdogProcessor,
 )
+from processors.live_link import ReconnectRequestFrame
 from tests.helpers import FakeClock
 
 

@@ -9,6 +9,7 @@ from pipecat.frames.frames import (
     FunctionCallResultFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
+    TTSStartedFrame,
     TTSStoppedFrame,
     TTSTextFrame,
 )
@@ -19,6 +20,7 @@ from pipecat.tests.utils import SleepFrame, run_test
 from emulator.misbehaviour import spoken_result
 from emulator.toolargs import example_arguments, schema_errors
 from processors.exam_end import ExamEndProcessor
+from processors.live_link import LiveLinkFrame
 from processors.tool_fallback import ToolFallback
 from tests.conftest import ROOT
 from viva.config import load_config
@@ -178,3 +180,20 @@ async def test_when_the_model_never_says_the_closing_viva_says_it_once_and_ends(
     assert sum(len(f.audio) for f in down if isinstance(f, TTSAudioRawFrame)) == 9600
     assert record.data["outcome"] == "completed" and record.data["end_reason"] == "closing_from_config"
     assert [e["type"] for e in record.data["events"]].count("closing_from_config") == 1
+
+
+async def test_a_link_lost_after_the_result_has_viva_close_and_the_models_repeat_is_not_heard(tmp_path):
+    results = ResultCollector(tools=EXAM.tools)
+    results.on_tool_call(TOOL.name, arguments(14))
+    record = SessionRecord(directory=tmp_path, session_id="s", config="c", exam="e", llm="emulator")
+    processor = ExamEndProcessor(closing_phrase=EXAM.closing_phrase, results=results, record=record, drain_s=0.0,
+                                 closing_wait_s=30.0, say=lambda text: bytes(9600))
+    model_closing = [TTSStartedFrame(), TTSTextFrame(text=EXAM.closing_phrase, text_type="sentence"),
+                     TTSAudioRawFrame(audio=bytes(4800), sample_rate=24000, num_channels=1), TTSStoppedFrame()]
+    frames = [FunctionCallResultFrame(function_name=TOOL.name, tool_call_id="c1", arguments={}, result={}),
+              TTSTextFrame(text="Thank you. That is", text_type="sentence"), TTSStoppedFrame(),  # cut by the drop
+              LiveLinkFrame(up=False), SleepFrame(0.3), LiveLinkFrame(up=True), *model_closing, SleepFrame(0.5)]
+    down, _ = await run_test(Pipeline([processor, Loudspeaker()]), frames_to_send=frames, expected_down_frames=None)
+    assert [f.text for f in down if isinstance(f, TTSTextFrame)] == ["Thank you. That is", EXAM.closing_phrase]
+    assert sum(len(f.audio) for f in down if isinstance(f, TTSAudioRawFrame)) == 9600  # viva's, not the model's
+    assert record.data["end_reason"] == "closing_from_config"

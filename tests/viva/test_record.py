@@ -101,3 +101,29 @@ def test_latency_counts_from_the_end_of_speech_the_turn_gate_measured():
               {"t_s": 12.0, "type": "activity_end", "vad_stop_secs": 0.3},  # no gate: the VAD's stop time
               {"t_s": 12.2, "type": "examiner_audio_start"}]
     assert response_latency_ms(events) == {"p50": 950, "p95": 1400, "max": 1400}  # 1.4 s and 0.5 s
+
+
+def test_a_new_turns_words_neither_run_into_nor_join_the_last_turn(tmp_path):
+    clock = FakeClock(50.0)
+    record = new_record(tmp_path, clock)
+    record.event("examiner_audio_start")
+    record.text("examiner", "Thank you. That is")  # cut by a dropped link
+    record.end_words("examiner")
+    clock.t += 0.4
+    record.event("examiner_audio_end")
+    clock.t += 0.1  # the next turn's words come before its audio, well within 2 s
+    record.text("examiner", "Thank you. That is the end of the Speaking test.")
+    record.event("examiner_audio_start")
+    texts = [e["text"] for e in record.finish()["transcript"]]
+    assert texts == ["Thank you. That is", "Thank you. That is the end of the Speaking test."]
+
+
+def test_words_of_one_turn_across_an_audio_gap_stay_one_entry(tmp_path):
+    clock = FakeClock(50.0)
+    record = new_record(tmp_path, clock)
+    record.event("examiner_audio_start")
+    record.text("examiner", "Your topic is:")
+    record.event("examiner_audio_end")
+    clock.t += 0.5  # a pause inside the turn
+    record.text("examiner", " a place you like.")
+    assert [e["text"] for e in record.finish()["transcript"]] == ["Your topic is: a place you like."]

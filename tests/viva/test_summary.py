@@ -4,7 +4,7 @@ import json
 
 from tests.conftest import ROOT
 from viva.config import load_config
-from viva.summary import aggregate, run_row, silences_after_turns
+from viva.summary import aggregate, reconnect_schedule, run_row, silences_after_turns, waits_off_schedule
 
 TOOLS = load_config(ROOT / "configs/ielts_speaking.yaml").exam.tools
 GOOD = {"fluency_coherence": 6.5, "lexical_resource": 6, "grammatical_range_accuracy": 7, "pronunciation": 6.5,
@@ -45,3 +45,34 @@ def test_a_row_counts_stalls_reconnects_lost_results_and_audio_outside(tmp_path)
     summary = aggregate([row, second])
     assert summary["completed"] == "2/2" and summary["schema-valid results"] == "1"
     assert summary["stalls > 5 s"] == "2" and summary["closings heard per session"] == "2x: 2"
+
+
+def attempt(n, base, delay, waited):
+    return {"t_s": 1, "type": "reconnect_attempt", "attempt": n, "base_s": base, "delay_s": delay, "waited_s": waited}
+
+
+def test_reconnect_waits_are_checked_against_the_configured_schedule():
+    schedule = ([1.0, 2.0, 4.0], 0.2)
+    good = [attempt(1, 1.0, 0.81, 0.812), attempt(2, 2.0, 2.39, 2.4), attempt(3, 4.0, 4.0, 4.0), attempt(4, 4.0, 3.3, 3.3)]
+    assert waits_off_schedule(good, schedule) == 0
+    bad = [attempt(1, 2.0, 2.0, 2.0),  # the second wait for the first attempt
+           attempt(2, 2.0, 2.5, 2.5),  # jitter beyond 20 %
+           attempt(3, 4.0, 4.0, 3.0),  # not waited out
+           attempt(1, 1.0, 1.0, 1.0)]
+    assert waits_off_schedule(bad, schedule) == 3
+
+
+def test_the_schedule_comes_from_vivas_live_stage_and_stock_pipecat_has_none():
+    assert reconnect_schedule(load_config(ROOT / "configs/ielts_speaking_short.yaml")) == ([1.0, 2.0, 4.0], 0.2)
+    assert reconnect_schedule(load_config(ROOT / "configs/baseline_pipecat.yaml")) is None
+
+
+def test_the_table_shows_waits_by_attempt_and_how_many_kept_the_schedule(tmp_path):
+    events = [attempt(1, 1.0, 0.9, 0.91), attempt(2, 2.0, 2.2, 2.21)]
+    write_record(tmp_path / "r1", events=events, result=GOOD, journal=[])
+    write_record(tmp_path / "r2", events=[attempt(1, 1.0, 1.1, 1.12)], result=GOOD, journal=[])
+    rows = [run_row(tmp_path / name, TOOLS, ([1.0, 2.0, 4.0], 0.2)) for name in ("r1", "r2")]
+    summary = aggregate(rows)
+    assert summary["reconnect waits (attempt: s)"] == "1: 0.91-1.12; 2: 2.21-2.21"
+    assert summary["waits on schedule"] == "3/3"
+    assert aggregate([run_row(tmp_path / "r1", TOOLS)])["waits on schedule"] == "-"

@@ -16,7 +16,7 @@ from viva.config import load_config
 from viva.errors import BadInput
 from viva.record import new_session_id
 from viva.simulation import RunResult, api_key_from_environment, simulate_session
-from viva.summary import print_summary
+from viva.summary import print_summary, reconnect_schedule
 
 
 async def run_simulate(args: argparse.Namespace) -> int:
@@ -29,7 +29,8 @@ async def run_simulate(args: argparse.Namespace) -> int:
         raise BadInput("--faults: the real API cannot be made to misbehave; faults need --llm emulator")
     results = await simulate_runs(config=config, candidate=candidate, faults=faults, runs=args.runs,
                                   llm=args.llm, out=args.out)
-    print_summary(results, config=str(args.config), tools=config.exam.tools)
+    print_summary(results, config=str(args.config), tools=config.exam.tools,
+                  schedule=reconnect_schedule(config))
     return 0 if all(r.ok for r in results) else 1
 
 
