@@ -71,6 +71,8 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         self._planned = False  # a planned reconnect (goAway, request) is under way
         self._turn_arrived_whole = False  # generationComplete seen, turnComplete not yet
         self._skip_repeated_turn = False
+        self._transcribed_since_resumable = False  # the candidate's words came since the last handle
+        self._skip_repeated_transcription = False
 
     async def process_frame(self, frame, direction):
         if isinstance(frame, ReconnectRequestFrame):
@@ -99,10 +101,14 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
                 pending = self._link.attach(session, resumed=resumed)
                 await self._handle_session_ready(self._link)  # a fresh session gets its history here
                 self._ready_for_realtime_input = True
+                # A window that had ended and been transcribed before the drop is transcribed
+                # again when it is sent again: the record has its words already.
+                self._skip_repeated_transcription = (resumed and self._transcribed_since_resumable
+                                                     and any(send.closes_window for send in pending))
                 self._connected(resumed=resumed, replayed=await self._link.flush(pending))
                 while True:
                     async for message in session.receive():
-                        if not self._repeats_a_whole_turn(message):
+                        if not self._repeats_what_was_received(message):
                             await self._handle_server_message(message)
                         await self._after_message(message)
         except asyncio.CancelledError:
@@ -145,6 +151,19 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
             await self._set_bot_is_responding(False)
             await self.push_frame(TTSStoppedFrame())
             await self.push_frame(LLMFullResponseEndFrame())
+
+    def _repeats_what_was_received(self, message) -> bool:
+        return self._repeats_a_transcription(message) or self._repeats_a_whole_turn(message)
+
+    def _repeats_a_transcription(self, message) -> bool:
+        """The candidate's words for a window sent again, up to the model's reply to it."""
+        if not self._skip_repeated_transcription:
+            return False
+        sc = message.server_content
+        if message.tool_call is not None or (sc is not None and (sc.model_turn or sc.turn_complete)):
+            self._skip_repeated_transcription = False
+            return False
+        return sc is not None and sc.input_transcription is not None and not sc.output_transcription
 
     def _repeats_a_whole_turn(self, message) -> bool:
         """After a drop that came once the examiner's turn had arrived whole, the resumed
@@ -213,11 +232,14 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
             self._between_turns = False  # the examiner is answering
         if sc is not None and (sc.generation_complete or sc.turn_complete or sc.interrupted):
             self._turn_arrived_whole = bool(sc.generation_complete)
+        if sc is not None and sc.input_transcription is not None:
+            self._transcribed_since_resumable = True
         update = message.session_resumption_update
         if update is not None:
             self._policy.on_handle(update.new_handle, bool(update.resumable))
             if update.resumable and update.new_handle:
                 self._link.on_resumable_point()
+                self._transcribed_since_resumable = False
                 self._between_turns = True  # the server says so: a point to resume from
         if message.go_away is not None:
             left = message.go_away.time_left

@@ -29,6 +29,10 @@ class _Send:
         return self.method == "send_realtime_input" and self.kwargs.get("activity_start") is not None
 
     @property
+    def closes_window(self) -> bool:
+        return self.method == "send_realtime_input" and self.kwargs.get("activity_end") is not None
+
+    @property
     def audio_bytes(self) -> int:
         audio = self.kwargs.get("audio") if self.method == "send_realtime_input" else None
         return len(audio.data) if audio is not None and audio.data else 0

@@ -276,6 +276,8 @@ def test_a_drop_after_an_answer_is_resumed_by_handle_at_the_first_attempt(sessio
     (reconnect,) = [e for e in data["events"] if e["type"] == "reconnect"]
     assert reconnect["resumed"] and reconnect["attempt"] == 1  # the first attempt, by handle (its wait: the bench)
     assert reconnect["replayed"] > 0  # the answer the drop followed was sent again
+    said = [e["text"] for e in data["transcript"] if e["role"] == "candidate"]
+    assert len(said) == 3 and all(text.count("(speech") == 1 for text in said)  # the one sent again: once
 
 
 def test_a_refused_handle_goes_on_in_a_fresh_session_where_the_exam_was(sessions):
