@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Sets up everything viva needs on a fresh Debian machine with Python 3.11 and pip:
 # system packages (espeak-ng for the emulated examiner's voice, PortAudio for local
-# audio), uv, and the locked Python environment in .venv.
+# audio, Chromium and PulseAudio for the browser and desktop tests), uv, and the locked
+# Python environment in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(espeak-ng portaudio19-dev)
+packages=(espeak-ng portaudio19-dev chromium pulseaudio)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

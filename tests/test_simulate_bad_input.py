@@ -60,10 +60,14 @@ def test_gemini_without_a_key(tmp_path):
     assert not any(tmp_path.iterdir())  # nothing started, nothing written
 
 
-def test_run_says_not_yet_in_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "viva.cli", "run", SHORT, "--transport", "daily"], cwd=ROOT,
+def test_run_local_without_a_sound_card_says_so_in_one_line(tmp_path):
+    # No sound card here, and no PulseAudio server to stand in for one.
+    env = {**os.environ, "PULSE_SERVER": f"unix:{tmp_path}/no-such-server"}
+    result = subprocess.run([sys.executable, "-m", "viva.cli", "run", SHORT, "--transport", "local", "--llm",
+                             "emulator", "--out", str(tmp_path / "out")], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
-    one_line_exit_2(result, r"not yet")
+    one_line_exit_2(result, r"--transport local: no audio input \(microphone\) device found")
+    assert not (tmp_path / "out").exists()  # nothing started, nothing written
 
 
 def test_a_bad_faults_file(tmp_path):

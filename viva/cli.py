@@ -39,8 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="a live session with a real person")
     run.add_argument("config", type=Path, metavar="CONFIG")
     run.add_argument("--transport", choices=["local", "daily", "webrtc"], default="webrtc")
-    run.add_argument("--llm", choices=["emulator", "gemini"])
-    run.add_argument("--out", type=Path, default=Path("sessions"))
+    run.add_argument("--llm", choices=["emulator", "gemini"], help="default: gemini (GOOGLE_API_KEY)")
+    run.add_argument("--out", type=Path, default=Path("sessions"), help="where session records go")
+    run.add_argument("--headphones", action="store_true",
+                     help="local: the candidate wears headphones (no echo): barge-in stays on")
+    run.add_argument("--room", metavar="URL", help="daily: join this room instead of creating one")
+    run.add_argument("--token", help="daily: the bot's meeting token for --room")
+    run.add_argument("--host", default="localhost", help="webrtc: where the browser page is served")
+    run.add_argument("--port", type=int, default=7860, help="webrtc: its port")
 
     report = commands.add_parser("report", help="render a session record's report.html again")
     report.add_argument("record_dir", type=Path, metavar="RECORD_DIR")
@@ -77,10 +83,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return asyncio.run(run_simulate(args))
         if args.command == "run":
-            from viva.config import load_config
+            from viva.commands.run import run_live
 
-            load_config(args.config)
-            raise BadInput(f"viva run --transport {args.transport}: not yet: live sessions come with the transports issue")
+            return asyncio.run(run_live(args))
         if args.command == "report":
             from viva.report import write_report
 

@@ -7,15 +7,12 @@ import asyncio
 from pathlib import Path
 
 from emulator.faults import load_faults
-from emulator.server import EmulatorServer
-from emulator.session import SessionSettings
-from emulator.voice import ExaminerVoice
-from pipelines.context import LLMTarget
 from viva.candidate import load_candidate
 from viva.config import load_config
 from viva.errors import BadInput
 from viva.record import new_session_id
-from viva.simulation import RunResult, api_key_from_environment, simulate_session
+from viva.commands.targets import emulator_server, emulator_target, gemini_target
+from viva.simulation import RunResult, simulate_session
 from viva.summary import print_summary, reconnect_schedule
 
 
@@ -37,18 +34,14 @@ async def run_simulate(args: argparse.Namespace) -> int:
 async def simulate_runs(*, config, candidate, faults, runs: int, llm: str, out: Path) -> list[RunResult]:
     """runs sessions at once; run i draws fault number stream i, so a seeded table repeats."""
     if llm == "gemini":
-        target = LLMTarget(kind="gemini", api_key=api_key_from_environment())
+        target = gemini_target()
         return list(await asyncio.gather(*(
             simulate_session(config=config, candidate=candidate, llm=target, out_dir=out) for _ in range(runs)
         )))
-    settings = SessionSettings(voice=ExaminerVoice())
-    async with EmulatorServer(exam=config.exam, log_dir=out, settings=settings, faults=faults) as emulator:
+    async with emulator_server(config, out=out, faults=faults) as emulator:
         async def one(run: int) -> RunResult:
             session_id = f"{new_session_id()}-{run:03d}"
-            target = LLMTarget(kind="emulator", api_key="emulator",
-                               http_options=emulator.http_options(session_id=session_id, run=run),
-                               rest_http_options=emulator.rest_http_options(session_id=session_id))
-            return await simulate_session(config=config, candidate=candidate, llm=target, out_dir=out,
-                                          session_id=session_id)
+            return await simulate_session(config=config, candidate=candidate, out_dir=out, session_id=session_id,
+                                          llm=emulator_target(emulator, session_id=session_id, run=run))
 
         return list(await asyncio.gather(*(one(run) for run in range(runs))))

@@ -1,0 +1,133 @@
+"""One exam through the full pipeline, whatever the transport: its record, result and recording.
+
+A simulated candidate starts the exam when the pipeline starts; a person starts it by
+joining (a Daily room, a browser's WebRTC connection) and, by leaving, ends it
+`aborted`. Either way the record is written as the session goes and finished, with its
+report, whatever ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from loguru import logger
+from pipecat.frames.frames import LLMContextFrame
+from pipecat.pipeline.runner import WorkerRunner
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.transports.base_transport import BaseTransport
+
+from pipelines.build import build_pipeline
+from pipelines.context import LLMTarget, StageContext
+from viva.config import VivaConfig
+from viva.errors import BadInput
+from viva.record import SessionObserver, SessionRecord, new_session_id
+from viva.recording import StereoRecorder
+from viva.report import write_report
+from viva.results import ResultCollector
+
+
+def api_key_from_environment() -> str:
+    key = os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY")
+    if not key:
+        raise BadInput("--llm gemini needs an API key: set GOOGLE_API_KEY (or GEMINI_API_KEY)")
+    return key
+
+
+@dataclass
+class RunResult:
+    record_dir: Path
+    data: dict
+    transport: BaseTransport | None = None  # for measurements (bench/)
+    started_at: float = 0.0  # time.monotonic() at the record's t_s 0
+
+    @property
+    def ok(self) -> bool:
+        return self.data["outcome"] == "completed" and self.data["result"] is not None
+
+
+class ExamSession:
+    """The pipeline of a config around a transport, with the session's record.
+
+    Args:
+        config: the viva config.
+        transport: where the candidate is (simulated, Daily, WebRTC, local audio).
+        llm: where the Live service connects.
+        out_dir: the record folder is out_dir/<session id>/.
+        session_id: default: a new one.
+    """
+
+    def __init__(self, *, config: VivaConfig, transport: BaseTransport, llm: LLMTarget, out_dir: Path,
+                 session_id: str | None = None):
+        self.config = config
+        self.transport = transport
+        session_id = session_id or new_session_id()
+        self.record = SessionRecord(directory=Path(out_dir) / session_id, session_id=session_id,
+                                    config=str(config.path), exam=config.exam.name, llm=llm.kind)
+        self.results = ResultCollector(tools=config.exam.tools, on_event=self.record.event)
+        self._recorder = StereoRecorder(self.record.directory / "recording.wav")
+        context = StageContext(config=config, record=self.record, results=self.results, llm=llm)
+        self.worker = PipelineWorker(
+            build_pipeline(transport=transport, context=context, recorder=self._recorder),
+            params=PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=24000),
+            observers=[SessionObserver(self.record, closing_phrase=config.exam.closing_phrase)],
+            cancel_on_idle_timeout=False,
+        )
+        self._started = False
+
+    async def start_exam(self) -> None:
+        """The examiner begins (once): the config's opening prompt goes to the model."""
+        if self._started:
+            return
+        self._started = True
+        self.record.event("exam_started")
+        opening = LLMContext(messages=[{"role": "user", "content": self.config.exam.opening_prompt}])
+        await self.worker.queue_frame(LLMContextFrame(context=opening))
+
+    async def candidate_left(self) -> None:
+        """The candidate is gone: the session ends `aborted` unless it had already ended."""
+        self.record.end(outcome="aborted", end_reason="candidate_left")
+        await self.worker.cancel()
+
+    async def run(self) -> RunResult:
+        """Runs until the exam ends, the candidate leaves or the time runs out; finishes the record."""
+        record, limit = self.record, self.config.session.max_s
+        runner = WorkerRunner(handle_sigint=False)
+        try:
+            await runner.add_workers(self.worker)
+            await asyncio.wait_for(runner.run(), limit)
+            # Pipecat's runner may absorb the cancellation of a timeout and return normally.
+            if record.data["outcome"] is None and record.now() >= limit - 1:
+                record.end(outcome="failed", end_reason="timeout")
+        except TimeoutError:
+            record.end(outcome="failed", end_reason="timeout")
+        except asyncio.CancelledError:
+            record.end(outcome="aborted", end_reason="stopped")
+            raise
+        except Exception as e:  # recorded, never lost: the record says what ended the session
+            logger.exception("session failed")
+            record.end(outcome="failed", end_reason=f"error: {type(e).__name__}: {e}")
+        finally:
+            if record.data["outcome"] is None:  # the pipeline ended with no decision (the transport closed)
+                record.end(outcome="aborted", end_reason="ended")
+            self._recorder.close()
+            record.finish(audio_bytes_outside_activity=_audio_outside(record.directory))
+            write_report(record.directory)
+        return RunResult(record.directory, record.data, self.transport, record.started_at)
+
+
+def _audio_outside(directory: Path) -> int | None:
+    """Audio bytes the server received outside activity windows, from the emulator's own log."""
+    path = directory / "emulator.jsonl"
+    if not path.exists():
+        return None
+    total = 0
+    for line in path.read_text().splitlines():
+        entry = json.loads(line)
+        if entry.get("kind") == "audio" and entry.get("dir") == "in" and not entry.get("window_open"):
+            total += entry.get("audio_bytes", 0)
+    return total
