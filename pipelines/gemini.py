@@ -105,6 +105,8 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
                 # again when it is sent again: the record has its words already.
                 self._skip_repeated_transcription = (resumed and self._transcribed_since_resumable
                                                      and any(send.closes_window for send in pending))
+                # Only a resumed session answers the same answer again; a fresh one goes on from its history.
+                self._skip_repeated_turn = self._skip_repeated_turn and resumed
                 self._connected(resumed=resumed, replayed=await self._link.flush(pending))
                 while True:
                     async for message in session.receive():
