@@ -67,7 +67,10 @@ def _configure_logging(verbose: bool) -> None:
 def _not_misleading(record) -> bool:
     # Pipecat warns that a Live service with local turn detection emits no turn frames;
     # in viva the turn gate emits them, so the warning would only mislead.
-    return record["function"] != "_warn_if_realtime_service_emits_no_turn_frames"
+    # Pipecat's SmallWebRTC warns of a missing screen-video transceiver on every browser
+    # connection, though viva asks for audio only.
+    return (record["function"] != "_warn_if_realtime_service_emits_no_turn_frames"
+            and "No screen video transceiver" not in record["message"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,8 @@ from viva.recording import StereoRecorder
 from viva.report import write_report
 from viva.results import ResultCollector
 
+STOP_GRACE_S = 10.0
+
 
 def api_key_from_environment() -> str:
     key = os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY")
@@ -59,10 +61,13 @@ class ExamSession:
         llm: where the Live service connects.
         out_dir: the record folder is out_dir/<session id>/.
         session_id: default: a new one.
+        rtvi: add Pipecat's RTVI messages (a browser client built on them needs them). Off
+            by default: they would show the candidate the opening prompt and the examiner's
+            words before they are spoken.
     """
 
     def __init__(self, *, config: VivaConfig, transport: BaseTransport, llm: LLMTarget, out_dir: Path,
-                 session_id: str | None = None):
+                 session_id: str | None = None, rtvi: bool = False):
         self.config = config
         self.transport = transport
         session_id = session_id or new_session_id()
@@ -76,6 +81,7 @@ class ExamSession:
             params=PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=24000),
             observers=[SessionObserver(self.record, closing_phrase=config.exam.closing_phrase)],
             cancel_on_idle_timeout=False,
+            enable_rtvi=rtvi,
         )
         self._started = False
 
@@ -97,16 +103,19 @@ class ExamSession:
         """Runs until the exam ends, the candidate leaves or the time runs out; finishes the record."""
         record, limit = self.record, self.config.session.max_s
         runner = WorkerRunner(handle_sigint=False)
+        running: asyncio.Future | None = None
         try:
             await runner.add_workers(self.worker)
-            await asyncio.wait_for(runner.run(), limit)
-            # Pipecat's runner may absorb the cancellation of a timeout and return normally.
-            if record.data["outcome"] is None and record.now() >= limit - 1:
+            running = asyncio.ensure_future(runner.run())
+            if not (await asyncio.wait({running}, timeout=limit))[0]:
                 record.end(outcome="failed", end_reason="timeout")
-        except TimeoutError:
-            record.end(outcome="failed", end_reason="timeout")
+                await self._stop(running)
+            elif running.exception() is not None:
+                raise running.exception()
         except asyncio.CancelledError:
             record.end(outcome="aborted", end_reason="stopped")
+            if running is not None:
+                running.cancel()
             raise
         except Exception as e:  # recorded, never lost: the record says what ended the session
             logger.exception("session failed")
@@ -118,6 +127,19 @@ class ExamSession:
             record.finish(audio_bytes_outside_activity=_audio_outside(record.directory))
             write_report(record.directory)
         return RunResult(record.directory, record.data, self.transport, record.started_at)
+
+    async def _stop(self, running: asyncio.Future) -> None:
+        """Past the limit: cancel the pipeline, and stop waiting for it after STOP_GRACE_S. A
+        pipeline stuck on a frame it waits for (Pipecat holds an EndFrame until a turn cut by
+        a dropped link finishes, which it never does) must not keep the record unfinished,
+        and asyncio.wait_for would wait for the cancellation itself."""
+        try:
+            await asyncio.wait_for(self.worker.cancel(), STOP_GRACE_S)
+        except TimeoutError:
+            pass
+        if not (await asyncio.wait({running}, timeout=STOP_GRACE_S))[0]:
+            logger.warning(f"the pipeline did not stop within {STOP_GRACE_S} s of its cancel; finishing the record")
+            running.cancel()
 
 
 def _audio_outside(directory: Path) -> int | None:
