@@ -29,17 +29,23 @@ CANDIDATES = {"stall_after_empty_window": "candidates/production_noise_burst.yam
 DEFAULT_CANDIDATE = "candidates/b2_steady.yaml"
 COLUMNS = ["completed", "results (source)", "schema-valid results", "stalls > 5 s", "longest silence after a turn",
            "closings heard per session", "reconnects", "tool results lost", "audio bytes outside windows"]
-CONNECTION_COLUMNS = ["reconnect waits (attempt: s)", "waits on schedule"]
+CONNECTION_COLUMNS = ["shortest speech window", "reconnect waits (attempt: s)", "waits on schedule"]
 
 
-async def cell(config_path: str, fault_path: Path, runs: int, out: Path) -> dict[str, str]:
+async def cell(config_path: str, fault_path: Path, runs: int, out: Path, *, rerun: bool = True) -> dict[str, str]:
+    """One cell: runs sessions into out/<config>/<fault>/ (rerun=False: summarizes the records already there)."""
     config = load_config(ROOT / config_path)
     fault = fault_path.stem
-    candidate = load_candidate(ROOT / CANDIDATES.get(fault, DEFAULT_CANDIDATE))
-    results = await simulate_runs(config=config, candidate=candidate, faults=load_faults(fault_path), runs=runs,
-                                  llm="emulator", out=out / Path(config_path).stem / fault)
+    folder = out / Path(config_path).stem / fault
+    if rerun:
+        candidate = load_candidate(ROOT / CANDIDATES.get(fault, DEFAULT_CANDIDATE))
+        results = await simulate_runs(config=config, candidate=candidate, faults=load_faults(fault_path), runs=runs,
+                                      llm="emulator", out=folder)
+        record_dirs = [r.record_dir for r in results]
+    else:
+        record_dirs = sorted(p.parent for p in folder.glob("*/session.json"))
     schedule = reconnect_schedule(config)
-    return aggregate([run_row(r.record_dir, config.exam.tools, schedule) for r in results])
+    return aggregate([run_row(d, config.exam.tools, schedule) for d in record_dirs])
 
 
 async def main() -> None:
@@ -49,17 +55,18 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--out", type=Path, help="Markdown file to write (default: print only)")
     parser.add_argument("--connection", action="store_true", help="add the reconnect waits and their check")
+    parser.add_argument("--records", type=Path, help="summarize the records of an earlier run here instead of running")
     args = parser.parse_args()
     logger.remove()
 
     fault_paths = [Path(f) for f in args.faults] if args.faults else sorted((ROOT / "faults").glob("*.yaml"))
-    records = Path(tempfile.mkdtemp(prefix="viva-fault-table-"))
+    records = args.records or Path(tempfile.mkdtemp(prefix="viva-fault-table-"))
     columns = COLUMNS + (CONNECTION_COLUMNS if args.connection else [])
     lines = ["| config | fault | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 2)]
     started = time.monotonic()
     for fault_path in fault_paths:
         for config_path in args.configs:
-            summary = await cell(config_path, fault_path, args.runs, records)
+            summary = await cell(config_path, fault_path, args.runs, records, rerun=args.records is None)
             line = f"| {Path(config_path).stem} | {fault_path.stem} | " + " | ".join(summary[c] for c in columns) + " |"
             lines.append(line)
             print(line, flush=True)

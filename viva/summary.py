@@ -25,6 +25,7 @@ class RunRow:
     reconnects: int | None
     tool_results_lost: int | None
     audio_bytes_outside: int | None
+    shortest_window_s: float | None = None  # the shortest speech window the emulator saw (a cut answer shows here)
     reconnect_waits: list[tuple[int, float]] = field(default_factory=list)  # (attempt, seconds waited)
     waits_off_schedule: int | None = None  # None: no schedule to check against (Pipecat's own reconnect)
 
@@ -74,7 +75,7 @@ def run_row(record_dir: Path, tools=None, schedule: tuple[list[float], float] | 
         valid = len(required) == 1 and not schema_errors(required[0].parameters, data["result"])
     silences = silences_after_turns(data["events"])
     journal_path = record_dir / "emulator.jsonl"
-    reconnects = lost = outside = None
+    reconnects = lost = outside = shortest = None
     if journal_path.exists():
         # A fresh session the emulator opened for the same client (after a refused
         # handle) keeps its journal beside it, as "<session id>-2".
@@ -88,6 +89,7 @@ def run_row(record_dir: Path, tools=None, schedule: tuple[list[float], float] | 
         lost = max(0, answered - received)
         outside = sum(e.get("audio_bytes", 0) for e in journal
                       if e["kind"] == "audio" and e.get("dir") == "in" and not e.get("window_open"))
+        shortest = min((e["audio_s"] for e in journal if e["kind"] == "window" and e.get("speech")), default=None)
     return RunRow(
         session_id=data["session_id"],
         outcome=str(data["outcome"]),
@@ -100,6 +102,7 @@ def run_row(record_dir: Path, tools=None, schedule: tuple[list[float], float] | 
         reconnects=reconnects,
         tool_results_lost=lost,
         audio_bytes_outside=outside,
+        shortest_window_s=shortest,
         reconnect_waits=[(e["attempt"], e["waited_s"]) for e in data["events"] if e["type"] == "reconnect_attempt"],
         waits_off_schedule=None if schedule is None else waits_off_schedule(data["events"], schedule),
     )
@@ -125,9 +128,15 @@ def aggregate(rows: list[RunRow]) -> dict[str, str]:
         "reconnects": _total(rows, "reconnects"),
         "tool results lost": _total(rows, "tool_results_lost"),
         "audio bytes outside windows": _total(rows, "audio_bytes_outside"),
+        "shortest speech window": _shortest(rows),
         "reconnect waits (attempt: s)": _waits(rows),
         "waits on schedule": _on_schedule(rows),
     }
+
+
+def _shortest(rows: list[RunRow]) -> str:
+    values = [r.shortest_window_s for r in rows if r.shortest_window_s is not None]
+    return f"{min(values):.1f} s" if values else "-"
 
 
 def _waits(rows: list[RunRow]) -> str:

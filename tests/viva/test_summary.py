@@ -76,3 +76,13 @@ def test_the_table_shows_waits_by_attempt_and_how_many_kept_the_schedule(tmp_pat
     assert summary["reconnect waits (attempt: s)"] == "1: 0.91-1.12; 2: 2.21-2.21"
     assert summary["waits on schedule"] == "3/3"
     assert aggregate([run_row(tmp_path / "r1", TOOLS)])["waits on schedule"] == "-"
+
+
+def test_the_shortest_speech_window_shows_an_answer_cut_in_two(tmp_path):
+    whole = [{"kind": "window", "speech": True, "audio_s": 6.5}, {"kind": "window", "speech": False, "audio_s": 0.4}]
+    cut = [{"kind": "window", "speech": True, "audio_s": 2.1}, {"kind": "window", "speech": True, "audio_s": 4.4}]
+    write_record(tmp_path / "r1", events=[], result=GOOD, journal=whole)
+    write_record(tmp_path / "r2", events=[], result=GOOD, journal=cut)
+    assert run_row(tmp_path / "r1", TOOLS).shortest_window_s == 6.5  # a window without speech is not an answer
+    rows = [run_row(tmp_path / name, TOOLS) for name in ("r1", "r2")]
+    assert aggregate(rows)["shortest speech window"] == "2.1 s"
