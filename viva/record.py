@@ -39,6 +39,8 @@ _COUNTED = {
     "stalls": "stall_detected",
     "nudges": "nudge_sent",
     "noise_windows_rejected": "noise_rejected",
+    "disconnects": "disconnect",
+    "reconnect_attempts": "reconnect_attempt",
     "reconnects": "reconnect",
     "go_aways": "go_away",
     "tool_calls": "tool_call",
@@ -152,8 +154,9 @@ class SessionRecord:
     def metrics(self) -> dict[str, Any]:
         events = self.data["events"]
         counts = {name: sum(1 for e in events if e["type"] == kind) for name, kind in _COUNTED.items()}
+        link_down_s = round(sum(e.get("after_s", 0.0) for e in events if e["type"] == "reconnect"), 3)
         return {"turns": sum(1 for e in events if e["type"] == "activity_end"), **counts,
-                "response_latency_ms": response_latency_ms(events)}
+                "link_down_s": link_down_s, "response_latency_ms": response_latency_ms(events)}
 
     def write(self) -> None:
         descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".session-", suffix=".json")

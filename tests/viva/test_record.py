@@ -127,3 +127,15 @@ def test_words_of_one_turn_across_an_audio_gap_stay_one_entry(tmp_path):
     clock.t += 0.5  # a pause inside the turn
     record.text("examiner", " a place you like.")
     assert [e["text"] for e in record.finish()["transcript"]] == ["Your topic is: a place you like."]
+
+
+def test_the_connection_totals_are_in_the_metrics(tmp_path):
+    record = new_record(tmp_path)
+    for kind, fields in [("disconnect", {"code": 1011}), ("reconnect_attempt", {"attempt": 1}),
+                         ("reconnect", {"after_s": 1.05}), ("go_away", {"time_left_s": 50}),
+                         ("disconnect", {"code": None}), ("reconnect", {"after_s": 0.05})]:
+        record.event(kind, **fields)
+    metrics = record.finish()["metrics"]
+    assert (metrics["disconnects"], metrics["reconnect_attempts"], metrics["reconnects"], metrics["go_aways"]) == (
+        2, 1, 2, 1)
+    assert metrics["link_down_s"] == 1.1
