@@ -15,6 +15,7 @@ from pipecat.frames.frames import (
     LLMFullResponseEndFrame,
     TTSStoppedFrame,
     UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
 )
 from loguru import logger
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -72,6 +73,7 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         self._turn_arrived_whole = False  # generationComplete seen, turnComplete not yet
         self._skip_repeated_turn = False
         self._transcribed_since_resumable = False  # the candidate's words came since the last handle
+        self._awaiting_reply = False  # a closed window the model has not answered yet
         self._skip_repeated_transcription = False
 
     async def process_frame(self, frame, direction):
@@ -81,6 +83,8 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
             return
         if isinstance(frame, UserStartedSpeakingFrame):
             self._between_turns = False
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            self._awaiting_reply = True  # the window is closed; its answer is owed
         await super().process_frame(frame, direction)
         if isinstance(frame, UserStartedSpeakingFrame):
             self._reconnect_if_planned()  # past a goAway's deadline, the answer can go over
@@ -190,7 +194,8 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         started = time.monotonic()
         await asyncio.sleep(attempt.delay_s)
         self._on_event("reconnect_attempt", attempt=attempt.number, base_s=attempt.base_s, delay_s=attempt.delay_s,
-                       waited_s=round(time.monotonic() - started, 3), resume=attempt.handle is not None)
+                       waited_s=round(time.monotonic() - started, 3), resume=attempt.handle is not None,
+                       after_refusal=attempt.after_refusal)
         self._session = None
         self._session_resumption_handle = attempt.handle
         if attempt.handle is None:
@@ -232,6 +237,8 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         sc = message.server_content
         if sc is not None and sc.model_turn is not None:
             self._between_turns = False  # the examiner is answering
+        if message.tool_call is not None or (sc is not None and (sc.model_turn or sc.turn_complete)):
+            self._awaiting_reply = False
         if sc is not None and (sc.generation_complete or sc.turn_complete or sc.interrupted):
             self._turn_arrived_whole = bool(sc.generation_complete)
         if sc is not None and sc.input_transcription is not None:
@@ -240,7 +247,7 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         if update is not None:
             self._policy.on_handle(update.new_handle, bool(update.resumable))
             if update.resumable and update.new_handle:
-                self._link.on_resumable_point()
+                self._link.on_resumable_point(keep_window=self._user_is_speaking or self._awaiting_reply)
                 self._transcribed_since_resumable = False
                 self._between_turns = True  # the server says so: a point to resume from
         if message.go_away is not None:

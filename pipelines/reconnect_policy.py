@@ -3,7 +3,8 @@
 Pipecat's service reconnects at once, gives up after three failures and ignores goAway
 (field-reports.md §4). The production team's recipe is a reconnect by the last
 resumption handle with backoff (1 s, 2 s, 4 s); a refused or missing handle means a
-fresh session, seeded with the exam so far; a goAway means reconnecting early, between
+fresh session, seeded with the exam so far (at once after a refusal: it is an answer,
+not a failure); a goAway means reconnecting early, between
 turns, before the time left runs out. `ReconnectPolicy` makes those decisions; the
 service (pipelines/gemini.py) carries them out.
 """
@@ -22,9 +23,10 @@ REFUSED = 1008  # the server refused the handle (unknown or expired) or the key
 @dataclass(frozen=True)
 class Attempt:
     number: int  # 1-based, within this outage
-    base_s: float  # the schedule's wait for this attempt
+    base_s: float  # the schedule's wait for this attempt (0 right after a refused handle)
     delay_s: float  # the wait before it: base_s with jitter
     handle: str | None  # resume by this handle; None: a fresh session seeded with the exam so far
+    after_refusal: bool = False  # the server refused the handle: the fresh session goes at once
 
 
 class Moment(Enum):
@@ -83,9 +85,14 @@ class ReconnectPolicy:
         now = self._clock()
         if self._dropped_at is None:
             self._dropped_at = now
-        if code == REFUSED:
-            self.handle = None  # refused: only a fresh session can go on
         self._attempts += 1
+        if code == REFUSED and self.handle is not None:
+            # The server answered: the handle is gone, and waiting will not bring it back.
+            # The fresh session goes at once; a refused fresh session backs off as usual.
+            self.handle = None
+            return Attempt(number=self._attempts, base_s=0.0, delay_s=0.0, handle=None, after_refusal=True)
+        if code == REFUSED:
+            self.handle = None
         base = self._schedule[min(self._attempts, len(self._schedule)) - 1]
         delay = base * (1 + self._jitter * (2 * self._rng.random() - 1))
         if now + delay - self._dropped_at > self._budget_s:

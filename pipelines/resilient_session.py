@@ -51,9 +51,18 @@ class ResilientSession:
     def connected(self) -> bool:
         return self._session is not None
 
-    def on_resumable_point(self) -> None:
-        """A resumable sessionResumptionUpdate: a resume starts from here."""
-        self._since_resumable.clear()
+    def on_resumable_point(self, *, keep_window: bool = False) -> None:
+        """A resumable sessionResumptionUpdate: a resume starts from here.
+
+        keep_window: a window is open, or closed and not answered yet. The server may have
+        made the handle before that window reached it (right after a reconnect, the setup's
+        handle arrives after the window sent again), so the window stays, from its start,
+        until a handle after its answer."""
+        starts = [i for i, send in enumerate(self._since_resumable) if send.opens_window]
+        if keep_window and starts:
+            del self._since_resumable[: starts[-1]]
+        else:
+            self._since_resumable.clear()
 
     def detach(self):
         """The link is down: sends are kept from now on. Returns the session it was on."""

@@ -92,3 +92,25 @@ async def test_a_resume_does_not_send_tool_responses_again_and_a_fresh_session_g
     fresh = FakeLink()
     await session.flush(session.attach(fresh, resumed=False))
     assert kinds(fresh) == ["start", "audio5"]  # from the window's start; its history comes separately
+
+
+async def test_a_handle_that_comes_while_a_window_is_open_or_unanswered_keeps_that_window():
+    # Right after a reconnect the setup's handle arrives after the window was sent again:
+    # it cannot hold that window, so a second drop must send the window once more.
+    session, first = ResilientSession(), FakeLink()
+    session.attach(first, resumed=False)
+    await session.send_realtime_input(text="(earlier)")
+    await session.send_realtime_input(activity_start=types.ActivityStart())
+    await session.send_realtime_input(audio=audio(6))
+    session.on_resumable_point(keep_window=True)  # the candidate is still speaking
+    await session.send_realtime_input(activity_end=types.ActivityEnd())
+    session.on_resumable_point(keep_window=True)  # closed, not answered yet
+    session.detach()
+    second = FakeLink()
+    await session.flush(session.attach(second, resumed=True))
+    assert kinds(second) == ["start", "audio6", "end"]
+    session.on_resumable_point(keep_window=False)  # after the answer: nothing owed any more
+    session.detach()
+    third = FakeLink()
+    await session.flush(session.attach(third, resumed=True))
+    assert kinds(third) == []

@@ -40,13 +40,14 @@ def reconnect_schedule(config) -> tuple[list[float], float] | None:
 
 def waits_off_schedule(events: list[dict], schedule: tuple[list[float], float]) -> int:
     """Reconnect attempts whose wait broke the configured schedule: not the schedule's wait
-    for its attempt number (the last repeating), jittered beyond the bound, or not waited out."""
+    for its attempt number (the last repeating; none right after a refused handle),
+    jittered beyond the bound, or not waited out."""
     waits, jitter = schedule
     off = 0
     for e in events:
         if e["type"] != "reconnect_attempt":
             continue
-        base = waits[min(e["attempt"], len(waits)) - 1]
+        base = 0.0 if e.get("after_refusal") else waits[min(e["attempt"], len(waits)) - 1]
         jittered = base * (1 - jitter) - 1e-3 <= e["delay_s"] <= base * (1 + jitter) + 1e-3
         off += not (e["base_s"] == base and jittered and e["waited_s"] >= e["delay_s"] - 1e-3)
     return off

@@ -86,3 +86,10 @@ def test_the_shortest_speech_window_shows_an_answer_cut_in_two(tmp_path):
     assert run_row(tmp_path / "r1", TOOLS).shortest_window_s == 6.5  # a window without speech is not an answer
     rows = [run_row(tmp_path / name, TOOLS) for name in ("r1", "r2")]
     assert aggregate(rows)["shortest speech window"] == "2.1 s"
+
+
+def test_right_after_a_refused_handle_the_fresh_session_waits_nothing():
+    schedule = ([1.0, 2.0, 4.0], 0.2)
+    fresh = {**attempt(2, 0.0, 0.0, 0.001), "after_refusal": True}
+    assert waits_off_schedule([attempt(1, 1.0, 1.1, 1.1), fresh], schedule) == 0
+    assert waits_off_schedule([{**attempt(2, 0.0, 0.0, 0.0)}], schedule) == 1  # not after a refusal: off
