@@ -95,7 +95,10 @@ class ExamSession:
         await self.worker.queue_frame(LLMContextFrame(context=opening))
 
     async def candidate_left(self) -> None:
-        """The candidate is gone: the session ends `aborted` unless it had already ended."""
+        """The candidate is gone: the session ends `aborted`, unless it had already ended. Then
+        the pipeline is finishing on its own, and a cancel could cut the closing's last audio."""
+        if self.record.data["outcome"] is not None:
+            return
         self.record.end(outcome="aborted", end_reason="candidate_left")
         await self.worker.cancel()
 

@@ -9,6 +9,11 @@ from tests.helpers import FakeClock
 PHRASE = "Thank you. That is the end of the Speaking test."
 
 
+def exam_end() -> tuple[FakeClock, ExamEnd]:
+    clock = FakeClock()
+    return clock, ExamEnd(drain_s=0.5, closing_wait_s=5.0, clock=clock)
+
+
 @pytest.mark.parametrize("pieces", [
     ["Thank you. That is the end of the Speaking test."],
     ["Thank you.", " That is the end", " of the speaking TEST"],
@@ -66,8 +71,7 @@ def test_no_closing_no_end():
 
 
 def test_without_the_phrase_viva_says_it_once_after_the_result_and_quiet_then_ends():
-    clock = FakeClock()
-    end = ExamEnd(drain_s=0.5, closing_wait_s=5.0, clock=clock)
+    clock, end = exam_end()
     end.on_examiner_audio(True)
     clock.t += 2
     end.on_result_ready()  # the call came during the examiner's turn
@@ -86,8 +90,7 @@ def test_without_the_phrase_viva_says_it_once_after_the_result_and_quiet_then_en
 
 
 def test_the_wait_for_the_phrase_counts_from_the_result_when_it_comes_in_the_quiet():
-    clock = FakeClock()
-    end = ExamEnd(drain_s=0.5, closing_wait_s=5.0, clock=clock)
+    clock, end = exam_end()
     end.on_examiner_audio(False)
     clock.t += 30
     end.on_result_ready()
@@ -98,8 +101,7 @@ def test_the_wait_for_the_phrase_counts_from_the_result_when_it_comes_in_the_qui
 
 
 def test_the_models_own_phrase_after_the_result_ends_it_normally():
-    clock = FakeClock()
-    end = ExamEnd(drain_s=0.5, closing_wait_s=5.0, clock=clock)
+    clock, end = exam_end()
     end.on_result_ready()
     end.on_examiner_audio(True)
     end.on_closing()
@@ -111,16 +113,14 @@ def test_the_models_own_phrase_after_the_result_ends_it_normally():
 
 
 def test_no_result_means_viva_does_not_say_the_closing():
-    clock = FakeClock()
-    end = ExamEnd(drain_s=0.5, closing_wait_s=5.0, clock=clock)
+    clock, end = exam_end()
     end.on_examiner_audio(False)
     clock.t += 600
     assert end.due() is None
 
 
 def test_a_lost_link_after_the_result_means_viva_says_the_closing_once_the_examiner_stops():
-    clock = FakeClock()
-    end = ExamEnd(drain_s=0.5, closing_wait_s=5.0, clock=clock)
+    clock, end = exam_end()
     end.on_link(False)
     clock.t += 10
     assert end.due() is None  # no result yet: the reconnect is worth waiting for
@@ -132,8 +132,7 @@ def test_a_lost_link_after_the_result_means_viva_says_the_closing_once_the_exami
 
 
 def test_a_link_back_up_restores_the_usual_wait():
-    clock = FakeClock()
-    end = ExamEnd(drain_s=0.5, closing_wait_s=5.0, clock=clock)
+    clock, end = exam_end()
     end.on_result_ready()
     end.on_examiner_audio(False)
     end.on_link(False)

@@ -58,3 +58,18 @@ async def test_a_candidate_who_leaves_ends_the_session_aborted(emulator, tmp_pat
     data = json.loads((result.record_dir / "session.json").read_text())
     assert (data["outcome"], data["end_reason"]) == ("aborted", "candidate_left")
     assert [e["type"] for e in data["events"]].count("exam_started") == 1 and data["ended_at"]
+
+
+async def test_a_candidate_who_leaves_after_the_end_changes_nothing_and_cuts_nothing(emulator, tmp_path):
+    candidate = load_candidate(ROOT / "candidates/b2_steady.yaml")
+    session = ExamSession(config=short_config(60.0), transport=SimulatedCandidateTransport(candidate=candidate),
+                          llm=emulator_target(emulator, session_id="after"), out_dir=tmp_path)
+    session.record.end(outcome="completed", end_reason="closing_phrase")
+    cancelled = []
+
+    async def cancel():
+        cancelled.append(True)
+
+    session.worker.cancel = cancel
+    await session.candidate_left()
+    assert not cancelled and session.record.data["end_reason"] == "closing_phrase"

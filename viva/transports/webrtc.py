@@ -131,10 +131,7 @@ def follow_the_client(session: ExamSession, *, transport: BaseTransport) -> None
 
     @transport.event_handler("on_client_disconnected")
     async def client_disconnected(transport, client):
-        # Once the session has ended (the closing heard), the pipeline is finishing on
-        # its own: cancelling it now could cut the closing's last audio.
-        if session.record.data["outcome"] is None:
-            await session.candidate_left()
+        await session.candidate_left()
 
 
 class SessionTasks:
