@@ -97,7 +97,7 @@ def parse_generate_content(raw: bytes) -> WireGenerateContentRequest:
             if name not in fields:
                 raise RestError(400, f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.')
             # Nested names go through the Live messages' walk: either spelling, unknown ones refused by name.
-            normalized[name] = wire._normalize(item, fields[name].annotation, name, (name,))
+            normalized[name] = wire.normalize_field(item, fields[name].annotation, name)
         request = WireGenerateContentRequest.model_validate(normalized)
     except wire.ProtocolError as e:  # its reason is cut to a close frame's size; the message is whole
         raise RestError(400, str(e).partition(" ")[2]) from None

@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from emulator import wire
 from emulator.journal import Journal
+from emulator.models import ModelGeneration, model_for
 from emulator.misbehaviour import CallWithBadArguments, Misbehaviour, Nothing, SpeakThenCall
 from emulator.script import CallTools, ExaminerState, ScriptedExaminer, Silence, Speak
 from emulator.speech import SpeechDetector
@@ -83,11 +84,6 @@ class Close(Exception):
         self.code, self.reason = code, reason
 
 
-def _model_major(model: str) -> int:
-    match = re.search(r"gemini-(\d+)", model or "")
-    return int(match.group(1)) if match else 3
-
-
 class LiveConnection:
     """One WebSocket: setup, realtime input, activity windows, generation, tools.
 
@@ -118,12 +114,23 @@ class LiveConnection:
         self._executor = executor
         self.session: ExamSession | None = None
         self._setup: wire.WireSetup | None = None
+        self._model: ModelGeneration | None = None  # what the setup's model accepts and how it answers
+        self._text_replies = False  # responseModalities TEXT: text parts, no audio
+        # historyConfig.initialHistoryInClientContent: client content is history until the
+        # first turnComplete or realtime input, and nobody answers it.
+        self._history_phase = False
+        # A reply to client content is under way: a blank realtime text right after it (Pipecat
+        # sends " " after every client turn on 3.x) belongs to that turn and is not a second one.
+        self._client_content_reply = False
+        self._non_blocking_calls: set[str] = set()  # pending calls the model does not wait for
+        self._idle_replies: list = []  # WHEN_IDLE tool results: said once the model is idle
         self._manual_activity = False
         self._barge_in = True
         self._resumption = False
         self._input_transcription = False
         self._output_transcription = False
         self._tool_schemas: dict[str, dict] = {}
+        self._tool_behavior: dict[str, str] = {}  # function name -> BLOCKING or NON_BLOCKING
         self._window: _Window | None = None
         self._auto_turn: _AutoTurn | None = None
         self._generation: asyncio.Task | None = None
@@ -145,12 +152,15 @@ class LiveConnection:
             await self._teardown()
 
     async def _serve_messages(self) -> None:
+        vertex = "aiplatform" in self._ws.request.path
         async for raw in self._ws:
             try:
-                message = wire.parse_client_message(raw)
+                message = wire.parse_client_message(raw, vertex=vertex)
             except wire.ProtocolError as e:
                 self._log_in("invalid", error=e.reason)
                 raise Close(e.code, e.reason) from None
+            if message.newer_fields and message.setup is None:
+                self._log_in("newer_fields", fields=message.newer_fields)
             await self._dispatch(message)
 
     async def _teardown(self) -> None:
@@ -187,7 +197,7 @@ class LiveConnection:
 
     async def _dispatch(self, message: wire.WireClientMessage) -> None:
         if message.setup is not None:
-            await self._on_setup(message.setup)
+            await self._on_setup(message.setup, newer_fields=message.newer_fields)
             return
         if self._setup is None:
             # The first frame must be setup; the real server answers anything else so.
@@ -203,9 +213,15 @@ class LiveConnection:
             if message.context_update.tools:
                 self._declare_tools(message.context_update.tools)
 
-    async def _on_setup(self, setup: wire.WireSetup) -> None:
+    async def _on_setup(self, setup: wire.WireSetup, *, newer_fields: list[str]) -> None:
         if self._setup is not None:
             raise Close(wire.INVALID_ARGUMENT, "Request contains an invalid argument.")
+        version = re.search(r"\.(v1\w*)[./]", self._ws.request.path)
+        try:
+            self._model = model_for(setup.model, api_version=version.group(1) if version else "v1beta")
+            self._model.check_setup(setup)
+        except wire.ProtocolError as e:
+            raise Close(e.code, e.reason) from None
         handle = setup.session_resumption.handle if setup.session_resumption else None
         if handle:
             snapshot = self._resume(handle)
@@ -222,7 +238,11 @@ class LiveConnection:
         self.session.connection = self
         self.session.connections += 1
         self._setup = setup
-        self._log_in("setup", model=setup.model, resumed_from=handle, connection=self.session.connections)
+        self._log_in("setup", model=setup.model, generation=self._model.name, resumed_from=handle,
+                     connection=self.session.connections, **({"newer_fields": newer_fields} if newer_fields else {}))
+        self._text_replies = self._model.modality(setup) == "TEXT"
+        self._history_phase = bool(self._model.initial_history and setup.history_config
+                                   and setup.history_config.initial_history_in_client_content)
 
         detection = setup.realtime_input_config.automatic_activity_detection if setup.realtime_input_config else None
         self._manual_activity = bool(detection and detection.disabled)
@@ -244,15 +264,16 @@ class LiveConnection:
         await self._offer_handle()
 
     def _declare_tools(self, tools: list[types.Tool]) -> None:
-        self._tool_schemas = {
-            declaration.name: declared_json_schema(declaration)
-            for tool in tools
-            for declaration in tool.function_declarations or []
-        }
+        declarations = [declaration for tool in tools for declaration in tool.function_declarations or []]
+        self._tool_schemas = {declaration.name: declared_json_schema(declaration) for declaration in declarations}
+        self._tool_behavior = {declaration.name: self._model.behavior(declaration) for declaration in declarations}
         required = [name for name in self.session.examiner.required_tools if name in self._tool_schemas]
         self.session.examiner.tools = tuple(required)
 
     async def _on_realtime_input(self, realtime: types.LiveClientRealtimeInput) -> None:
+        self._history_phase = False  # realtime input starts the session proper
+        if realtime.text is None:
+            self._client_content_reply = False
         if realtime.activity_start is not None:
             await self._on_activity_start()
         elif realtime.activity_end is not None:
@@ -265,7 +286,12 @@ class LiveConnection:
             if self._auto_turn is not None and self._auto_turn.detector is not None:
                 await self._end_auto_turn()
         elif realtime.text is not None:
-            self._log_in("text", text=realtime.text)
+            joins = self._client_content_reply and not realtime.text.strip()
+            self._client_content_reply = False
+            self._log_in("text", text=realtime.text, **({"joins_client_turn": True} if joins else {}))
+            if joins:
+                return
+            await self._cancel_blocking_calls()
             await self._respond(self.session.misbehaviour.on_text(), trigger="text")
         elif realtime.video is not None:
             self._log_in("video")
@@ -282,6 +308,7 @@ class LiveConnection:
             return
         self._log_in("activity_start")
         self._window = _Window(executor=self._executor)
+        await self._cancel_blocking_calls()
         if self._barge_in:
             await self._interrupt()
 
@@ -346,9 +373,14 @@ class LiveConnection:
             self._log_in("history", resumed_at_line=self.session.examiner.current_line)
         if not content.turn_complete:
             return
+        if self._history_phase:
+            # The initial history is complete; the model answers the first realtime input.
+            self._history_phase = False
+            self.session.journal.write(dir="action", kind="history_complete")
+            return
         await self._interrupt()  # "a message here will interrupt any current model generation"
-        if _model_major(self._setup.model) >= 3:
-            return  # 3.x models run inference only on the next realtime input (pipecat sends " ")
+        await self._cancel_blocking_calls()
+        self._client_content_reply = True
         await self._respond(self.session.misbehaviour.on_text(), trigger="client_content")
 
     async def _on_tool_response(self, response: types.LiveClientToolResponse) -> None:
@@ -361,12 +393,37 @@ class LiveConnection:
             if name is None:
                 self.session.journal.write(dir="action", kind="tool_response_ignored", id=answer.id)
                 continue
+            scheduling = self._scheduling(answer) if answer.id in self._non_blocking_calls else None
+            self._non_blocking_calls.discard(answer.id)
             if isinstance(answer.response, dict) and "error" in answer.response:
                 # The client refused the arguments: the model tries the call again.
                 await self._respond(self.session.misbehaviour.on_tool_error(name), trigger="tool_error")
                 continue
             reply = self.session.examiner.on_tool_result(name)
-            await self._respond(reply, trigger="tool_response")
+            if scheduling == "SILENT":
+                self.session.journal.write(dir="action", kind="tool_result_silent", id=answer.id)
+            elif scheduling == "WHEN_IDLE" and self._generation is not None:
+                self._idle_replies.append(reply)  # said when the examiner's turn in progress ends
+            else:
+                await self._respond(reply, trigger="tool_response")
+
+    @staticmethod
+    def _scheduling(answer: types.FunctionResponse) -> str:
+        """A NON_BLOCKING result's scheduling: the field, or inside the response as Google's guide
+        puts it; WHEN_IDLE when neither says."""
+        scheduling = answer.scheduling or (answer.response or {}).get("scheduling")
+        value = str(getattr(scheduling, "value", scheduling) or "WHEN_IDLE").upper()
+        return value if value in ("SILENT", "WHEN_IDLE", "INTERRUPT") else "WHEN_IDLE"
+
+    async def _cancel_blocking_calls(self) -> None:
+        """3.8: new input while a blocking call is pending cancels the call."""
+        blocking = [call for call in self._pending_calls if call not in self._non_blocking_calls]
+        if not blocking or not self._model.cancel_blocking_on_input:
+            return
+        for call in blocking:
+            del self._pending_calls[call]
+        self.session.examiner.cancel_tools()
+        await self._send(wire.tool_call_cancellation(blocking), kind="tool_call_cancellation", ids=blocking)
 
     # ---- automatic activity detection (server VAD) ---------------------------------
 
@@ -423,7 +480,7 @@ class LiveConnection:
         if isinstance(reply, Silence):
             if self._generation is not None:
                 return  # the examiner's turn in progress goes on; there is no turn to end
-            await self._send(wire.turn_complete(self._prompt_tokens(), 0), kind="turn_complete", empty=True)
+            await self._send(self._turn_complete(0), kind="turn_complete", empty=True)
             return
         await self._interrupt()
         if self._resumption:
@@ -435,12 +492,11 @@ class LiveConnection:
         if delay_s:
             await asyncio.sleep(delay_s)
         if isinstance(reply, (CallTools, CallWithBadArguments)):
-            self._generation = None
+            await self._turn_start()
             await self._call_tools(reply.names, valid=isinstance(reply, CallTools))
             return
         if isinstance(reply, SpeakThenCall):
             await self._speak(Speak(reply.text), end_turn=False)
-            self._generation = None
             await self._call_tools(reply.names, valid=True)
             return
         await self._speak(reply)
@@ -482,6 +538,27 @@ class LiveConnection:
     def _prompt_tokens(self) -> int:
         return self.session.prompt_tokens + 200
 
+    def _turn_complete(self, response_tokens: int) -> dict:
+        """turnComplete as this model generation sends it."""
+        message = wire.turn_complete(self._prompt_tokens(), response_tokens)
+        if self._model.empty_server_content:
+            message["usageMetadata"] = {}  # 3.1 sends the counts early, on an empty serverContent
+        if self._model.interaction_status:
+            message["serverContent"]["interactionStatus"] = "IDLE"
+        return message
+
+    async def _turn_start(self) -> None:
+        """3.1 opens a turn with empty serverContent carrying the prompt's usage (protocol reference §5)."""
+        if self._model.empty_server_content:
+            await self._send({"serverContent": {}})
+            await self._send({"serverContent": {}, "usageMetadata": {
+                "promptTokenCount": self._prompt_tokens(), "totalTokenCount": self._prompt_tokens()}})
+
+    async def _say_idle_replies(self) -> None:
+        """Tool results scheduled WHEN_IDLE, once the examiner's turn is over."""
+        while self._idle_replies and self._generation is None and not self._closed:
+            await self._respond(self._idle_replies.pop(0), trigger="tool_response_when_idle")
+
     async def _call_tools(self, names: tuple[str, ...], *, valid: bool) -> None:
         calls = []
         for name in names:
@@ -492,63 +569,96 @@ class LiveConnection:
             errors = schema_errors(schema, arguments)
             call_id = f"fc_{next(_call_ids)}"
             self._pending_calls[call_id] = name
+            if self._tool_behavior.get(name) == "NON_BLOCKING":
+                self._non_blocking_calls.add(call_id)
             calls.append({"id": call_id, "name": name, "args": arguments})
             self.session.journal.write(dir="out", kind="tool_call", id=call_id, name=name, args=arguments, schema_errors=errors)
         await self._send(wire.tool_call(calls))
         fault = self.session.misbehaviour.plan.fires_during("tool_call", turn=self.session.misbehaviour.turn)
         if fault:  # the client answers into a closed link
+            self._generation = None
             await self._disconnect(fault)
             return
+        if all(call["id"] in self._non_blocking_calls for call in calls):
+            # The model does not wait for a NON_BLOCKING result: its turn ends here.
+            await self._send(wire.generation_complete(), kind="generation_complete")
+            await self._send(self._turn_complete(0), kind="turn_complete")
+        self._generation = None
         await self._offer_handle()
+        await self._say_idle_replies()
 
     async def _speak(self, reply: Speak, *, end_turn: bool = True) -> None:
-        """Streams one examiner turn: audio a little faster than real time, transcript beside it."""
+        """One examiner turn, in the session's response modality; then the turn is over."""
         try:
-            pcm = await self._settings.voice.synthesize(reply.text)
-            duration = len(pcm) / 2 / OUTPUT_RATE
-            self.session.journal.write(dir="out", kind="speak", text=reply.text, line=reply.line, audio_s=round(duration, 2))
-            self._disconnect_during(
-                "closing" if self.session.examiner.closing_phrase in reply.text else "examiner_speech")
-            chunk_bytes = int(self._settings.chunk_s * OUTPUT_RATE) * 2
-            words = reply.text.split()
-            pieces = _transcript_pieces(words, duration)
-            loop = asyncio.get_running_loop()
-            start = loop.time()
-            for offset in range(0, len(pcm), chunk_bytes):
-                position = offset / 2 / OUTPUT_RATE
-                while pieces and pieces[0][0] <= position:
-                    if self._output_transcription:
-                        await self._send(wire.output_transcription(pieces[0][1]))
-                    pieces.pop(0)
-                await self._send(wire.audio_chunk(pcm[offset : offset + chunk_bytes]),
-                                 kind=None if offset else "audio_start")
-                delay = start + (offset + chunk_bytes) / 2 / OUTPUT_RATE / self._settings.pace - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            for _, text in pieces:
-                if self._output_transcription:
-                    await self._send(wire.output_transcription(text))
-            if not end_turn:
-                return  # a call follows in the same turn
-            await self._send(wire.generation_complete(), kind="generation_complete")
-            fault = self.session.misbehaviour.plan.fires_during("examiner_turn_end", turn=self.session.misbehaviour.turn)
-            if fault:  # the client has the whole turn but not its end, nor a handle after it
-                await self._disconnect(fault)
-                return
-            # The real server holds turnComplete until playback would have ended.
-            remaining = start + duration - loop.time()
-            if remaining > 0 and self._settings.hold_turn_complete:
-                await asyncio.sleep(remaining)
-            response_tokens = int(duration * AUDIO_TOKENS_PER_S)
-            self.session.prompt_tokens += response_tokens
-            await self._send(wire.turn_complete(self._prompt_tokens(), response_tokens), kind="turn_complete")
+            await self._turn_start()
+            write = self._write if self._text_replies else self._stream_audio
+            if not await write(reply, end_turn=end_turn):
+                return  # a call follows in the same turn, or the link was cut
         except asyncio.CancelledError:
             raise
         except Exception:  # never leave a client waiting on a turn that died
             logger.exception("emulator: examiner turn failed")
-            await self._send(wire.turn_complete(self._prompt_tokens(), 0), kind="turn_complete")
+            await self._send(self._turn_complete(0), kind="turn_complete")
         self._generation = None
         await self._offer_handle()
+        await self._say_idle_replies()
+
+    async def _stream_audio(self, reply: Speak, *, end_turn: bool) -> bool:
+        """The turn's audio, a little faster than real time, with its transcript beside it.
+        Returns whether the turn was ended (False: a call follows, or the link was cut)."""
+        pcm = await self._settings.voice.synthesize(reply.text)
+        duration = len(pcm) / 2 / OUTPUT_RATE
+        self.session.journal.write(dir="out", kind="speak", text=reply.text, line=reply.line, audio_s=round(duration, 2))
+        self._disconnect_during(
+            "closing" if self.session.examiner.closing_phrase in reply.text else "examiner_speech")
+        chunk_bytes = int(self._settings.chunk_s * OUTPUT_RATE) * 2
+        words = reply.text.split()
+        pieces = _transcript_pieces(words, duration)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for offset in range(0, len(pcm), chunk_bytes):
+            position = offset / 2 / OUTPUT_RATE
+            while pieces and pieces[0][0] <= position:
+                if self._output_transcription:
+                    await self._send(wire.output_transcription(pieces[0][1]))
+                pieces.pop(0)
+            await self._send(wire.audio_chunk(pcm[offset : offset + chunk_bytes]),
+                             kind=None if offset else "audio_start")
+            delay = start + (offset + chunk_bytes) / 2 / OUTPUT_RATE / self._settings.pace - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        for _, text in pieces:
+            if self._output_transcription:
+                await self._send(wire.output_transcription(text))
+        if not end_turn:
+            return False
+        await self._send(wire.generation_complete(), kind="generation_complete")
+        fault = self.session.misbehaviour.plan.fires_during("examiner_turn_end", turn=self.session.misbehaviour.turn)
+        if fault:  # the client has the whole turn but not its end, nor a handle after it
+            await self._disconnect(fault)
+            return False
+        # The real server holds turnComplete until playback would have ended.
+        remaining = start + duration - loop.time()
+        if remaining > 0 and self._settings.hold_turn_complete:
+            await asyncio.sleep(remaining)
+        response_tokens = int(duration * AUDIO_TOKENS_PER_S)
+        self.session.prompt_tokens += response_tokens
+        await self._send(self._turn_complete(response_tokens), kind="turn_complete")
+        return True
+
+    async def _write(self, reply: Speak, *, end_turn: bool) -> bool:
+        """One examiner turn in TEXT: text parts of a few words, no audio, no playback to wait for."""
+        self.session.journal.write(dir="out", kind="write", text=reply.text, line=reply.line)
+        for _, text in _transcript_pieces(reply.text.split(), 0.0):
+            await self._send(wire.text_part(text))
+            await asyncio.sleep(0)  # others' sessions get their turn between parts
+        if not end_turn:
+            return False
+        await self._send(wire.generation_complete(), kind="generation_complete")
+        response_tokens = max(1, len(reply.text) // 4)
+        self.session.prompt_tokens += response_tokens
+        await self._send(self._turn_complete(response_tokens), kind="turn_complete")
+        return True
 
     async def _interrupt(self) -> None:
         """Barge-in: a generating turn ends with interrupted, then turnComplete."""
@@ -561,10 +671,11 @@ class LiveConnection:
         except asyncio.CancelledError:
             pass
         await self._send(wire.interrupted(), kind="interrupted")
-        await self._send(wire.turn_complete(self._prompt_tokens(), 0), kind="turn_complete")
-        if self._pending_calls:
-            ids = list(self._pending_calls)
-            self._pending_calls.clear()
+        await self._send(self._turn_complete(0), kind="turn_complete")
+        ids = [call for call in self._pending_calls if call not in self._non_blocking_calls]
+        if ids:  # calls the model runs in the background (NON_BLOCKING) go on
+            for call in ids:
+                del self._pending_calls[call]
             self.session.examiner.cancel_tools()
             await self._send(wire.tool_call_cancellation(ids), kind="tool_call_cancellation", ids=ids)
         await self._offer_handle()

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import types as pytypes
 import typing
+from importlib import resources
 from typing import Any
 
 import pydantic
@@ -27,11 +29,20 @@ INVALID_ARGUMENT = 1007
 POLICY = 1008
 INTERNAL = 1011
 
-# Fields google-genai knows but the Developer API rejects (Vertex-only).
+# Fields google-genai knows but the Developer API rejects (Vertex-only; the protocol
+# reference §3.1: the real Developer API closes 1007 on `transparent`).
 _DEVELOPER_API_REJECTS = {
     ("setup", "session_resumption", "transparent"),
     ("setup", "explicit_vad_signal"),
 }
+
+
+@functools.cache
+def newest_sdk_fields() -> dict:
+    """The field table of the newest google-genai's client messages (emulator/sdk_fields.json,
+    made by scripts/sdk_fields.py): names a newer client may send that the pinned SDK's
+    types lack. Such a field is checked name by name against the table, then set aside."""
+    return json.loads(resources.files("emulator").joinpath("sdk_fields.json").read_text())
 
 
 
@@ -49,12 +60,21 @@ class WireClientMessage(types.LiveClientMessage):
     """A client frame: LiveClientMessage with the complete setup."""
 
     setup: WireSetup | None = None
+    _newer_fields: list[str] = pydantic.PrivateAttr(default_factory=list)
+
+    @property
+    def newer_fields(self) -> list[str]:
+        """Paths of fields only a newer SDK knows, accepted and set aside."""
+        return self._newer_fields
 
 
 # The tools field is annotated as a bare list behind a validator in the SDK.
 _FIELD_OVERRIDES: dict[tuple[type, str], Any] = {
     (WireSetup, "tools"): list[types.Tool],
 }
+
+# The SDK's names of our subclasses, for the newest SDK's field table.
+_SDK_NAMES = {WireSetup: "LiveClientSetup", WireClientMessage: "LiveClientMessage"}
 
 SERVER_ONEOF = {
     "setupComplete",
@@ -115,13 +135,21 @@ def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel)
 
 
-def _normalize(value: Any, annotation: Any, path: str, proto_path: tuple[str, ...]) -> Any:
+class _Parse:
+    """What one frame's walk needs besides the value: the path's API, and what it set aside."""
+
+    def __init__(self, *, vertex: bool):
+        self.vertex = vertex
+        self.newer_fields: list[str] = []
+
+
+def _normalize(value: Any, annotation: Any, path: str, proto_path: tuple[str, ...], parse: _Parse) -> Any:
     annotation = _unwrap(annotation)
     origin = typing.get_origin(annotation)
     if _is_model(annotation):
         if not isinstance(value, dict):
             return value  # let pydantic report the type error
-        return _normalize_model(value, annotation, path, proto_path)
+        return _normalize_model(value, annotation, path, proto_path, parse)
     if origin in (typing.Union, pytypes.UnionType):
         options = [_unwrap(a) for a in typing.get_args(annotation) if a is not type(None)]
         if isinstance(value, dict):
@@ -129,7 +157,7 @@ def _normalize(value: Any, annotation: Any, path: str, proto_path: tuple[str, ..
             for option in options:
                 if _is_model(option):
                     try:
-                        return _normalize_model(value, option, path, proto_path)
+                        return _normalize_model(value, option, path, proto_path, parse)
                     except ProtocolError as e:
                         first_error = first_error or e
             if first_error:
@@ -137,12 +165,12 @@ def _normalize(value: Any, annotation: Any, path: str, proto_path: tuple[str, ..
         if isinstance(value, list):
             for option in options:
                 if typing.get_origin(option) is list:
-                    return _normalize(value, option, path, proto_path)
+                    return _normalize(value, option, path, proto_path, parse)
         return value
     if origin is list and isinstance(value, list):
         (item_type,) = typing.get_args(annotation) or (Any,)
         return [
-            _normalize(item, item_type, f"{path}[{i}]", proto_path) for i, item in enumerate(value)
+            _normalize(item, item_type, f"{path}[{i}]", proto_path, parse) for i, item in enumerate(value)
         ]
     if origin is dict and isinstance(value, dict):
         args = typing.get_args(annotation)
@@ -150,7 +178,7 @@ def _normalize(value: Any, annotation: Any, path: str, proto_path: tuple[str, ..
         if _is_model(_unwrap(item_type)):
             # Keys of such maps (schema property names) are the user's: kept as sent.
             return {
-                key: _normalize(item, item_type, f"{path}[{key}]", proto_path)
+                key: _normalize(item, item_type, f"{path}[{key}]", proto_path, parse)
                 for key, item in value.items()
             }
         return value
@@ -160,21 +188,59 @@ def _normalize(value: Any, annotation: Any, path: str, proto_path: tuple[str, ..
 
 
 def _normalize_model(
-    value: dict, model: type[pydantic.BaseModel], path: str, proto_path: tuple[str, ...]
+    value: dict, model: type[pydantic.BaseModel], path: str, proto_path: tuple[str, ...], parse: _Parse
 ) -> dict:
     fields = model.model_fields
     result = {}
     for key, item in value.items():
         name = snake_case(key)
-        if name not in fields or (*proto_path, name) in _DEVELOPER_API_REJECTS:
+        if (*proto_path, name) in _DEVELOPER_API_REJECTS and not parse.vertex:
             raise _unknown(key, path)
+        if name not in fields:
+            newer = newest_sdk_fields()["types"].get(_SDK_NAMES.get(model, model.__name__), {}).get(name)
+            if newer is None:
+                raise _unknown(key, path)
+            _check_newer(item, newer, f"{path}.{name}")
+            parse.newer_fields.append(f"{path}.{name}")
+            continue
         annotation = _FIELD_OVERRIDES.get((model, name), fields[name].annotation)
-        result[name] = _normalize(item, annotation, f"{path}.{name}", (*proto_path, name))
+        result[name] = _normalize(item, annotation, f"{path}.{name}", (*proto_path, name), parse)
     return result
 
 
-def parse_client_message(raw: str | bytes) -> WireClientMessage:
-    """Parses one client frame into the SDK's types, or raises ProtocolError."""
+def normalize_field(value: Any, annotation: Any, name: str) -> Any:
+    """One top-level field of a request, walked as client frames are: either spelling of
+    every nested name, bytes decoded, an unknown name refused (ProtocolError)."""
+    return _normalize(value, annotation, name, (name,), _Parse(vertex=False))
+
+
+def _check_newer(value: Any, kind: str, path: str) -> None:
+    """Checks a field the pinned SDK lacks against the newest SDK's table: every name must exist there."""
+    table = newest_sdk_fields()["types"]
+    container, _, type_name = kind.rpartition(" ")
+    if type_name not in table:
+        return  # a plain value: anything the field's type allows
+    if container == "list" and isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_newer(item, type_name, f"{path}[{i}]")
+    elif container == "map" and isinstance(value, dict):
+        for key, item in value.items():
+            _check_newer(item, type_name, f"{path}[{key}]")
+    elif not container and isinstance(value, dict):
+        for key, item in value.items():
+            name = snake_case(key)
+            if name not in table[type_name]:
+                raise _unknown(key, path)
+            _check_newer(item, table[type_name][name], f"{path}.{name}")
+
+
+def parse_client_message(raw: str | bytes, *, vertex: bool = False) -> WireClientMessage:
+    """Parses one client frame into the SDK's types, or raises ProtocolError.
+
+    vertex: the frame came on the Vertex path, where Vertex-only fields are known.
+    Fields only a newer SDK knows are set aside: `.newer_fields` of the result names them.
+    """
+    parse = _Parse(vertex=vertex)
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
@@ -190,17 +256,19 @@ def parse_client_message(raw: str | bytes) -> WireClientMessage:
                 f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.',
             )
         annotation = WireClientMessage.model_fields[name].annotation
-        normalized[name] = _normalize(item, annotation, name, (name,))
+        normalized[name] = _normalize(item, annotation, name, (name,), parse)
     if len([v for v in normalized.values() if v is not None]) != 1:
         raise ProtocolError(INVALID_ARGUMENT, "Request contains an invalid argument.")
     try:
-        return WireClientMessage.model_validate(normalized)
+        message = WireClientMessage.model_validate(normalized)
     except pydantic.ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ProtocolError(
             INVALID_ARGUMENT, f"Invalid value at '{where}': {first['msg']}"
         ) from e
+    message._newer_fields = parse.newer_fields
+    return message
 
 
 def validate_server_message(message: dict) -> types.LiveServerMessage:
@@ -230,6 +298,11 @@ def audio_chunk(pcm: bytes, rate: int = 24000) -> dict:
     data = base64.b64encode(pcm).decode()
     part = {"inlineData": {"mimeType": f"audio/pcm;rate={rate}", "data": data}}
     return {"serverContent": {"modelTurn": {"parts": [part]}}}
+
+
+def text_part(text: str) -> dict:
+    """A TEXT-modality reply's part."""
+    return {"serverContent": {"modelTurn": {"parts": [{"text": text}]}}}
 
 
 def output_transcription(text: str) -> dict:

@@ -116,3 +116,14 @@ def test_report_renders_a_record_again_and_refuses_a_folder_without_one(tmp_path
     missing = run_viva("report", tmp_path)
     assert missing.returncode == 2 and "session.json: no such file" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--port", "99999"], "viva: --port 99999: expected a port number from 0 to 65535 (0: any free port)"),
+    (["--port", "-1"], "viva: --port -1: expected a port number from 0 to 65535 (0: any free port)"),
+    (["--lifetime-s", "0"], "viva: --lifetime-s 0.0: expected a number of seconds above 0"),
+])
+def test_bad_emulator_options_get_one_line_and_exit_2(args, expected):
+    result = run_viva("emulator", *args)
+    assert result.returncode == 2
+    assert result.stderr.strip() == expected

@@ -19,6 +19,10 @@ async def run_emulator(args: argparse.Namespace) -> int:
     faults = load_faults(args.faults) if args.faults else None
     if args.pace <= 0:
         raise BadInput(f"--pace {args.pace}: expected a number above 0")
+    if not 0 <= args.port <= 65535:
+        raise BadInput(f"--port {args.port}: expected a port number from 0 to 65535 (0: any free port)")
+    if args.lifetime_s is not None and args.lifetime_s <= 0:
+        raise BadInput(f"--lifetime-s {args.lifetime_s}: expected a number of seconds above 0")
     voice = ExaminerVoice()
     settings = SessionSettings(voice=voice, pace=args.pace, connection_lifetime_s=args.lifetime_s, seed=args.seed)
     server = EmulatorServer(exam=exam, host=args.host, port=args.port, log_dir=args.log_dir, settings=settings,
