@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from google.genai import types
 from google.genai.types import ThinkingConfig, ThinkingLevel
@@ -55,12 +55,18 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         policy: the ReconnectPolicy (default: its defaults).
         on_event: called with (kind, **fields): disconnect, reconnect, go_away.
         history: () -> [(role, text)] of the exam so far, to seed a fresh session.
+        clock, sleep: injected for tests; the clock must be the policy's, whose goAway
+            deadline the timer waits for.
     """
 
     def __init__(self, *, policy: ReconnectPolicy | None = None, on_event: Callable[..., None] | None = None,
-                 history: Callable[[], list[tuple[str, str]]] | None = None, **kwargs):
+                 history: Callable[[], list[tuple[str, str]]] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, **kwargs):
         super().__init__(**kwargs)
         self._policy = policy or ReconnectPolicy()
+        self._clock = clock
+        self._sleep = sleep
         self._on_event = on_event or (lambda *args, **fields: None)
         self._history = history or (lambda: [])
         self._link = ResilientSession()
@@ -126,7 +132,7 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
     def _connected(self, *, resumed: bool, replayed: int) -> None:
         if self._dropped_at is not None:
             self.create_task(self.push_frame(LiveLinkFrame(up=True)), "live-link-up")
-            self._on_event("reconnect", after_s=round(time.monotonic() - self._dropped_at, 3), resumed=resumed,
+            self._on_event("reconnect", after_s=round(self._clock() - self._dropped_at, 3), resumed=resumed,
                            attempt=self._attempt.number if self._attempt else 0, replayed=replayed)
         self._dropped_at, self._attempt, self._planned = None, None, False
         self._policy.on_connected()
@@ -136,7 +142,7 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         self._link.detach()
         code = getattr(error, "code", None) or getattr(getattr(error, "rcvd", None), "code", None)
         if self._dropped_at is None:
-            self._dropped_at = time.monotonic()
+            self._dropped_at = self._clock()
             cut = "whole" if self._turn_arrived_whole else "partial" if self._bot_is_responding else None
             self._on_event("disconnect", code=code, reason=str(error)[:200], examiner_turn=cut)
             self._skip_repeated_turn = self._turn_arrived_whole
@@ -191,10 +197,10 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
 
     async def _reconnect_after(self, attempt: Attempt) -> None:
         logger.info(f"Live reconnect attempt {attempt}")
-        started = time.monotonic()
-        await asyncio.sleep(attempt.delay_s)
+        started = self._clock()
+        await self._sleep(attempt.delay_s)
         self._on_event("reconnect_attempt", attempt=attempt.number, base_s=attempt.base_s, delay_s=attempt.delay_s,
-                       waited_s=round(time.monotonic() - started, 3), resume=attempt.handle is not None,
+                       waited_s=round(self._clock() - started, 3), resume=attempt.handle is not None,
                        after_refusal=attempt.after_refusal)
         self._session = None
         self._session_resumption_handle = attempt.handle
@@ -218,7 +224,7 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
             return
         self._planned = True
         self._on_event("disconnect", code=None, reason=reason, moment=self._moment().value)
-        self._dropped_at = time.monotonic()
+        self._dropped_at = self._clock()
         await self.push_frame(LiveLinkFrame(up=False))
         session = self._link.detach()
         task, self._connection_task = self._connection_task, None
@@ -272,7 +278,7 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         """No message may come while the candidate speaks: the deadline is a timer too."""
         deadline = self._policy.go_away_deadline
         if deadline is not None:
-            await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+            await self._sleep(max(0.0, deadline - self._clock()))
             self._reconnect_if_planned()
 
 
