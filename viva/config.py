@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from viva.errors import BadInput
 from viva.yamlfile import Places, format_key_path, read_document, validate
@@ -87,12 +87,21 @@ class ExamConfig(Strict):
 class LLMConfig(Strict):
     """The Live model and how it is asked to behave."""
 
-    model: str = "gemini-3.1-flash-live-preview"
-    thinking_level: str | None = Field(default="minimal", pattern="^(minimal|low|medium|high)$")
+    model: str = Field(default="gemini-3.8-live", description="gemini-3.8-live (Google's recommended Live model) or "
+                       "gemini-3.1-flash-live-preview (a legacy preview)")
+    thinking_level: str | None = Field(default=None, pattern="^(minimal|low|medium|high)$",
+                                       description="3.1 only; none: the model's own default")
     voice: str = "Charon"
     language: str = "en-GB"
     extraction_model: str = Field(default="gemini-2.5-flash", description="the text model asked to extract a result "
                                   "the Live model only spoke (constrained to the tool's schema)")
+
+    @model_validator(mode="after")
+    def _no_thinking_level_on_3_8_live(self) -> "LLMConfig":
+        # Google's 3.8 Live migration notes: thinking_level is not supported; the service refuses the setup.
+        if self.thinking_level and self.model.rpartition("/")[2] == "gemini-3.8-live":
+            raise ValueError("gemini-3.8-live takes no thinking level: leave llm.thinking_level out")
+        return self
 
 
 class SessionLimits(Strict):

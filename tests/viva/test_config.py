@@ -15,7 +15,7 @@ def test_the_short_config_extends_the_full_one():
     assert short.exam.system_prompt == full.exam.system_prompt and short.exam.tools == full.exam.tools
     assert short.exam.closing_phrase == "Thank you. That is the end of the Speaking test."
     assert sum(len(p.questions) for p in short.exam.parts) < sum(len(p.questions) for p in full.exam.parts)
-    assert short.llm.model == "gemini-3.1-flash-live-preview" and short.llm.thinking_level == "minimal"
+    assert short.llm.model == "gemini-3.8-live" and short.llm.thinking_level is None
     assert [s.name for s in short.stages] == ["silero_vad", "turn_gate", "gemini_live", "stall_watchdog", "closing_guard",
                                                 "exam_parts", "exam_end"]
 
@@ -45,6 +45,7 @@ BASE = "extends: {base}\n"
     ("pipeline:\n  - stage: turn_gate\n    parts:\n      Part 2: {end_of_turn: ai}\n",
      r"c.yaml:5: pipeline\[0\].parts.Part 2.end_of_turn: Input should be 'silence' or 'smart_turn'"),
     ("llm:\n  thinking_level: extreme\n", r"c.yaml:3: llm.thinking_level: String should match pattern"),
+    ("llm:\n  thinking_level: low\n", r"c.yaml:2: llm: Value error, gemini-3.8-live takes no thinking level"),
     ("exam:\n  tools:\n    - name: t\n      description: d\n      parameters: {type: array}\n",
      r"c.yaml:6: exam.tools\[0\].parameters: Value error, a tool's parameters must be a JSON schema of type object"),
 ])
