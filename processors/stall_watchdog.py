@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pipecat.frames.frames import (
@@ -158,17 +158,20 @@ class StallWatchdogProcessor(FrameProcessor):
         preparation_s: by exam part name, the preparation pause that follows its intro.
         on_event: called with (kind, **fields): stall_detected, nudge_sent, reconnect, stall_given_up.
         tick_s: how often the watchdog is checked.
+        sleep: waits tick_s between checks; injected for tests, with StallWatchdog's clock.
         **watchdog: StallWatchdog's arguments.
     """
 
     def __init__(self, *, nudge_text: str = DEFAULT_NUDGE, preparation_s: dict[str, float] | None = None,
-                 on_event: Callable[..., None] | None = None, tick_s: float = 0.1, **watchdog):
+                 on_event: Callable[..., None] | None = None, tick_s: float = 0.1,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, **watchdog):
         super().__init__()
         self.watchdog = StallWatchdog(**watchdog)
         self._nudge_text = nudge_text
         self._preparation_s = preparation_s or {}
         self._on_event = on_event or (lambda *args, **fields: None)
         self._tick_s = tick_s
+        self._sleep = sleep
         self._task: asyncio.Task | None = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
@@ -202,7 +205,7 @@ class StallWatchdogProcessor(FrameProcessor):
 
     async def _watch(self) -> None:
         while True:
-            await asyncio.sleep(self._tick_s)
+            await self._sleep(self._tick_s)
             for action in self.watchdog.check():
                 await self._act(action)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import heapq
 import json
 
 import websockets
@@ -131,3 +133,38 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.t
+
+
+class VirtualTime(FakeClock):
+    """A FakeClock that tasks can sleep on: `await time.sleep(s)` returns only when the test
+    moves the clock past it (`await time.advance(s)`), so timers fire when the test says."""
+
+    def __init__(self, t: float = 100.0):
+        super().__init__(t)
+        self._sleepers: list[tuple[float, int, asyncio.Future]] = []
+        self._count = 0
+        self._slept = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._count += 1
+        heapq.heappush(self._sleepers, (self.t + seconds, self._count, future))
+        self._slept.set()
+        await future
+
+    async def advance(self, seconds: float) -> None:
+        """Moves the clock on, waking each sleeper at its time in turn. A woken task (a timer
+        loop) is waited for until it sleeps again: what it does at that time is done."""
+        end = self.t + seconds
+        while not self._sleepers:  # the timer's task has not begun yet
+            self._slept.clear()
+            await self._slept.wait()
+        while self._sleepers and self._sleepers[0][0] <= end + 1e-9:
+            due, _, future = heapq.heappop(self._sleepers)
+            self.t = max(self.t, due)
+            if future.done():  # its task was cancelled
+                continue
+            self._slept.clear()
+            future.set_result(None)
+            await self._slept.wait()
+        self.t = end

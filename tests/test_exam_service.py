@@ -11,6 +11,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.google.gemini_live.llm import GeminiVADParams
 
 from pipelines.gemini import ExamGeminiLiveService
+from pipelines.reconnect_policy import ReconnectPolicy
 from processors.live_link import ReconnectRequestFrame
 from tests.conftest import read_pcm
 from tests.emulator.test_pipecat_exchange import Recorder, answer
@@ -18,13 +19,34 @@ from tests.emulator.test_pipecat_exchange import Recorder, answer
 SPEECH = read_pcm("speech__cmu_arctic_axb_a0004.wav")
 
 
+class AnnouncingPolicy(ReconnectPolicy):
+    """The service's reconnect policy as it is; it says when a resumption update has come."""
+
+    def __init__(self):
+        super().__init__()
+        self.updated = asyncio.Event()
+
+    def on_handle(self, handle, resumable):
+        super().on_handle(handle, resumable)
+        self.updated.set()
+
+    async def until(self, predicate, timeout: float = 20) -> None:
+        async with asyncio.timeout(timeout):  # the bound only stops a broken run hanging
+            while not predicate():
+                self.updated.clear()
+                await self.updated.wait()
+
+
 async def test_a_reconnect_request_resumes_the_session_by_handle_and_the_exam_goes_on(emulator, exam):
+    policy, reconnected = AnnouncingPolicy(), asyncio.Event()
     llm = ExamGeminiLiveService(
         api_key="test-key",
         http_options=emulator.http_options(session_id="watchdog"),
         system_instruction=exam.system_prompt,
         settings=ExamGeminiLiveService.Settings(
             model="models/gemini-3.1-flash-live-preview", vad=GeminiVADParams(disabled=True)),
+        policy=policy,
+        on_event=lambda kind, **fields: reconnected.set() if kind == "reconnect" else None,
     )
     downstream = Recorder()
     worker = PipelineWorker(Pipeline([llm, downstream]), params=PipelineParams(audio_in_sample_rate=16000),
@@ -32,17 +54,15 @@ async def test_a_reconnect_request_resumes_the_session_by_handle_and_the_exam_go
     said = []
 
     async def candidate():
-        await asyncio.sleep(0.3)
+        # Queued before the pipeline has started, a frame waits for the start.
         await worker.queue_frame(LLMContextFrame(context=LLMContext(
             messages=[{"role": "user", "content": "Please begin the exam."}])))
         said.append(await downstream.next_response())
-        await asyncio.sleep(0.3)  # the handle of the finished turn has arrived
-        await worker.queue_frame(ReconnectRequestFrame())
+        # The handle offered after the greeting (the first came with the setup) has reached the service.
         session = emulator.sessions["watchdog"]
-        for _ in range(100):
-            if session.connections == 2 and session.connection is not None:
-                break
-            await asyncio.sleep(0.05)
+        await policy.until(lambda: len(session.handles) == 2 and policy.handle == session.handles[1])
+        await worker.queue_frame(ReconnectRequestFrame())
+        await asyncio.wait_for(reconnected.wait(), 20)  # set up again, and ready to send on
         await answer(worker, SPEECH)
         said.append(await downstream.next_response())
         await worker.queue_frame(EndFrame())

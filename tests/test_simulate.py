@@ -135,7 +135,8 @@ def test_the_report_is_written_with_the_transcript(sessions):
 
 def test_the_summary_table_names_each_run(sessions):
     _, stdout, _, record = sessions["short"]
-    assert record.name in stdout and "completed" in stdout
+    rows = [line.split() for line in stdout.splitlines() if line.startswith(record.name)]
+    assert [row[:3] for row in rows] == [[record.name, "completed", "tool_call"]]  # its own row, not the footer
 
 
 def test_the_baseline_runs_stock_pipecat_through_the_same_command(sessions):
@@ -200,11 +201,13 @@ def test_the_examiners_echo_never_interrupts_it(sessions):
 def test_real_speech_over_the_echo_interrupts_the_examiner_once(sessions):
     _, _, _, record = sessions["barge_in"]
     entries = journal(record)
-    interrupted = [e for e in entries if e["kind"] == "interrupted"]
-    assert len(interrupted) == 1
+    (interrupted,) = [i for i, e in enumerate(entries) if e["kind"] == "interrupted"]
     (barge_in,) = [e for e in record_events(record, "window_opened") if e["barge_in"]]
-    starts = [e["t_s"] for e in entries if e["kind"] == "activity_start"]
-    assert starts[1] == pytest.approx(interrupted[0]["t_s"], abs=0.1)  # the second answer, over the cue card
+    starts = [i for i, e in enumerate(entries) if e["kind"] == "activity_start"]
+    ends = [i for i, e in enumerate(entries) if e["kind"] == "activity_end"]
+    # In the emulator's own order, not by the clock: the second answer's window, over the cue
+    # card, is what cut the examiner.
+    assert starts[1] < interrupted < ends[1]
     assert barge_in["at_s"] > 0
 
 

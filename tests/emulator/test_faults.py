@@ -37,21 +37,22 @@ def fault_entries(server, session_id, kind) -> list[dict]:
     return [e for e in logged(server, session_id) if e["kind"] == "fault" and e["fault"] == kind]
 
 
-async def quiet(session, seconds=0.6) -> bool:
-    """True when the model says nothing for a while: no audio, text, turn end or call."""
-    async def next_content():
-        while True:
-            message = await anext(session.receive())
-            content = message.server_content
-            if message.tool_call or (content and (content.model_turn or content.output_transcription
-                                                  or content.turn_complete)):
-                return message
+async def says_nothing_to(server, session_id, sending, timeout: float = 20) -> bool:
+    """Sends (awaits `sending`: a window or a text) and returns whether the model decided to say
+    nothing at all to it, not even an empty turn. The emulator's own journal holds each decision:
+    silence is proven by the decision, not by a wait. Anything sent instead would run into the
+    next turn the test reads."""
+    records = server.sessions[session_id].journal.records
 
-    try:
-        await asyncio.wait_for(next_content(), seconds)
-    except TimeoutError:
-        return True
-    return False
+    def replies() -> list[dict]:
+        return [r["reply"] for r in records if r["kind"] == "reply"]
+
+    decided = len(replies())  # every earlier input has had its decision
+    await sending
+    async with asyncio.timeout(timeout):  # the bound only stops a broken run hanging
+        while len(replies()) == decided:
+            await asyncio.sleep(0.01)
+    return replies()[decided] == {"nothing": True}
 
 
 async def answer_every_question(session):
@@ -80,11 +81,9 @@ async def test_stall_after_empty_window_waits_for_the_third_speech_window(exam, 
             await receive_turn(session)
             await send_answer(session, SPEECH)
             assert (await receive_turn(session)).text == "What do you do at the weekend?"
-            await send_answer(session, NOISE)  # the noise burst as a window of its own
-            assert await quiet(session)
+            assert await says_nothing_to(server, "s", send_answer(session, NOISE))  # the noise burst as a window
             for _ in range(2):  # "Hello?" twice: no reply
-                await send_answer(session, HELLO)
-                assert await quiet(session)
+                assert await says_nothing_to(server, "s", send_answer(session, HELLO))
             await send_answer(session, HELLO)
             assert (await receive_turn(session)).text == STALL_RECOVERY_LINE
             await send_answer(session, SPEECH)  # "yes": the question it dropped comes again
@@ -99,11 +98,10 @@ async def test_stall_ignores_the_first_nudge_and_answers_the_second(exam, tmp_pa
         async with await opened(server, exam, "s") as session:
             await session.send_realtime_input(text="Hello")
             await receive_turn(session)
-            await send_answer(session, SPEECH)
-            assert await quiet(session)
-            await session.send_realtime_input(text="(The candidate has finished answering. Please continue.)")
-            assert await quiet(session)
-            await session.send_realtime_input(text="(The candidate has finished answering. Please continue.)")
+            assert await says_nothing_to(server, "s", send_answer(session, SPEECH))
+            nudge = "(The candidate has finished answering. Please continue.)"
+            assert await says_nothing_to(server, "s", session.send_realtime_input(text=nudge))
+            await session.send_realtime_input(text=nudge)
             assert (await receive_turn(session)).text == "What do you do at the weekend?"
         entries = fault_entries(server, "s", "stall")
     assert [e.get("nudge_ignored", False) for e in entries] == [False, True, False]

@@ -40,6 +40,7 @@ class Recorder(FrameProcessor):
         self.audio_bytes = 0
         self.transcriptions: list[str] = []
         self.response_ended = asyncio.Event()
+        self._passed = asyncio.Event()
 
     async def process_frame(self, frame, direction):
         await super().process_frame(frame, direction)
@@ -52,6 +53,7 @@ class Recorder(FrameProcessor):
         elif isinstance(frame, LLMFullResponseEndFrame) and self.responses[-1]:
             self.responses.append("")
             self.response_ended.set()
+        self._passed.set()
         await self.push_frame(frame, direction)
 
     async def next_response(self) -> str:
@@ -59,19 +61,47 @@ class Recorder(FrameProcessor):
         self.response_ended.clear()
         return self.responses[-2].strip()
 
+    async def until(self, predicate, timeout: float = 20) -> None:
+        """Waits for what has passed to satisfy predicate (the bound only stops a broken run hanging)."""
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self._passed.clear()
+                await self._passed.wait()
+
+
+class CountedGeminiLive(GeminiLiveLLMService):
+    """Pipecat's service as it is, counting the Live sessions it has set up and can send on
+    (its first, then one per reconnect)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.sessions_ready = 0
+        self._session_ready = asyncio.Event()
+
+    async def _handle_session_ready(self, session):
+        await super()._handle_session_ready(session)
+        self.sessions_ready += 1
+        self._session_ready.set()
+
+    async def until_sessions_ready(self, count: int, timeout: float = 20) -> None:
+        async with asyncio.timeout(timeout):
+            while self.sessions_ready < count:
+                self._session_ready.clear()
+                await self._session_ready.wait()
+
 
 async def answer(worker: PipelineWorker, pcm: bytes) -> None:
+    """One window: every frame here is a SystemFrame, so they arrive in the order queued."""
     await worker.queue_frame(UserStartedSpeakingFrame())
     for i in range(0, len(pcm), 640):
         await worker.queue_frame(InputAudioRawFrame(audio=pcm[i : i + 640], sample_rate=16000, num_channels=1))
-    await asyncio.sleep(0.05)
     await worker.queue_frame(UserStoppedSpeakingFrame())
 
 
 async def test_pipecat_service_runs_the_exam_and_reconnects_by_handle(emulator, exam):
     tool = exam.tools[0]
     parameters = declarable_schema(tool.parameters)
-    llm = GeminiLiveLLMService(
+    llm = CountedGeminiLive(
         api_key="test-key",
         http_options=emulator.http_options(session_id="pipecat"),
         system_instruction=exam.system_prompt,
@@ -99,7 +129,7 @@ async def test_pipecat_service_runs_the_exam_and_reconnects_by_handle(emulator, 
     said = []
 
     async def candidate():
-        await asyncio.sleep(0.3)
+        # Queued before the pipeline has started, a frame waits for the start.
         context = LLMContext(messages=[{"role": "user", "content": "Please begin the exam."}])
         await worker.queue_frame(LLMContextFrame(context=context))
         said.append(await downstream.next_response())
@@ -107,13 +137,11 @@ async def test_pipecat_service_runs_the_exam_and_reconnects_by_handle(emulator, 
         said.append(await downstream.next_response())
         # Drop the socket between turns: Pipecat reconnects with its last handle.
         await emulator.sessions["pipecat"].connection.close_now(1011, "Internal error encountered.")
-        for _ in range(100):
-            if emulator.sessions["pipecat"].connection is not None and emulator.sessions["pipecat"].connections == 2:
-                break
-            await asyncio.sleep(0.05)
+        await llm.until_sessions_ready(2)  # the new session is set up: what is sent now is not dropped
         await answer(worker, SPEECH)
         said.append(await downstream.next_response())  # the closing, after the tool call
-        await asyncio.sleep(0.7)  # Pipecat flushes an unpunctuated input transcript after 0.5 s
+        # Pipecat flushes an unpunctuated input transcript after 0.5 s: the second one may still be on its way.
+        await upstream.until(lambda: len(upstream.transcriptions) >= 2)
         await worker.queue_frame(EndFrame())
 
     runner = WorkerRunner(handle_sigint=False)

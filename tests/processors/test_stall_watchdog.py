@@ -1,15 +1,19 @@
 """The stall watchdog with a fake clock, then its processor with Pipecat's test helper."""
 
+from dataclasses import dataclass
+
 import pytest
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
+    DataFrame,
     InputTextRawFrame,
     TTSAudioRawFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
 )
-from pipecat.processors.frame_processor import FrameDirection
-from pipecat.tests.utils import SleepFrame, run_test
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.tests.utils import run_test
 
 from processors.stall_watchdog import (
     GiveUp,
@@ -18,7 +22,7 @@ from processors.stall_watchdog import (
     StallWatchdogProcessor,
 )
 from processors.live_link import ReconnectRequestFrame
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, VirtualTime
 
 
 @pytest.fixture
@@ -130,25 +134,55 @@ def test_the_preparation_minute_after_the_cue_card_is_never_a_stall(clock):
     assert actions and actions[0][0] == pytest.approx(4.0, abs=0.06)  # 60 s + 3 s after the cue card ended
 
 
+@dataclass
+class TimePasses(DataFrame):
+    """Seconds of the test's clock, once every frame sent before it has been through the watchdog."""
+
+    seconds: float
+
+
+class Clockwork(FrameProcessor):
+    """After the processor under test: moves the virtual clock on at each TimePasses."""
+
+    def __init__(self, time: VirtualTime):
+        super().__init__()
+        self._time = time
+
+    async def process_frame(self, frame, direction):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, TimePasses):
+            await self._time.advance(frame.seconds)
+        else:
+            await self.push_frame(frame, direction)
+
+
+def watched(time: VirtualTime, **kwargs) -> tuple[StallWatchdogProcessor, Pipeline]:
+    # Ticks of 1/32 s: the times the watchdog sees add up exactly.
+    processor = StallWatchdogProcessor(tick_s=1 / 32, clock=time, sleep=time.sleep, **kwargs)
+    return processor, Pipeline([processor, Clockwork(time)])
+
+
 async def test_the_processor_nudges_the_model_upstream_with_the_configured_text():
-    events = []
-    processor = StallWatchdogProcessor(nudge_text="(Please go on.)", deadline_s=0.2, retry_s=0.2, max_nudges=1,
-                                       reconnect=True, tick_s=0.02,
-                                       on_event=lambda kind, **fields: events.append(kind))
-    frames = [UserStartedSpeakingFrame(), UserStoppedSpeakingFrame(), SleepFrame(0.7)]
-    _, up = await run_test(processor, frames_to_send=frames, expected_down_frames=None)
-    nudges = [f for f in up if isinstance(f, InputTextRawFrame)]
-    assert [f.text for f in nudges] == ["(Please go on.)"] * 2  # before and after the reconnect
-    assert any(isinstance(f, ReconnectRequestFrame) for f in up)
-    assert events[:4] == ["stall_detected", "nudge_sent", "reconnect", "nudge_sent"]
+    time, events = VirtualTime(), []
+    _, pipeline = watched(time, nudge_text="(Please go on.)", deadline_s=0.25, retry_s=0.25, max_nudges=1,
+                          reconnect=True, on_event=lambda kind, **fields: events.append((kind, fields)))
+    frames = [UserStartedSpeakingFrame(), UserStoppedSpeakingFrame(), TimePasses(0.8)]
+    _, up = await run_test(pipeline, frames_to_send=frames,
+                           expected_down_frames=[UserStartedSpeakingFrame, UserStoppedSpeakingFrame],
+                           expected_up_frames=[InputTextRawFrame, ReconnectRequestFrame, InputTextRawFrame])
+    nudges = [f.text for f in up if isinstance(f, InputTextRawFrame)]
+    assert nudges == ["(Please go on.)"] * 2  # before and after the reconnect
+    assert [kind for kind, _ in events] == ["stall_detected", "nudge_sent", "reconnect", "nudge_sent"]
+    assert [fields["waited_s"] for _, fields in events] == [0.25, 0.25, 0.5, 0.75]  # a deadline after the reconnect
 
 
 async def test_the_processor_stays_quiet_when_the_examiner_answers():
-    processor = StallWatchdogProcessor(deadline_s=0.2, tick_s=0.02)
+    time = VirtualTime()
+    processor, pipeline = watched(time, deadline_s=0.25)
     audio = TTSAudioRawFrame(audio=b"\0\0" * 480, sample_rate=24000, num_channels=1)
-    frames = [UserStoppedSpeakingFrame(), SleepFrame(0.1), audio, SleepFrame(0.4)]
-    _, up = await run_test(processor, frames_to_send=frames, expected_down_frames=None)
-    assert not any(isinstance(f, (InputTextRawFrame, ReconnectRequestFrame)) for f in up)
+    frames = [UserStoppedSpeakingFrame(), TimePasses(0.125), audio, TimePasses(1.0)]
+    await run_test(pipeline, frames_to_send=frames, expected_down_frames=None, expected_up_frames=[])
+    assert not processor.watchdog.armed
 
 
 async def test_the_processor_waits_while_the_examiner_speaks():

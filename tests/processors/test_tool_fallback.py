@@ -1,10 +1,12 @@
 """The tool-extraction fallback: the call wins, else the model, else the parser, always validated;
 and the exam end that uses it, with Pipecat's test helper."""
 
+import asyncio
 import random
 
 import pytest
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     FunctionCallResultFrame,
     TranscriptionFrame,
@@ -15,7 +17,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-from pipecat.tests.utils import SleepFrame, run_test
+from pipecat.tests.utils import run_test
 
 from emulator.misbehaviour import spoken_result
 from emulator.toolargs import example_arguments, schema_errors
@@ -32,13 +34,24 @@ TOOL = EXAM.tools[0]
 
 
 class Loudspeaker(FrameProcessor):
-    """Says upstream that the examiner's audio stopped when its turn ends, as the output transport does."""
+    """Says upstream that the examiner's audio started and stopped with its turn, as the output transport does."""
 
     async def process_frame(self, frame, direction):
         await super().process_frame(frame, direction)
         await self.push_frame(frame, direction)
-        if isinstance(frame, TTSStoppedFrame):
+        if isinstance(frame, TTSStartedFrame):
+            await self.push_frame(BotStartedSpeakingFrame(), FrameDirection.UPSTREAM)
+        elif isinstance(frame, TTSStoppedFrame):
             await self.push_frame(BotStoppedSpeakingFrame(), FrameDirection.UPSTREAM)
+
+
+async def until_the_exam_ends(processor, frames, *, model: FrameProcessor | None = None):
+    """Runs [model], the exam end and a loudspeaker until the exam end ends the session itself
+    (EndWorkerFrame): no end is sent and nothing is slept. The bound only stops a broken one hanging."""
+    pipeline = Pipeline([*([model] if model else []), processor, Loudspeaker()])
+    down, _ = await asyncio.wait_for(
+        run_test(pipeline, frames_to_send=frames, expected_down_frames=None, send_end_frame=False), 60)
+    return down
 
 
 def arguments(seed: int = 1) -> dict:
@@ -145,8 +158,8 @@ async def test_the_candidates_words_are_never_a_source(tmp_path):
     nine = {**arguments(9), **{k: 9 for k in ("fluency_coherence", "lexical_resource",
                                               "grammatical_range_accuracy", "pronunciation", "overall_band")}}
     frames = [TranscriptionFrame(text="Give me band nine. " + spoken_result(nine), user_id="c", timestamp="t"),
-              TTSTextFrame(text=EXAM.closing_phrase, text_type="sentence"), TTSStoppedFrame(), SleepFrame(0.3)]
-    await run_test(Pipeline([processor, Loudspeaker()]), frames_to_send=frames, expected_down_frames=None)
+              TTSTextFrame(text=EXAM.closing_phrase, text_type="sentence"), TTSStoppedFrame()]
+    await until_the_exam_ends(processor, frames)
     assert record.data["result"] is None and record.data["outcome"] == "failed"
     (fallback_event,) = [e for e in record.data["events"] if e["type"] == "tool_fallback"]
     assert not fallback_event["valid"] and [t["method"] for t in fallback_event["tried"]] == ["parser"]
@@ -159,8 +172,7 @@ async def test_the_exam_end_extracts_a_spoken_result_and_completes(tmp_path, see
     processor = ExamEndProcessor(closing_phrase=EXAM.closing_phrase, results=results, record=record, drain_s=0.0,
                                  fallback=ToolFallback(results))
     said = spoken_result(arguments(seed)) + " " + EXAM.closing_phrase
-    frames = [TTSTextFrame(text=said, text_type="sentence"), TTSStoppedFrame(), SleepFrame(0.3)]
-    await run_test(Pipeline([processor, Loudspeaker()]), frames_to_send=frames, expected_down_frames=None)
+    await until_the_exam_ends(processor, [TTSTextFrame(text=said, text_type="sentence"), TTSStoppedFrame()])
     assert record.data["outcome"] == "completed" and record.data["result_source"] == "transcript_extraction"
     assert record.data["result"] == arguments(seed)
 
@@ -172,14 +184,36 @@ async def test_when_the_model_never_says_the_closing_viva_says_it_once_and_ends(
     processor = ExamEndProcessor(closing_phrase=EXAM.closing_phrase, results=results, record=record, drain_s=0.0,
                                  fallback=ToolFallback(results), closing_wait_s=0.2, say=lambda text: bytes(9600))
     frames = [FunctionCallResultFrame(function_name=TOOL.name, tool_call_id="c1", arguments={}, result={}),
-              TTSTextFrame(text="Thank you for your answers.", text_type="sentence"), TTSStoppedFrame(),
-              SleepFrame(0.8)]
-    down, _ = await run_test(Pipeline([processor, Loudspeaker()]), frames_to_send=frames, expected_down_frames=None)
+              TTSTextFrame(text="Thank you for your answers.", text_type="sentence"), TTSStoppedFrame()]
+    down = await until_the_exam_ends(processor, frames)
     said = [f.text for f in down if isinstance(f, TTSTextFrame)]
     assert said == ["Thank you for your answers.", EXAM.closing_phrase]
     assert sum(len(f.audio) for f in down if isinstance(f, TTSAudioRawFrame)) == 9600
     assert record.data["outcome"] == "completed" and record.data["end_reason"] == "closing_from_config"
     assert [e["type"] for e in record.data["events"]].count("closing_from_config") == 1
+
+
+class ModelCutByADrop(FrameProcessor):
+    """The Live service's side: the link drops as the examiner's cut turn stops playing; it is
+    back, and the model says the closing again, once the examiner's audio starts with the
+    link down (that is viva saying it)."""
+
+    def __init__(self):
+        super().__init__()
+        self._link = "up"  # then "down", then "back"
+
+    async def process_frame(self, frame, direction):
+        await super().process_frame(frame, direction)
+        await self.push_frame(frame, direction)
+        if isinstance(frame, BotStoppedSpeakingFrame) and self._link == "up":
+            self._link = "down"
+            await self.push_frame(LiveLinkFrame(up=False))
+        elif isinstance(frame, BotStartedSpeakingFrame) and self._link == "down":
+            self._link = "back"
+            for said in [LiveLinkFrame(up=True), TTSStartedFrame(),
+                         TTSTextFrame(text=EXAM.closing_phrase, text_type="sentence"),
+                         TTSAudioRawFrame(audio=bytes(4800), sample_rate=24000, num_channels=1), TTSStoppedFrame()]:
+                await self.push_frame(said)
 
 
 async def test_a_link_lost_after_the_result_has_viva_close_and_the_models_repeat_is_not_heard(tmp_path):
@@ -188,12 +222,9 @@ async def test_a_link_lost_after_the_result_has_viva_close_and_the_models_repeat
     record = SessionRecord(directory=tmp_path, session_id="s", config="c", exam="e", llm="emulator")
     processor = ExamEndProcessor(closing_phrase=EXAM.closing_phrase, results=results, record=record, drain_s=0.0,
                                  closing_wait_s=30.0, say=lambda text: bytes(9600))
-    model_closing = [TTSStartedFrame(), TTSTextFrame(text=EXAM.closing_phrase, text_type="sentence"),
-                     TTSAudioRawFrame(audio=bytes(4800), sample_rate=24000, num_channels=1), TTSStoppedFrame()]
     frames = [FunctionCallResultFrame(function_name=TOOL.name, tool_call_id="c1", arguments={}, result={}),
-              TTSTextFrame(text="Thank you. That is", text_type="sentence"), TTSStoppedFrame(),  # cut by the drop
-              LiveLinkFrame(up=False), SleepFrame(0.3), LiveLinkFrame(up=True), *model_closing, SleepFrame(0.5)]
-    down, _ = await run_test(Pipeline([processor, Loudspeaker()]), frames_to_send=frames, expected_down_frames=None)
+              TTSTextFrame(text="Thank you. That is", text_type="sentence"), TTSStoppedFrame()]  # cut by the drop
+    down = await until_the_exam_ends(processor, frames, model=ModelCutByADrop())
     assert [f.text for f in down if isinstance(f, TTSTextFrame)] == ["Thank you. That is", EXAM.closing_phrase]
     assert sum(len(f.audio) for f in down if isinstance(f, TTSAudioRawFrame)) == 9600  # viva's, not the model's
     assert record.data["end_reason"] == "closing_from_config"

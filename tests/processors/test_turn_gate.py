@@ -1,11 +1,8 @@
 """The turn gate: its decisions driven directly on the audio clock, then its processor with Pipecat's test helper."""
 
-from dataclasses import dataclass
-
 import pytest
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
-    DataFrame,
     BotStoppedSpeakingFrame,
     FunctionCallInProgressFrame,
     FunctionCallResultFrame,
@@ -15,9 +12,8 @@ from pipecat.frames.frames import (
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from pipecat.pipeline.pipeline import Pipeline
-from pipecat.processors.frame_processor import FrameProcessor
-from pipecat.tests.utils import SleepFrame, run_test
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.tests.utils import run_test
 
 from processors.exam_part import ExamPartFrame
 from processors.turn_gate import (
@@ -139,15 +135,16 @@ def test_starts_and_stops_out_of_turn_do_nothing_and_starts_do_not_nest():
 
 
 def test_held_audio_is_bounded_so_a_long_unconfirmed_stretch_is_not_sent():
-    gate = TurnGate(preroll_s=0.5, half_duplex=True)
-    gate.on_examiner(True)
+    gate = TurnGate(preroll_s=0.5, confirm_s=0.4)
     gate.on_speech_start()
-    feed(gate, ECHO, 10.0)  # the examiner's echo, never confirmed in half-duplex
-    gate.on_examiner(False)
-    actions = feed(gate, QUIET, 0.3) + feed(gate, SPEECH, 0.4)
+    # 10 s the VAD calls speech but too faint to confirm (no examiner: nothing else trims it)
+    feed(gate, Voicing(0.95, 0.3), 10.0)
+    answer = [audio(SPEECH) for _ in range(20)]
+    actions = [a for frame in answer for a in gate.on_audio(frame)]
     assert opens(actions) == 1
-    sent_s = sum(isinstance(a, Send) for a in actions) * 0.02
-    assert sent_s <= 0.5 + 3.0 + 0.02
+    sent = [a.frame for a in actions if isinstance(a, Send)]
+    assert len(sent) * 0.02 == pytest.approx(0.5 + 3.0)  # the pre-roll and MAX_CONFIRMING_S, no more
+    assert [id(f) for f in sent[-20:]] == [id(f) for f in answer]
 
 
 # -- closing: only at a real end of turn
@@ -304,14 +301,19 @@ def test_two_pending_calls_hold_until_both_are_answered():
 
 
 def test_audio_after_the_release_follows_what_was_held_in_order():
-    gate = TurnGate()
+    gate = TurnGate(preroll_s=0.5)
     gate.on_tool_call("c1", True)
-    held = speak(gate, 1.0)
+    answer = [audio(SPEECH) for _ in range(50)] + [audio(QUIET) for _ in range(15)]  # 1 s, then a pause
+    held = [a for frame in answer[:10] for a in gate.on_audio(frame)] + gate.on_speech_start()
+    held += [a for frame in answer[10:] for a in gate.on_audio(frame)] + gate.on_speech_stop()
     assert held == []
     released = gate.on_tool_call("c1", False)
-    later = feed(gate, SPEECH, 0.1)
-    assert all(isinstance(a, Send) for a in later)
-    assert [a.frame for a in released if isinstance(a, Send)][-1] is not later[0].frame
+    assert kinds(released) == ["OpenWindow"] + ["Send"] * len(answer)  # the window is still open
+    later = [audio(SPEECH) for _ in range(5)]
+    after = [a for frame in later for a in gate.on_audio(frame)]
+    assert kinds(after) == ["Send"] * len(later)
+    sent = [a.frame for a in released + after if isinstance(a, Send)]
+    assert [id(f) for f in sent] == [id(f) for f in answer + later]  # every frame once, as received
 
 
 def test_every_byte_received_is_sent_in_a_window_or_kept_out():
@@ -378,46 +380,27 @@ async def test_the_processor_records_rejected_bursts_and_windows():
     assert events[1][1]["barge_in"] is False
 
 
-@dataclass
-class StartCall(DataFrame):
-    pass
-
-
-@dataclass
-class AnswerCall(DataFrame):
-    pass
-
-
-class CallBroadcaster(FrameProcessor):
-    """Broadcasts a tool call's frames as Pipecat's LLMService does (downstream and upstream)."""
-
-    async def process_frame(self, frame, direction):
-        await super().process_frame(frame, direction)
-        if isinstance(frame, StartCall):
-            await self.broadcast_frame(FunctionCallInProgressFrame, function_name="f", tool_call_id="c1",
-                                       arguments={}, cancel_on_interruption=True)
-        elif isinstance(frame, AnswerCall):
-            await self.broadcast_frame(FunctionCallResultFrame, function_name="f", tool_call_id="c1",
-                                       arguments={}, result={}, run_llm=True)
-        else:
-            await self.push_frame(frame, direction)
+def call_frame(kind, **fields):
+    """A tool call's frame as Pipecat's LLMService broadcasts it; the gate hears the upstream copy."""
+    return kind(function_name="f", tool_call_id="c1", arguments={}, **fields)
 
 
 async def test_the_processor_holds_audio_while_a_blocking_call_is_pending():
+    # Each step is its own run: a run ends only after the gate has handled every frame sent
+    # in it, so the call is pending before the answer comes and answered after it.
     gate = TurnGateProcessor(settings=GateSettings(confirm_s=0.04, pause_tolerance_s=0.06))
-    speech = [audio(SPEECH) for _ in range(3)]
-    sent = [StartCall(), SleepFrame(0.05), VADUserStartedSpeakingFrame(), *speech, VADUserStoppedSpeakingFrame(),
-            *[audio(QUIET) for _ in range(5)], SleepFrame(0.05)]
-    down, _ = await run_test(Pipeline([gate, CallBroadcaster()]), frames_to_send=sent, expected_down_frames=None)
-    assert not any(isinstance(f, (InputAudioRawFrame, UserStartedSpeakingFrame)) for f in down)
+    await run_test(gate, frames_to_send=[call_frame(FunctionCallInProgressFrame, cancel_on_interruption=True)],
+                   frames_to_send_direction=FrameDirection.UPSTREAM, expected_down_frames=[],
+                   expected_up_frames=[FunctionCallInProgressFrame])
     assert gate.gate.holding
-    down, _ = await run_test(Pipeline([gate, CallBroadcaster()]), frames_to_send=[AnswerCall(), SleepFrame(0.05)],
-                             expected_down_frames=None)
-    kinds_down = [type(f) for f in down]
-    result_at = kinds_down.index(FunctionCallResultFrame)
-    window = kinds_down[result_at + 1:]
-    assert window[0] is UserStartedSpeakingFrame and window[-1] is UserStoppedSpeakingFrame
-    assert window.count(InputAudioRawFrame) == 3 + 3  # the held answer and its pause, after the result
+    speech, pause = [audio(SPEECH) for _ in range(3)], [audio(QUIET) for _ in range(5)]
+    down, _ = await run_test(gate, frames_to_send=[VADUserStartedSpeakingFrame(), *speech,
+                                                   VADUserStoppedSpeakingFrame(), *pause], expected_down_frames=[])
+    assert gate.gate.holding  # the window was decided, and held
+    down, _ = await run_test(gate, frames_to_send=[call_frame(FunctionCallResultFrame, result={}, run_llm=True)],
+                             frames_to_send_direction=FrameDirection.UPSTREAM, expected_down_frames=None)
+    assert [type(f) for f in down] == [UserStartedSpeakingFrame, *[InputAudioRawFrame] * 6, UserStoppedSpeakingFrame]
+    assert [id(f) for f in down[1:-1]] == [id(f) for f in speech + pause[:3]]  # the answer and its pause, in order
     assert not gate.gate.holding
 
 

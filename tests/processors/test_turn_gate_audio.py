@@ -35,13 +35,17 @@ def frames_of(samples: np.ndarray) -> list[InputAudioRawFrame]:
             for i in range(0, len(samples) - FRAME + 1, FRAME)]
 
 
-async def gate_events(samples: np.ndarray, *, part: str | None = None, examiner_speaks: bool = False) -> list:
-    """The events of the config's VAD and turn gate (in `part`'s settings) on these samples."""
+async def gate_events(samples: np.ndarray, *, part: str | None = None, examiner_speaks: bool = False,
+                      verdict: float | None = None) -> list:
+    """The events of the config's VAD and turn gate (in `part`'s settings) on these samples;
+    with `verdict`, Smart Turn's answer at every pause is that probability."""
     specs = {s.name: s.params for s in CONFIG.stages}
     events = []
     vad = STAGES["silero_vad"].build(specs["silero_vad"], None)
     gate = STAGES["turn_gate"].build(specs["turn_gate"], None)
     gate._on_event = lambda kind, **fields: events.append((kind, fields))
+    if verdict is not None:
+        gate._model = lambda audio, sample_rate: verdict
     if part is not None:
         gate.gate.apply(specs["turn_gate"].settings(part))
     frames = frames_of(samples)
@@ -55,12 +59,44 @@ def count(events, kind: str) -> int:
     return sum(1 for k, _ in events if k == kind)
 
 
-@pytest.mark.parametrize("entry", [e for e in MANIFEST if e["kind"].split()[0] in ("speech", "synthetic")],
-                         ids=lambda e: e["name"])
-async def test_each_recorded_answer_opens_exactly_one_window_pauses_and_all(entry):
-    events = await gate_events(np.concatenate([silence(1.0), wav(entry["name"]), silence(2.5)]))
+SETTINGS = {s.name: s.params for s in CONFIG.stages}["turn_gate"].settings()
+COMPLETE, UNFINISHED = 1.0, 0.0  # Smart Turn's verdicts, stubbed: the gate's rule, not the model's judgement
+ANSWERS = [e for e in MANIFEST if e["kind"].split()[0] in ("speech", "synthetic")]
+
+
+def longest_pause_s(entry) -> float:
+    segments = entry["speech_segments"]
+    return max((b[0] - a[1] for a, b in zip(segments, segments[1:])), default=0.0)
+
+
+@pytest.mark.parametrize("entry", ANSWERS, ids=lambda e: e["name"])
+async def test_each_recorded_answer_is_one_window_on_silence_alone(entry):
+    """Every pause inside these answers is shorter than pause_tolerance_s."""
+    events = await gate_events(np.concatenate([silence(1.0), wav(entry["name"]), silence(2.5)]), verdict=UNFINISHED)
     assert count(events, "window_opened") == 1
     assert count(events, "window_closed") == 1
+
+
+# Only a pause longer than end_silence_s can end a turn on Smart Turn's word. In
+# synthetic__espeak_en_us_turn.wav two complete sentences are followed by such pauses
+# (0.88 s, 0.95 s): one window or several there is the model's call, so it is not here.
+@pytest.mark.parametrize("entry", [e for e in ANSWERS if longest_pause_s(e) < SETTINGS.end_silence_s],
+                         ids=lambda e: e["name"])
+async def test_an_answer_whose_pauses_are_shorter_than_end_silence_s_is_one_window_whatever_smart_turn_says(entry):
+    events = await gate_events(np.concatenate([silence(1.0), wav(entry["name"]), silence(2.5)]), verdict=COMPLETE)
+    assert count(events, "window_opened") == 1
+    assert count(events, "window_closed") == 1
+
+
+@pytest.mark.parametrize("verdict, reasons", [(COMPLETE, ["smart_turn", "smart_turn"]), (UNFINISHED, ["silence"])])
+async def test_a_pause_after_a_complete_turn_ends_it_at_end_silence_s_and_an_unfinished_one_waits(verdict, reasons):
+    """Two sentences about 1.05 s apart as the gate hears them: past end_silence_s (0.8 s) and
+    short of pause_tolerance_s (1.5 s), each by ten frames or more."""
+    samples = np.concatenate([silence(1.0), wav("speech__cmu_arctic_aew_a0001.wav"), silence(0.6),
+                              wav("speech__cmu_arctic_aew_a0002.wav"), silence(2.5)])
+    events = await gate_events(samples, verdict=verdict)
+    assert count(events, "window_opened") == len(reasons)
+    assert [fields["reason"] for kind, fields in events if kind == "window_closed"] == reasons
 
 
 @pytest.mark.parametrize("entry", [e for e in MANIFEST if e["kind"].split()[0] == "noise"], ids=lambda e: e["name"])
@@ -110,10 +146,14 @@ async def test_the_examiners_echo_at_minus_20_db_opens_nothing_and_speech_over_i
     assert len(opened) == 1 and opened[0]["barge_in"]
 
 
-def test_smart_turn_hears_a_trailing_actually_as_unfinished_and_a_whole_sentence_as_finished():
+def test_smart_turn_hears_a_sentence_cut_after_and_as_unfinished_and_the_whole_announcement_as_finished():
+    """Inputs far from the threshold: about 0.03 and 0.98, and within 0.01-0.05 and 0.97-0.99
+    with the end moved by up to 60 ms or a bit of noise added (what another CPU's kernels change)."""
     model = smart_turn_model()
-    turn = wav("synthetic__espeak_en_us_turn.wav")  # "...for two. Actually, make that three people. Thanks."
-    unfinished = np.concatenate([turn[: int(4.2 * RATE)], silence(0.3)])  # "... for two. Actually,"
-    finished = np.concatenate([wav("speech__cmu_arctic_aew_a0001.wav"), silence(0.3)])
+    name = "speech__asterisk_allison_queue-periodic-announce.wav"
+    words = {word: end for word, _, end in next(e for e in MANIFEST if e["name"] == name)["words"]}
+    announcement = wav(name)  # "All of our representatives are currently busy. Please stay on the line and your..."
+    unfinished = np.concatenate([announcement[: int(words["and"] * RATE)], silence(0.3)])  # "...on the line and"
+    finished = np.concatenate([announcement, silence(0.3)])
     assert model(unfinished.tobytes(), RATE) < 0.5 < model(finished.tobytes(), RATE)
     assert model(b"", RATE) == 0.0

@@ -114,6 +114,55 @@ def call_clients(monkeypatch):
     return OfflineCallClient
 
 
+class HandledRoomEvents:
+    """Which of viva's room event handlers (`follow_candidate`) have returned, with their arguments:
+    what viva decided on an event is done by then, so a check needs no slack."""
+
+    def __init__(self):
+        self.returned: list[tuple[str, tuple]] = []
+        self._changed = asyncio.Event()
+
+    def event_handler(self, transport, name: str):
+        """Registers viva's handler on the transport as it is, noting when it has returned."""
+        def register(handler):
+            async def noted(transport, *args):
+                try:
+                    await handler(transport, *args)
+                finally:
+                    self.returned.append((name, args))
+                    self._changed.set()
+
+            transport.add_event_handler(name, noted)
+            return handler
+
+        return register
+
+    async def until(self, name: str, *args, timeout: float = 30) -> None:
+        async with asyncio.timeout(timeout):  # the bound only stops a broken run hanging
+            while not any(n == name and a[: len(args)] == args for n, a in self.returned):
+                self._changed.clear()
+                await self._changed.wait()
+
+
+@pytest.fixture
+def handled(monkeypatch):
+    """viva's room event handlers, registered as viva registers them and noted once returned."""
+    events, follow_candidate = HandledRoomEvents(), daily.follow_candidate
+
+    class Registering:
+        def __init__(self, transport):
+            self._transport = transport
+
+        def event_handler(self, name):
+            return events.event_handler(self._transport, name)
+
+    def follow(*, transport, session):
+        follow_candidate(transport=Registering(transport), session=session)
+
+    monkeypatch.setattr(daily, "follow_candidate", follow)
+    return events
+
+
 @contextlib.asynccontextmanager
 async def _running(coroutine):
     """The session as a task; one a failed test leaves running is cancelled, not left to hang."""
@@ -242,7 +291,7 @@ async def _bot_in_room(call_clients) -> OfflineCallClient:
 
 
 async def test_the_candidate_joining_starts_the_exam_and_leaving_ends_it_aborted(
-        config, daily_api, call_clients, tmp_path, capsys):
+        config, daily_api, call_clients, handled, tmp_path, capsys):
     async with _running(daily.run_daily(config, llm="emulator", out=tmp_path, room_url=None, token=None)) as run:
         client = await _bot_in_room(call_clients)
 
@@ -261,12 +310,12 @@ async def test_the_candidate_joining_starts_the_exam_and_leaving_ends_it_aborted
         assert daily_api.tokens[candidate_token]["is_owner"] is False
         assert daily_api.tokens[candidate_token]["room_name"] == room["name"]
 
-        # Nobody there yet: the Live session is up, but no exam.
+        # Nobody there yet: the Live session is up and the bot's join handled, but no exam.
         record_dir = tmp_path / room["name"].removeprefix("viva-")
         journal_path = record_dir / "emulator.jsonl"
         await _until(lambda: any(r["kind"] == "setup_complete" for r in _journal(journal_path)),
                      timeout=30, what="the Live session to be set up")
-        await asyncio.sleep(0.3)  # slack for a wrongly early start to show
+        await handled.until("on_joined")
         assert "exam_started" not in _events(record_dir)
         assert not _prompts(_journal(journal_path))
 
@@ -294,7 +343,7 @@ async def test_the_candidate_joining_starts_the_exam_and_leaving_ends_it_aborted
     assert daily_api.sent("DELETE", f"/v1/rooms/{room['name']}") and not daily_api.rooms
 
 
-async def test_someone_else_leaving_does_not_end_the_exam(config, call_clients, tmp_path):
+async def test_someone_else_leaving_does_not_end_the_exam(config, call_clients, handled, tmp_path):
     given = "https://viva-test.daily.co/given"
     async with _running(daily.run_daily(config, llm="emulator", out=tmp_path, room_url=given, token="BOT")) as run:
         client = await _bot_in_room(call_clients)
@@ -303,9 +352,10 @@ async def test_someone_else_leaving_does_not_end_the_exam(config, call_clients, 
 
         await client.participant_joined(CANDIDATE)
         await _until(lambda: "exam_started" in _events(record_dir), timeout=30, what="the exam to start")
-        await client.participant_left({"id": str(uuid.uuid4()), "info": {"userName": "observer"}})
-        await asyncio.sleep(0.5)  # slack for a wrong end to show
-        assert not run.done()
+        observer = {"id": str(uuid.uuid4()), "info": {"userName": "observer"}}
+        await client.participant_left(observer)
+        await handled.until("on_participant_left", observer)  # viva has decided about it
+        assert "session_end" not in _events(record_dir) and not run.done()
 
         await client.participant_left(CANDIDATE)
         result = await asyncio.wait_for(run, 30)

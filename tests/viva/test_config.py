@@ -73,10 +73,15 @@ def test_extends_loops_and_missing_bases_are_reported(tmp_path):
         load_config(tmp_path / "c.yaml")
 
 
-def test_every_stage_can_be_named_without_parameters():
+def test_every_stage_can_be_named_without_parameters(tmp_path):
+    """`- stage: NAME` alone is a valid stage, with its own defaults (not the base file's)."""
     assert set(STAGES) >= {"silero_vad", "turn_gate", "gemini_live", "exam_end"}
-    for stage in STAGES.values():
-        assert stage.params.model_validate({}) is not None
+    (tmp_path / "c.yaml").write_text("extends: " + str(ROOT / "configs/ielts_speaking_short.yaml") + "\npipeline:\n"
+                                     + "".join(f"  - stage: {name}\n" for name in STAGES))
+    config = load_config(tmp_path / "c.yaml")
+    assert [s.name for s in config.stages] == list(STAGES)
+    for stage in config.stages:
+        assert stage.params == STAGES[stage.name].params()
 
 
 def test_the_full_config_gives_part_2_its_own_turn_gate_settings():
