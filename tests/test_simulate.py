@@ -235,9 +235,14 @@ def test_a_spoken_result_is_extracted_from_the_examiners_words(sessions):
 def test_a_stalled_model_is_nudged_until_it_answers(sessions):
     _, _, _, record = sessions["stall"]
     data = json.loads((record / "session.json").read_text())
-    assert data["metrics"]["stalls"] == 1 and data["metrics"]["nudges"] == 2  # the first nudge is ignored
+    # The first nudge is ignored and a later one answered; how many went out before the answer
+    # arrived depends on how fast the answer came, not on the watchdog.
+    assert data["metrics"]["stalls"] == 1 and data["metrics"]["nudges"] >= 2
     entries = journal(record)
-    assert [e for e in entries if e["kind"] == "fault" and e.get("nudge_ignored")]
+    ignored = [e for e in entries if e["kind"] == "fault" and e.get("nudge_ignored")]
+    answered = [e for e in entries if e["kind"] == "reply" and e["trigger"] == "text" and "speak" in e["reply"]
+                and ignored and e["t_s"] > ignored[0]["t_s"]]
+    assert len(ignored) == 1 and answered
 
 
 def test_the_repeated_closing_is_cut_after_the_first(sessions):
