@@ -140,7 +140,9 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
     async def _link_lost(self, error: Exception) -> None:
         logger.info(f"Live link lost: {error!r}")
         self._link.detach()
-        code = getattr(error, "code", None) or getattr(getattr(error, "rcvd", None), "code", None)
+        # websockets' ConnectionClosed carries the close frame it received (its .code is deprecated).
+        received = getattr(error, "rcvd", None)
+        code = received.code if received is not None else getattr(error, "code", None)
         if self._dropped_at is None:
             self._dropped_at = self._clock()
             cut = "whole" if self._turn_arrived_whole else "partial" if self._bot_is_responding else None
