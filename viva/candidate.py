@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -32,19 +33,22 @@ class SoundAfter(_Strict):
 
 
 class AnswerItem(_Strict):
-    """One answer: recorded audio, words for espeak-ng, or silence; then sounds after it."""
+    """One answer: recorded audio, words for espeak-ng, silence, or preparing in silence;
+    then sounds after it."""
 
     audio: Path | None = None
     say: str | None = None
     silence_s: float | None = Field(default=None, ge=0)
+    prepare: Literal[True] | None = Field(
+        default=None, description="silent until the examiner's next turn, however long (a preparation time)")
     then: list[SoundAfter] = Field(default_factory=list)
     barge_in_s: float | None = Field(
         default=None, ge=0, description="speak over the examiner: start this long after its turn begins")
 
     @model_validator(mode="after")
     def _one_kind(self) -> "AnswerItem":
-        if sum(x is not None for x in (self.audio, self.say, self.silence_s)) != 1:
-            raise ValueError("an answer is exactly one of audio, say or silence_s")
+        if sum(x is not None for x in (self.audio, self.say, self.silence_s, self.prepare)) != 1:
+            raise ValueError("an answer is exactly one of audio, say, silence_s or prepare")
         return self
 
 
@@ -81,6 +85,7 @@ class Answer:
     speech_s: float  # seconds of the candidate's own voice (0 for silence)
     source: Path | None = None  # the recording it came from, if any
     barge_in_s: float | None = None  # starts this long into the examiner's turn, over it
+    prepare: bool = False  # silent until the examiner's next turn, however long
 
 
 @dataclass
@@ -117,13 +122,15 @@ def load_candidate(path: Path) -> Candidate:
             audio = wav(item.audio, ("answers", i, "audio"))
         elif item.say is not None:
             audio = speech(item.say)
-        else:
-            audio = np.zeros(int(item.silence_s * RATE), dtype=np.int16)
+        else:  # silence_s, or prepare: nothing to play
+            audio = np.zeros(int((item.silence_s or 0) * RATE), dtype=np.int16)
         then = [(s.after_s, gain(wav(s.noise, ("answers", i, "then", j, "noise")), s.gain_db)[
                     : int(s.seconds * RATE) if s.seconds else None])
                 for j, s in enumerate(item.then)]
-        answers.append(Answer(audio=audio, then=then, speech_s=0.0 if item.silence_s is not None else len(audio) / RATE,
-                              source=path.parent / item.audio if item.audio else None, barge_in_s=item.barge_in_s))
+        spoken = item.audio is not None or item.say is not None
+        answers.append(Answer(audio=audio, then=then, speech_s=len(audio) / RATE if spoken else 0.0,
+                              source=path.parent / item.audio if item.audio else None, barge_in_s=item.barge_in_s,
+                              prepare=bool(item.prepare)))
     candidate = Candidate(name=spec.name, path=path, reply_delay_s=spec.reply_delay_s, answers=answers)
     if spec.background:
         candidate.background = gain(wav(spec.background.audio, ("background", "audio")), spec.background.gain_db)
@@ -203,10 +210,11 @@ class CandidateBehavior:
         end = self._reply.end
         for after_s, sound in answer.then:
             self.sounds.append(_Sound(end + int(after_s * RATE), sound, "then"))
-        self._last_answer_end = end
+        # Preparing, the candidate waits for the examiner however long it takes: no "Hello?".
+        self._last_answer_end = None if answer.prepare else end
         self.hellos = 0
         self.answer_starts.append((start, answer))
-        self.log.append((start / RATE, f"answer {self.answers_started}"))
+        self.log.append((start / RATE, f"{'prepare' if answer.prepare else 'answer'} {self.answers_started}"))
 
     def _unschedule(self, reply: _Sound) -> None:
         self.sounds = [s for s in self.sounds if not (s is reply or (s.kind == "then" and s.start >= reply.end))]

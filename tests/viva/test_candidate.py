@@ -127,3 +127,32 @@ def test_a_bad_candidate_file_is_one_clear_line(tmp_path, text, expected):
     with pytest.raises(BadInput) as error:
         load_candidate(tmp_path / "c.yaml")
     assert re.search(expected, str(error.value)), str(error.value)
+
+
+def test_a_preparing_candidate_is_silent_until_the_examiners_next_turn_and_says_no_hello():
+    prepare = Answer(audio=np.zeros(0, np.int16), then=[], speech_s=0.0, prepare=True)
+    answer = Answer(audio=np.full(1 * S, 2000, np.int16), then=[], speech_s=1.0)
+    behavior = CandidateBehavior(candidate(answers=[prepare, answer], hello=np.full(S // 2, 700, np.int16),
+                                           hello_after_s=2.0, hello_max=2))
+    turns = [(0.0, 1.0), (31.0, 32.0)]  # the cue card, then 30 s later "please start now"
+
+    def examiner(position):
+        played = [end * S for start, end in turns if start * S <= position]
+        return int(played[-1]) if played else None
+
+    mic = run(behavior, examiner, 35)
+    assert not mic[: 32 * S].any()  # 31 s of silence, however long: no answer, no "Hello?"
+    spoken = np.flatnonzero(mic == 2000)
+    assert spoken[0] == 32 * S + int(0.8 * S) and len(spoken) == S  # the answer follows the start cue
+    assert behavior.hellos == 0
+
+
+def test_prepare_in_a_candidate_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: p\nanswers:\n  - prepare: true\n  - silence_s: 1\n")
+    loaded = load_candidate(path)
+    assert [a.prepare for a in loaded.answers] == [True, False]
+    assert loaded.answers[0].speech_s == 0 and len(loaded.answers[0].audio) == 0
+    path.write_text("name: p\nanswers:\n  - prepare: true\n    silence_s: 1\n")
+    with pytest.raises(BadInput, match="exactly one of audio, say, silence_s or prepare"):
+        load_candidate(path)
