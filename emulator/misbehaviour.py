@@ -222,7 +222,7 @@ class Misbehaviour:
         return reply
 
     def _say_results(self, names: tuple[str, ...], example_arguments: Callable[[str], dict]) -> str:
-        """The results said aloud, remembered in spoken_results (the REST model reads them back)."""
+        """The results said aloud, remembered in spoken_results (for the tests: what was said)."""
         spoken = {name: example_arguments(name) for name in names}
         self.spoken_results.update(spoken)
         return " ".join(spoken_result(arguments) for arguments in spoken.values())

@@ -8,13 +8,13 @@ It serves what viva needs of the text API: google-genai's
 
 The request body is walked along google-genai's own types, as the Live messages are
 (emulator/wire.py): either spelling of every field, an unknown one answered 400 with
-the name. The emulated model reads transcripts correctly: when the request names a
-Live session it served (the `x-viva-session-id` header) and its text holds a result
-that session's examiner said aloud instead of calling the tool, it answers with those
-arguments as JSON; otherwise with the empty value the schema's type allows ("{}" for
-an object), inventing nothing, so a client's validation fails and it falls back to its
-own parser. Each request of a known session is a `generate_content` line in that
-session's emulator.jsonl.
+the name. The emulated model reads the transcript it is sent, and only that
+(emulator/reading.py): asked for JSON against a schema, it answers with what the text
+states for the schema's properties; with nothing stated, with the empty value the
+schema's type allows ("{}" for an object), inventing nothing, so a client's validation
+fails and it falls back to its own parser. A request that names a Live session it
+served (the `x-viva-session-id` header) is a `generate_content` line in that session's
+emulator.jsonl; the name changes nothing in the answer.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from google.genai import types
 from loguru import logger
 
 from emulator import wire
-from emulator.misbehaviour import spoken_result
+from emulator.reading import read_result
 from emulator.session import ExamSession
 from emulator.toolargs import declared_json_schema, schema_errors
 
@@ -127,21 +127,6 @@ def response_schema(request: WireGenerateContentRequest) -> dict | None:
     return None
 
 
-def words(text: str) -> str:
-    """Lower case, words only: 'Six point five.' and 'six  point five' compare equal."""
-    return " ".join(re.findall(r"[^\W_]+", text.lower()))
-
-
-def find_spoken_result(text: str, spoken_results: Mapping[str, dict], schema: dict | None) -> tuple[str, dict] | None:
-    """(tool, arguments) of a result said aloud that text holds; arguments that fit schema first."""
-    said = f" {words(text)} "
-    found = [(name, arguments) for name, arguments in spoken_results.items()
-             if f" {words(spoken_result(arguments))} " in said]
-    if schema is not None:
-        found.sort(key=lambda item: bool(schema_errors(schema, item[1])))
-    return found[0] if found else None
-
-
 def empty_value(schema: dict | None) -> Any:
     """The value of schema's type that says nothing: {} for an object, [] for an array, else null."""
     kind = (schema or {}).get("type", "object" if "properties" in (schema or {}) else None)
@@ -220,23 +205,22 @@ class RestServer:
         return web.json_response(self._answer(body, model=match.group(2), session=session))
 
     def _answer(self, request: WireGenerateContentRequest, *, model: str, session: ExamSession | None) -> dict:
-        """What the emulated model says: the spoken result the text holds, or nothing invented."""
+        """What the emulated model says: what the text states, or nothing invented."""
         text = request_text(request)
         schema = response_schema(request)
-        found = find_spoken_result(text, session.spoken_results, schema) if session else None
+        found = read_result(text, schema) if schema is not None else {}
         config = request.generation_config
         as_json = config is not None and (config.response_mime_type or "").startswith("application/json")
-        if found is not None:
-            answer = json.dumps(found[1])
+        if found:
+            answer = json.dumps(found)
         elif as_json or schema is not None:
             answer = json.dumps(empty_value(schema))
         else:
             answer = NOT_FOUND_TEXT
         if session is not None:
             session.journal.write(
-                dir="in", kind="generate_content", model=model, found=found is not None,
-                tool=found[0] if found else None, text_chars=len(text), answer=answer,
-                schema_errors=schema_errors(schema, found[1]) if found and schema else [],
+                dir="in", kind="generate_content", model=model, found=bool(found), text_chars=len(text),
+                answer=answer, schema_errors=schema_errors(schema, found) if found and schema else [],
             )
             if session.connection is None:
                 session.journal.close()  # no socket open: release the file, as a closing socket does

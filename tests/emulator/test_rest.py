@@ -1,5 +1,5 @@
 """The emulator's REST side: google-genai's generate_content against a real EmulatorServer,
-answered from what the Live sessions' examiners said aloud."""
+answered from the transcript in the request, and from nothing else."""
 
 import json
 
@@ -10,7 +10,8 @@ from google.genai import errors, types
 
 from emulator.faults import FaultsFile
 from emulator.misbehaviour import spoken_result
-from emulator.rest import empty_value, find_spoken_result, words
+from emulator.reading import read_result
+from emulator.rest import empty_value
 from emulator.server import EmulatorServer
 from emulator.toolargs import schema_errors
 from tests.conftest import fast_settings, read_pcm
@@ -77,7 +78,7 @@ async def test_the_result_a_faulty_live_session_spoke_comes_back_as_its_argument
         assert response.candidates[0].finish_reason == types.FinishReason.STOP
         assert response.model_version == TEXT_MODEL and response.usage_metadata.total_token_count > 0
         [line] = generate_content_lines(server, "spoke")
-        assert line["found"] is True and line["tool"] == "record_assessment" and line["model"] == TEXT_MODEL
+        assert line["found"] is True and line["model"] == TEXT_MODEL
 
 
 async def test_tool_call_and_speak_records_what_was_said_not_what_was_called(exam, tmp_path):
@@ -95,42 +96,40 @@ async def test_tool_call_and_speak_records_what_was_said_not_what_was_called(exa
         assert json.loads(response.text) == spoken
 
 
-async def test_spoken_text_is_found_whatever_its_case_punctuation_and_spacing(emulator, exam):
-    session = await started_session(emulator, exam, "set")
-    session.spoken_results["record_assessment"] = ARGUMENTS
+async def test_spoken_text_is_read_whatever_its_case_punctuation_and_spacing(emulator, exam):
     said = spoken_result(ARGUMENTS)
     mangled = "  ".join(said.upper().replace(",", " ,").split(" "))
-    response = await extract(emulator, "set", f"Right. {mangled} Thank you!", exam.tools[0].parameters)
-    assert json.loads(response.text) == ARGUMENTS
+    response = await extract(emulator, None, f"Right. {mangled} Thank you!", exam.tools[0].parameters)
+    read = json.loads(response.text)
+    assert {k: v for k, v in read.items() if k != "evidence"} == {"fluency_coherence": 6.5, "overall_band": 7}
+    assert read["evidence"] == {"fluency_coherence": "SPOKE AT LENGTH."}  # a note comes back as it was written
 
 
 async def test_without_the_spoken_text_the_answer_is_an_empty_object(emulator, exam):
     session = await started_session(emulator, exam, "quiet")
-    session.spoken_results["record_assessment"] = ARGUMENTS
+    session.spoken_results["record_assessment"] = ARGUMENTS  # said in the session, but not in the text sent
     response = await extract(emulator, "quiet", "Thank you. That is the end of the Speaking test.",
                              exam.tools[0].parameters)
     assert response.text == "{}"
     [line] = generate_content_lines(emulator, "quiet")
-    assert line["found"] is False and line["tool"] is None
+    assert line["found"] is False
 
 
-async def test_without_a_known_session_the_answer_is_an_empty_object(emulator, exam):
+async def test_the_answer_depends_on_the_text_alone_not_on_a_session_name(emulator, exam):
     said = spoken_result(ARGUMENTS)
     for session_id in (None, "never-connected"):
         response = await extract(emulator, session_id, said, exam.tools[0].parameters)
-        assert response.text == "{}"
+        assert json.loads(response.text) == ARGUMENTS
     assert "never-connected" not in emulator.sessions
 
 
 async def test_gemini_response_schema_is_honoured_too(emulator, exam):
-    session = await started_session(emulator, exam, "schema")
-    session.spoken_results["record_assessment"] = ARGUMENTS
     schema = types.Schema(type="OBJECT", properties={"overall_band": types.Schema(type="NUMBER")})
     config = types.GenerateContentConfig(response_mime_type="application/json", response_schema=schema)
     client = rest_client(emulator, "schema")
     nothing = await client.aio.models.generate_content(model=TEXT_MODEL, contents="Goodbye.", config=config)
     found = await client.aio.models.generate_content(model=TEXT_MODEL, contents=spoken_result(ARGUMENTS), config=config)
-    assert nothing.text == "{}" and json.loads(found.text) == ARGUMENTS
+    assert nothing.text == "{}" and json.loads(found.text) == {"overall_band": 7}  # what the schema asks, no more
 
 
 async def test_a_plain_text_request_gets_a_plain_text_answer(emulator):
@@ -201,8 +200,7 @@ async def test_malformed_bodies_are_answered_400(emulator, data, message):
 
 
 async def test_either_spelling_of_fields_is_accepted(emulator, exam):
-    session = await started_session(emulator, exam, "snake")
-    session.spoken_results["record_assessment"] = ARGUMENTS
+    await started_session(emulator, exam, "snake")
     body = {
         "contents": [{"role": "user", "parts": [{"text": spoken_result(ARGUMENTS)}]}],
         "generation_config": {"response_mime_type": "application/json",
@@ -222,12 +220,16 @@ async def test_the_rest_port_closes_with_the_emulator(exam):
         await client.aio.models.generate_content(model=TEXT_MODEL, contents="hello")
 
 
-def test_words_and_matching():
-    assert words("I would give Fluency-Coherence a SIX point five.") == "i would give fluency coherence a six point five"
+def test_reading_takes_what_the_text_states_and_invents_nothing():
+    schema = {"type": "object", "properties": {
+        "fluency_coherence": {"type": "number"}, "overall_band": {"type": "integer"},
+        "evidence": {"type": "object", "properties": {"fluency_coherence": {"type": "string"}}}}}
     said = spoken_result(ARGUMENTS)
-    assert find_spoken_result(f"x {said} y", {"t": ARGUMENTS}, None) == ("t", ARGUMENTS)
-    assert find_spoken_result(said[:-10], {"t": ARGUMENTS}, None) is None
-    # A word that merely ends like the first spoken one does not count.
-    assert find_spoken_result("xi" + words(said), {"t": ARGUMENTS}, None) is None
+    assert read_result(f"x {said} y", schema) == ARGUMENTS
+    # Cut before the evidence ends: the marks are read, the unfinished notes are not.
+    assert read_result(said[: said.index("End of")], schema) == {"fluency_coherence": 6.5, "overall_band": 7}
+    # A word that merely ends like a label does not count.
+    assert read_result("I would give xfluency coherence a six.", schema) == {}
+    assert read_result("Thank you.", schema) == {} and read_result(said, None) == {}
     assert empty_value({"type": "object"}) == {} and empty_value({"type": "ARRAY"}) == []
     assert empty_value({"type": "number"}) is None and empty_value(None) == {}
