@@ -66,7 +66,7 @@ async def main() -> None:
     candidate = load_candidate(ROOT / args.candidate)
     stop_secs = next(s.params.stop_secs for s in config.stages if s.name == "silero_vad")
     out = Path(tempfile.mkdtemp(prefix="viva-latency-"))
-    async with EmulatorServer(exam=config.exam, log_dir=out, settings=SessionSettings(voice=ExaminerVoice())) as emulator:
+    async with EmulatorServer(log_dir=out, settings=SessionSettings(voice=ExaminerVoice())) as emulator:
         async def one(i: int):
             session_id = f"latency-{i}"
             llm = LLMTarget("emulator", "bench", emulator.http_options(session_id=session_id))

@@ -1,10 +1,13 @@
 """The scripted examiner: what the emulated model says next, as a plain state machine.
 
-It follows an exam config the way a well-behaved model follows its prompt: greets
-and asks the first question when first prompted, answers each turn that holds speech
-with the next line of the script, calls each required tool once after the last
-answer, says the closing phrase once after the tool results, then goes quiet. The
-state is a small value, so a resumption handle can carry a copy of it.
+It knows only what the client sent in the setup, as the real model does: the system
+instruction and the declared tools. An instruction with a numbered script ("1. ...",
+"2. ...") is followed the way a well-behaved model follows it: the first line when first
+prompted, the next line after each turn that holds speech, each declared tool called
+once after the last answer, the closing phrase it was told to say exactly (`say exactly
+"..."`) once after the tool results, then quiet. An instruction without a script gets
+an improvising examiner: a greeting and generic questions. The state is a small value,
+so a resumption handle can carry a copy of it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,12 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-from viva.config import ExamConfig
+# What a model with no script asks: generic questions, one per turn.
+IMPROVISED_LINES = ("Hello, I am your examiner today. Where do you live?",
+                    "What do you like to do in your free time?")
+IMPROVISED_CLOSING = "Thank you. That is the end of the test."
+_NUMBERED = re.compile(r"^\s*\d+[.)]\s+(\S.*)$", re.MULTILINE)
+_SAY_EXACTLY = re.compile(r'say exactly\s+"([^"]+)"', re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -22,29 +30,21 @@ class ScriptLine:
     """One examiner turn that expects an answer."""
 
     text: str
-    question: str
-    part: str
+    question: str  # its last sentence: what is asked again, and looked for in a history
 
 
-def script_lines(exam: ExamConfig) -> list[ScriptLine]:
-    """The examiner's turns in order: greeting, then each part's intro and questions."""
-    lines: list[ScriptLine] = []
-    lead = [exam.greeting]
-    for part in exam.parts:
-        if part.intro:
-            lead.append(part.intro)
-        if part.cue_card:
-            card = part.cue_card.spoken()
-            lead.append(card)
-            lines.append(ScriptLine(" ".join(lead), card, part.name))
-            lead = []
-        for question in part.questions:
-            lead.append(question)
-            lines.append(ScriptLine(" ".join(lead), question, part.name))
-            lead = []
-    if lead:  # a part with an intro and nothing to ask still gets said
-        lines.append(ScriptLine(" ".join(lead), lead[-1], exam.parts[-1].name))
-    return lines
+def script_from_instruction(instruction: str) -> tuple[list[ScriptLine], str]:
+    """(the lines, the closing phrase) an instruction tells the examiner to say."""
+    said = _NUMBERED.findall(instruction or "") or list(IMPROVISED_LINES)
+    lines = [ScriptLine(text.strip(), _last_sentence(text)) for text in said]
+    closings = _SAY_EXACTLY.findall(instruction or "")
+    closing = " ".join(closings[-1].split()) if closings else IMPROVISED_CLOSING
+    return lines, closing
+
+
+def _last_sentence(text: str) -> str:
+    sentences = [s for s in re.split(r"(?<=[.?!])\s+", text.strip()) if s]
+    return sentences[-1] if sentences else text.strip()
 
 
 class Phase(str, Enum):
@@ -86,15 +86,13 @@ class ScriptedExaminer:
     """Decides the examiner's reply to each completed input.
 
     Args:
-        lines: the script, from script_lines().
-        closing_phrase: said once, after the required tools have their results.
-        required_tools: the tools the exam config requires.
-        tools: those of them the client declared, so the model can call them.
+        lines: the script, from script_from_instruction().
+        closing_phrase: said once, after the tools have their results.
+        tools: the tools the client declared: each is called once after the last answer.
     """
 
     lines: list[ScriptLine]
     closing_phrase: str
-    required_tools: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
     state: ExaminerState = field(default_factory=ExaminerState)
 

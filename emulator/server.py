@@ -23,11 +23,10 @@ from emulator.faults import FaultPlan, FaultsFile
 from emulator.journal import Journal
 from emulator.misbehaviour import Misbehaviour
 from emulator.rest import RestServer
-from emulator.script import ScriptedExaminer, script_lines
+from emulator.script import ScriptedExaminer, script_from_instruction
 from emulator.session import ExamSession, LiveConnection, SessionSettings, Snapshot, new_handle
 from emulator.tls import EmulatorTLS
 from emulator.voice import ExaminerVoice
-from viva.config import ExamConfig
 
 # Suffixes of the paths google-genai builds (protocol reference §1.1): Developer API,
 # ephemeral-token (Constrained) and Vertex.
@@ -41,22 +40,12 @@ HANDLE_LIFETIME_S = 2 * 3600  # the real service keeps handles two hours
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 
 
-def default_exam() -> ExamConfig:
-    """A short generic exam, for an emulator started without a config."""
-    return ExamConfig(
-        name="Emulator demo",
-        greeting="Hello, I am your examiner today.",
-        system_prompt="You are an examiner.",
-        parts=[{"name": "Questions", "questions": ["Where do you live?", "What do you like to do in your free time?"]}],
-        closing_phrase="Thank you. That is the end of the test.",
-    )
-
-
 class EmulatorServer:
-    """A Gemini Live API emulator: many isolated sessions in one process.
+    """A Gemini Live API emulator: many isolated sessions in one process. Its model knows
+    only what each client sends: the examiner follows the script of the setup's system
+    instruction (emulator/script.py).
 
     Args:
-        exam: the exam the scripted examiner follows.
         host, port: where to listen (port 0: any free port).
         log_dir: emulator.jsonl of each session goes to log_dir/<session id>/ (None: memory only).
         tls_dir: where the CA file is written (default: a temporary folder).
@@ -69,7 +58,6 @@ class EmulatorServer:
     def __init__(
         self,
         *,
-        exam: ExamConfig | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         log_dir: Path | None = None,
@@ -78,8 +66,6 @@ class EmulatorServer:
         faults: FaultsFile | None = None,
         rest_port: int = 0,
     ):
-        self.exam = exam or default_exam()
-        self._lines = script_lines(self.exam)
         self._host, self._port = host, port
         self._log_dir = log_dir
         self._tls_dir = tls_dir
@@ -224,7 +210,7 @@ class EmulatorServer:
         )
         await connection.serve()
 
-    def _new_session(self, ws: ServerConnection) -> ExamSession:
+    def _new_session(self, ws: ServerConnection, setup: wire.WireSetup) -> ExamSession:
         requested = ws.request.headers.get(SESSION_HEADER, "")
         session_id = None
         if _SAFE_ID.match(requested):
@@ -237,11 +223,11 @@ class EmulatorServer:
         path = self._log_dir / session_id / "emulator.jsonl" if self._log_dir else None
         journal = Journal(path)
         journal.write(dir="event", kind="connect", path=ws.request.path, session_id=session_id)
-        examiner = ScriptedExaminer(
-            lines=self._lines,
-            closing_phrase=self.exam.closing_phrase,
-            required_tools=tuple(tool.name for tool in self.exam.required_tools),
-        )
+        told = setup.system_instruction
+        instruction = told if isinstance(told, str) else "\n".join(
+            part.text or "" for part in (told.parts or [] if told is not None else []))
+        lines, closing_phrase = script_from_instruction(instruction)
+        examiner = ScriptedExaminer(lines=lines, closing_phrase=closing_phrase)
         # A client may name its run (x-viva-run) so that seeded draws repeat run for run.
         stream = ws.request.headers.get(RUN_HEADER) or str(len(self.sessions))
         seed = int(hashlib.sha256(f"{self.settings.seed}:{stream}".encode()).hexdigest()[:12], 16)

@@ -90,7 +90,8 @@ class LiveConnection:
     Args:
         ws: the accepted connection.
         settings: pacing and voice.
-        new_session: makes the ExamSession of a fresh connection (session id from headers).
+        new_session: makes the ExamSession of a fresh connection (session id from headers, the
+            examiner from the setup).
         resume: finds the Snapshot for a handle (None when unknown).
         remember: stores a Snapshot under a new handle and returns the handle.
         executor: where Silero runs, off the event loop.
@@ -101,7 +102,7 @@ class LiveConnection:
         *,
         ws: ServerConnection,
         settings: SessionSettings,
-        new_session: Callable[[ServerConnection], ExamSession],
+        new_session: Callable[[ServerConnection, wire.WireSetup], ExamSession],
         resume: Callable[[str], Snapshot | None],
         remember: Callable[[Snapshot], str],
         executor: Executor | None,
@@ -234,7 +235,7 @@ class LiveConnection:
             self.session.examiner.state = snapshot.state
             self.session.prompt_tokens = snapshot.prompt_tokens
         else:
-            self.session = self._new_session(self._ws)
+            self.session = self._new_session(self._ws, setup)
         self.session.connection = self
         self.session.connections += 1
         self._setup = setup
@@ -267,8 +268,7 @@ class LiveConnection:
         declarations = [declaration for tool in tools for declaration in tool.function_declarations or []]
         self._tool_schemas = {declaration.name: declared_json_schema(declaration) for declaration in declarations}
         self._tool_behavior = {declaration.name: self._model.behavior(declaration) for declaration in declarations}
-        required = [name for name in self.session.examiner.required_tools if name in self._tool_schemas]
-        self.session.examiner.tools = tuple(required)
+        self.session.examiner.tools = tuple(self._tool_schemas)  # a model calls what it was given
 
     async def _on_realtime_input(self, realtime: types.LiveClientRealtimeInput) -> None:
         self._history_phase = False  # realtime input starts the session proper

@@ -26,6 +26,7 @@ from pipelines.context import StageContext
 from pipelines.reconnect_policy import Attempt, Moment, ReconnectPolicy
 from pipelines.resilient_session import ResilientSession
 from processors.live_link import LiveLinkFrame, ReconnectRequestFrame
+from viva.exam_script import system_instruction
 from viva.tools import declarable_schema
 
 
@@ -323,7 +324,7 @@ def gemini_live_service(context: StageContext, params) -> GeminiLiveLLMService:
         **resilience,
         api_key=context.llm.api_key,
         http_options=http_options,
-        system_instruction=config.exam.system_prompt,
+        system_instruction=system_instruction(config.exam),
         tools=ToolsSchema(standard_tools=schemas) if schemas else None,
         settings=GeminiLiveLLMService.Settings(
             model=config.llm.model,

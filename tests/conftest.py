@@ -34,5 +34,5 @@ def fast_settings(**overrides) -> SessionSettings:
 
 @pytest.fixture
 async def emulator(exam, tmp_path):
-    async with EmulatorServer(exam=exam, log_dir=tmp_path / "logs", settings=fast_settings()) as server:
+    async with EmulatorServer(log_dir=tmp_path / "logs", settings=fast_settings()) as server:
         yield server

@@ -12,6 +12,7 @@ from google.genai import types
 
 from emulator.server import EmulatorServer
 from viva.config import ExamConfig
+from viva.exam_script import system_instruction
 from viva.tools import declarable_schema
 
 LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
@@ -26,7 +27,7 @@ def live_config(exam: ExamConfig, *, manual: bool = True, handle: str | None = N
     ]
     return types.LiveConnectConfig(
         response_modalities=["AUDIO"],
-        system_instruction=exam.system_prompt,
+        system_instruction=system_instruction(exam),
         tools=[types.Tool(function_declarations=declarations)] if declarations else None,
         input_audio_transcription=types.AudioTranscriptionConfig(),
         output_audio_transcription=types.AudioTranscriptionConfig(),

@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+from emulator.script import IMPROVISED_LINES
 from tests.conftest import DATA, ROOT
 
 VIVA = [sys.executable, "-m", "viva.cli"]
@@ -20,7 +21,7 @@ def run_viva(*args, **kwargs) -> subprocess.CompletedProcess:
 
 def test_emulator_serves_an_unmodified_client_through_environment_variables(tmp_path):
     process = subprocess.Popen(
-        [*VIVA, "emulator", "--port", "0", "--config", DATA / "two_questions.yaml", "--log-dir", tmp_path / "logs"],
+        [*VIVA, "emulator", "--port", "0", "--log-dir", tmp_path / "logs"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )
     try:
@@ -50,7 +51,8 @@ def test_emulator_serves_an_unmodified_client_through_environment_variables(tmp_
         result = subprocess.run([sys.executable, "-c", client], capture_output=True, text=True, timeout=60,
                                 env={**os.environ, **environment})
         assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == "Hello, I am your examiner. Where do you live?"
+        # The client told the model no script: it improvises, as the emulator is given no exam.
+        assert result.stdout.strip() == IMPROVISED_LINES[0]
     finally:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=20)
@@ -83,15 +85,13 @@ BAD_CONFIGS = {
 
 
 @pytest.mark.parametrize("name", BAD_CONFIGS)
-@pytest.mark.parametrize("command", ["validate", "emulator"])
-def test_a_bad_config_gets_one_line_and_exit_2(tmp_path, name, command):
+def test_a_bad_config_gets_one_line_and_exit_2(tmp_path, name):
     import re
 
     text, expected = BAD_CONFIGS[name]
     path = tmp_path / f"{name}.yaml"
     path.write_text(text)
-    args = ["validate", path] if command == "validate" else ["emulator", "--port", "0", "--config", path]
-    result = run_viva(*args)
+    result = run_viva("validate", path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and re.search(expected, lines[0]), result.stderr

@@ -15,6 +15,7 @@ from pipelines.reconnect_policy import ReconnectPolicy
 from processors.live_link import ReconnectRequestFrame
 from tests.conftest import read_pcm
 from tests.emulator.test_pipecat_exchange import Recorder, answer
+from viva.exam_script import system_instruction
 
 SPEECH = read_pcm("speech__cmu_arctic_axb_a0004.wav")
 
@@ -42,7 +43,7 @@ async def test_a_reconnect_request_resumes_the_session_by_handle_and_the_exam_go
     llm = ExamGeminiLiveService(
         api_key="test-key",
         http_options=emulator.http_options(session_id="watchdog"),
-        system_instruction=exam.system_prompt,
+        system_instruction=system_instruction(exam),
         settings=ExamGeminiLiveService.Settings(
             model="models/gemini-3.1-flash-live-preview", vad=GeminiVADParams(disabled=True)),
         policy=policy,

@@ -18,7 +18,6 @@ def _parser() -> argparse.ArgumentParser:
     emulator = commands.add_parser("emulator", help="serve the Gemini Live API emulator on its own")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8765)
-    emulator.add_argument("--config", type=Path, help="exam config the emulated examiner follows")
     emulator.add_argument("--log-dir", type=Path, default=Path("emulator-logs"),
                           help="each session's emulator.jsonl goes to LOG_DIR/<session id>/")
     emulator.add_argument("--pace", type=float, default=1.25,

@@ -25,7 +25,7 @@ def faults(*entries, seed=7) -> FaultsFile:
 
 
 async def serve(exam, tmp_path, *entries):
-    return EmulatorServer(exam=exam, log_dir=tmp_path, settings=fast_settings(), faults=faults(*entries))
+    return EmulatorServer(log_dir=tmp_path, settings=fast_settings(), faults=faults(*entries))
 
 
 def logged(server, session_id) -> list[dict]:
@@ -273,7 +273,7 @@ async def test_a_disconnect_in_the_examiners_turn_cuts_it_where_asked(exam, tmp_
     # Real-time pace with the turn end held, so that "1.0 s into the audio" is inside the turn.
     entry = {"kind": "disconnect", "during": during, "at_turn": 1, "after_s": 1.0, "code": 1011}
     settings = fast_settings(pace=1.25, hold_turn_complete=True)
-    async with EmulatorServer(exam=exam, log_dir=tmp_path, settings=settings, faults=faults(entry)) as server:
+    async with EmulatorServer(log_dir=tmp_path, settings=settings, faults=faults(entry)) as server:
         async with await opened(server, exam, "s") as session:
             await session.send_realtime_input(text="Hello")
             first = await receive_turn(session)  # turn 0: the greeting is not cut
@@ -303,7 +303,7 @@ async def test_a_disconnect_with_a_tool_call_pending_closes_right_after_the_call
 async def test_a_disconnect_during_the_closing_fires_once_only(exam, tmp_path):
     entry = {"kind": "disconnect", "during": "closing", "after_s": 0.5, "code": 1011}
     settings = fast_settings(pace=1.25, hold_turn_complete=True)
-    async with EmulatorServer(exam=exam, log_dir=tmp_path, settings=settings, faults=faults(entry)) as server:
+    async with EmulatorServer(log_dir=tmp_path, settings=settings, faults=faults(entry)) as server:
         async with await opened(server, exam, "s") as session:
             turn = await answer_every_question(session)
             await session.send_tool_response(function_responses=answered(turn.tool_calls[0], {"ok": True}))

@@ -9,10 +9,13 @@ from google.genai import errors, types
 
 from emulator.models import GENERATIONS, model_for
 from emulator.wire import ProtocolError
-from tests.conftest import read_pcm
+from tests.conftest import DATA, read_pcm
 from tests.helpers import LIVE_PATH, RawClient, live_config, receive_turn, sdk_client, send_answer
+from viva.config import load_config
+from viva.exam_script import system_instruction
 
 SPEECH = read_pcm("speech__cmu_arctic_aew_a0001.wav")
+INSTRUCTION = system_instruction(load_config(DATA / "two_questions.yaml").exam)  # all the model knows of the exam
 VERTEX_PATH = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
 TOOL = {"name": "record_assessment", "description": "Records the assessment.", "parametersJsonSchema": {
     "type": "object", "properties": {"overall_band": {"type": "number", "minimum": 0, "maximum": 9}},
@@ -22,6 +25,7 @@ TOOL = {"name": "record_assessment", "description": "Records the assessment.", "
 def setup(model: str, **fields) -> dict:
     """A setup as a raw client writes it: audio out, manual activity, both transcripts, resumption."""
     message = {"model": f"models/{model}", "generationConfig": {"responseModalities": ["AUDIO"]},
+               "systemInstruction": {"parts": [{"text": INSTRUCTION}], "role": "user"},
                "realtimeInputConfig": {"automaticActivityDetection": {"disabled": True}},
                "inputAudioTranscription": {}, "outputAudioTranscription": {}, "sessionResumption": {}}
     message.update(fields)

@@ -27,6 +27,7 @@ from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, Gemini
 from emulator.toolargs import schema_errors
 from tests.conftest import read_pcm
 from viva.tools import declarable_schema
+from viva.exam_script import system_instruction
 
 SPEECH = read_pcm("speech__cmu_arctic_axb_a0004.wav")
 
@@ -104,7 +105,7 @@ async def test_pipecat_service_runs_the_exam_and_reconnects_by_handle(emulator, 
     llm = CountedGeminiLive(
         api_key="test-key",
         http_options=emulator.http_options(session_id="pipecat"),
-        system_instruction=exam.system_prompt,
+        system_instruction=system_instruction(exam),
         tools=ToolsSchema(standard_tools=[FunctionSchema(
             name=tool.name, description=tool.description,
             properties=parameters["properties"], required=parameters["required"],

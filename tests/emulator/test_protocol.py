@@ -7,16 +7,20 @@ import pytest
 import websockets
 
 from emulator import wire
-from tests.conftest import read_pcm
+from tests.conftest import DATA, read_pcm
 from tests.helpers import LIVE_PATH, RawClient
+from viva.config import load_config
+from viva.exam_script import system_instruction
 
 SPEECH = read_pcm("speech__cmu_arctic_aew_a0002.wav")
+# What viva tells the model of the two-question exam: the emulated examiner knows nothing else.
+INSTRUCTION = system_instruction(load_config(DATA / "two_questions.yaml").exam)
 
 CAMEL_SETUP = {
     "setup": {
         "model": "models/gemini-3.1-flash-live-preview",
         "generationConfig": {"responseModalities": ["AUDIO"], "thinkingConfig": {"thinkingLevel": "MINIMAL"}},
-        "systemInstruction": {"parts": [{"text": "Examine."}], "role": "user"},
+        "systemInstruction": {"parts": [{"text": INSTRUCTION}], "role": "user"},
         "tools": [{"functionDeclarations": [{"name": "record_assessment", "description": "d",
                    "parametersJsonSchema": {"type": "object", "properties": {"fluency_coherence": {"type": "number", "minimum": 0, "maximum": 9}, "overall_band": {"type": "number", "minimum": 0, "maximum": 9}, "evidence": {"type": "object", "properties": {"fluency_coherence": {"type": "string"}}}}}}]}],
         "realtimeInputConfig": {"automaticActivityDetection": {"disabled": True}},
@@ -27,7 +31,7 @@ SNAKE_SETUP = {
     "setup": {
         "model": "models/gemini-3.1-flash-live-preview",
         "generation_config": {"response_modalities": ["audio"], "thinking_config": {"thinking_level": "minimal"}},
-        "system_instruction": {"parts": [{"text": "Examine."}], "role": "user"},
+        "system_instruction": {"parts": [{"text": INSTRUCTION}], "role": "user"},
         "tools": [{"function_declarations": [{"name": "record_assessment", "description": "d",
                    "parameters": {"type": "OBJECT", "properties": {"fluency_coherence": {"type": "NUMBER", "minimum": 0, "maximum": 9}, "overall_band": {"type": "NUMBER"}, "evidence": {"type": "OBJECT", "properties": {"fluency_coherence": {"type": "STRING", "min_length": 1}}}}}}]}],
         "realtime_input_config": {"automatic_activity_detection": {"disabled": True}},

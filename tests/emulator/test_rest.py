@@ -59,7 +59,7 @@ async def raw_post(server, path=PATH, *, body=None, data=None, headers=None, met
 
 async def test_the_result_a_faulty_live_session_spoke_comes_back_as_its_arguments(exam, tmp_path):
     faults = FaultsFile.model_validate({"seed": 3, "faults": [{"kind": "speak_instead_of_tool_call"}]})
-    async with EmulatorServer(exam=exam, log_dir=tmp_path, settings=fast_settings(), faults=faults) as server:
+    async with EmulatorServer(log_dir=tmp_path, settings=fast_settings(), faults=faults) as server:
         transcript = []
         async with sdk_client(server, session_id="spoke").aio.live.connect(model=MODEL, config=live_config(exam)) as live:
             await live.send_realtime_input(text="Hello")
@@ -83,7 +83,7 @@ async def test_the_result_a_faulty_live_session_spoke_comes_back_as_its_argument
 
 async def test_tool_call_and_speak_records_what_was_said_not_what_was_called(exam, tmp_path):
     faults = FaultsFile.model_validate({"seed": 1, "faults": [{"kind": "tool_call_and_speak"}]})
-    async with EmulatorServer(exam=exam, log_dir=tmp_path, settings=fast_settings(), faults=faults) as server:
+    async with EmulatorServer(log_dir=tmp_path, settings=fast_settings(), faults=faults) as server:
         async with sdk_client(server, session_id="both").aio.live.connect(model=MODEL, config=live_config(exam)) as live:
             await live.send_realtime_input(text="Hello")
             await receive_turn(live)
@@ -212,7 +212,7 @@ async def test_either_spelling_of_fields_is_accepted(emulator, exam):
 
 
 async def test_the_rest_port_closes_with_the_emulator(exam):
-    server = await EmulatorServer(exam=exam, settings=fast_settings()).start()
+    server = await EmulatorServer(settings=fast_settings()).start()
     options = server.rest_http_options()
     await server.stop()
     client = genai.Client(api_key="k", http_options=options)

@@ -75,7 +75,7 @@ async def test_a_connection_at_the_end_of_its_life_gets_go_away_then_1011_and_re
     from tests.conftest import fast_settings
 
     settings = fast_settings(connection_lifetime_s=3.0, go_away_time_left_s=0.5)
-    async with EmulatorServer(exam=exam, settings=settings) as server:
+    async with EmulatorServer(settings=settings) as server:
         client = sdk_client(server, session_id="lifetime")
         async with client.aio.live.connect(model=MODEL, config=live_config(exam)) as session:
             await session.send_realtime_input(text="Hello")

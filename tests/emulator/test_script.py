@@ -1,13 +1,20 @@
 """The scripted examiner as a plain state machine."""
 
-from emulator.script import CallTools, Phase, ScriptedExaminer, Silence, Speak, script_lines
+from emulator.script import (IMPROVISED_CLOSING, IMPROVISED_LINES, CallTools, Phase, ScriptedExaminer, Silence,
+                             Speak, script_from_instruction)
+from viva.exam_script import system_instruction
 from viva.config import load_config
 from tests.conftest import ROOT
 
 
 def examiner(exam, tools=("record_assessment",)) -> ScriptedExaminer:
-    return ScriptedExaminer(lines=script_lines(exam), closing_phrase=exam.closing_phrase,
-                            required_tools=tools, tools=tools)
+    lines, closing_phrase = script_from_instruction(system_instruction(exam))
+    return ScriptedExaminer(lines=lines, closing_phrase=closing_phrase, tools=tools)
+
+
+def script_lines(exam):
+    """The lines the examiner reads from the system instruction viva composes for exam."""
+    return script_from_instruction(system_instruction(exam))[0]
 
 
 def test_a_whole_exam_in_order(exam):
@@ -79,8 +86,8 @@ def test_the_ielts_script_reads_the_cue_card_and_every_question():
     questions = sum(len(part.questions) for part in exam.parts)
     assert len(lines) == questions + 1  # the cue card is a turn of its own
     assert lines[0].text.startswith(exam.greeting) and lines[0].text.endswith(exam.parts[0].questions[0])
-    card = next(line for line in lines if line.part == "Part 2")
-    assert exam.parts[1].cue_card.topic in card.text and exam.parts[1].intro in card.text
+    card = next(line for line in lines if exam.parts[1].cue_card.topic in line.text)
+    assert exam.parts[1].intro in card.text and lines.index(card) == len(exam.parts[0].questions)
 
 
 def test_a_history_seeded_into_a_fresh_session_places_the_examiner_after_its_last_line(exam):
@@ -97,3 +104,17 @@ def test_a_history_with_the_closing_leaves_the_examiner_done_and_one_with_no_lin
     assert e.state.phase is Phase.NOT_STARTED
     assert e.on_history([exam.closing_phrase])
     assert e.state.phase is Phase.DONE
+
+
+def test_the_closing_is_the_one_the_instruction_says_to_say_exactly(exam):
+    assert examiner(exam).closing_phrase == exam.closing_phrase
+    lines, closing = script_from_instruction('Examine.\n1. Hi. Who are you?\nThen say exactly "Bye  now." once.')
+    assert [line.text for line in lines] == ["Hi. Who are you?"] and lines[0].question == "Who are you?"
+    assert closing == "Bye now."
+
+
+def test_an_instruction_without_a_script_gets_an_improvising_examiner():
+    lines, closing = script_from_instruction("You are an examiner. Ask about the candidate's life.")
+    assert [line.text for line in lines] == list(IMPROVISED_LINES) and closing == IMPROVISED_CLOSING
+    e = ScriptedExaminer(lines=lines, closing_phrase=closing, tools=("record_assessment",))
+    assert e.on_text() == Speak(IMPROVISED_LINES[0], line=0)

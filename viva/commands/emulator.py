@@ -10,12 +10,10 @@ from emulator.faults import load_faults
 from emulator.server import EmulatorServer
 from emulator.session import SessionSettings
 from emulator.voice import ExaminerVoice
-from viva.config import load_config
 from viva.errors import BadInput
 
 
 async def run_emulator(args: argparse.Namespace) -> int:
-    exam = load_config(args.config).exam if args.config else None
     faults = load_faults(args.faults) if args.faults else None
     if args.pace <= 0:
         raise BadInput(f"--pace {args.pace}: expected a number above 0")
@@ -25,14 +23,14 @@ async def run_emulator(args: argparse.Namespace) -> int:
         raise BadInput(f"--lifetime-s {args.lifetime_s}: expected a number of seconds above 0")
     voice = ExaminerVoice()
     settings = SessionSettings(voice=voice, pace=args.pace, connection_lifetime_s=args.lifetime_s, seed=args.seed)
-    server = EmulatorServer(exam=exam, host=args.host, port=args.port, log_dir=args.log_dir, settings=settings,
+    server = EmulatorServer(host=args.host, port=args.port, log_dir=args.log_dir, settings=settings,
                             faults=faults)
     try:
         await server.start()
     except OSError as e:
         raise BadInput(f"--host {args.host} --port {args.port}: cannot listen: {e.strerror or e}") from None
     environment = " ".join(f"{k}={shlex.quote(v)}" for k, v in server.environment().items())
-    print(f"viva emulator: the Gemini Live API at {server.base_url} (exam: {server.exam.name}; voice: {voice.engine})")
+    print(f"viva emulator: the Gemini Live API at {server.base_url} (voice: {voice.engine}; its examiner knows only what a client sends)")
     print(f"  CA file a client must trust: {server.ca_file}")
     print(f"  text requests (models.generate_content): {server.rest_base_url}, the same CA")
     print(f"  in code:  HttpOptions(base_url={server.base_url!r}, async_client_args={{'ssl': <context trusting the CA file>}})")

@@ -38,7 +38,7 @@ async def simulate_runs(*, config, candidate, faults, runs: int, llm: str, out: 
         return list(await asyncio.gather(*(
             simulate_session(config=config, candidate=candidate, llm=target, out_dir=out) for _ in range(runs)
         )))
-    async with emulator_server(config, out=out, faults=faults) as emulator:
+    async with emulator_server(out=out, faults=faults) as emulator:
         async def one(run: int) -> RunResult:
             session_id = f"{new_session_id()}-{run:03d}"
             return await simulate_session(config=config, candidate=candidate, out_dir=out, session_id=session_id,

@@ -16,9 +16,9 @@ def gemini_target() -> LLMTarget:
     return LLMTarget(kind="gemini", api_key=api_key_from_environment())
 
 
-def emulator_server(config, *, out: Path, faults=None) -> EmulatorServer:
-    """An emulator for the config's exam, journals under out (use as `async with`)."""
-    return EmulatorServer(exam=config.exam, log_dir=out, settings=SessionSettings(voice=ExaminerVoice()),
+def emulator_server(*, out: Path, faults=None) -> EmulatorServer:
+    """An emulator that knows only what viva sends it; journals under out (use as `async with`)."""
+    return EmulatorServer(log_dir=out, settings=SessionSettings(voice=ExaminerVoice()),
                           faults=faults)
 
 
@@ -34,5 +34,5 @@ async def llm_target(kind: str, *, config, out: Path, session_id: str):
     if kind == "gemini":
         yield gemini_target()
         return
-    async with emulator_server(config, out=out) as emulator:
+    async with emulator_server(out=out) as emulator:
         yield emulator_target(emulator, session_id=session_id)
