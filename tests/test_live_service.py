@@ -265,6 +265,12 @@ class Harness:
     def links(self) -> list[bool]:
         return [frame.up for frame in self.of(LiveLinkFrame)]
 
+    async def after_the_first_wait(self, session: "FakeLiveSession") -> None:
+        """The drop's first backoff (1 s) passes; the reconnected session has handled its script."""
+        await self.time.asleep()
+        self.time.advance(1.0)
+        await session.idle()
+
 
 @asynccontextmanager
 async def live_service(*outcomes, schedule_s=(1.0, 2.0, 4.0), budget_s=30.0, go_away_margin_s=5.0, history=()):
@@ -296,9 +302,7 @@ async def test_a_turn_that_arrived_whole_before_the_drop_is_skipped_when_the_res
     first = FakeLiveSession(handle("h1"), audio(1), said("Where do you live?"), GENERATION_COMPLETE, dropped())
     resumed = FakeLiveSession(audio(2), said("Where do you live?"), GENERATION_COMPLETE, end)
     async with live_service(first, resumed) as h:
-        await h.time.asleep()
-        h.time.advance(1.0)
-        await resumed.idle()
+        await h.after_the_first_wait(resumed)
         assert h.event("disconnect")[0]["examiner_turn"] == "whole"
         assert h.audio() == [1] and h.said() == ["Where do you live?"]
         assert len(h.of(TTSStartedFrame)) == 1
@@ -313,9 +317,7 @@ async def test_a_tool_call_in_the_repeated_turn_is_not_skipped_and_what_follows_
     first = FakeLiveSession(handle("h1"), audio(1), said("Thank you."), GENERATION_COMPLETE, dropped())
     resumed = FakeLiveSession(audio(2), tool_call(), audio(3), TURN_COMPLETE)
     async with live_service(first, resumed) as h:
-        await h.time.asleep()
-        h.time.advance(1.0)
-        await resumed.idle()
+        await h.after_the_first_wait(resumed)
         assert h.calls == ["record_result"]
         assert h.audio() == [1, 3]
         assert h.event("repeated_turn_skipped") == []
@@ -325,9 +327,7 @@ async def test_after_a_partial_cut_the_resumed_session_s_turn_is_played_whole():
     first = FakeLiveSession(handle("h1"), audio(1), said("Where do"), dropped())
     resumed = FakeLiveSession(audio(2), said("Where do you live?"), GENERATION_COMPLETE, TURN_COMPLETE)
     async with live_service(first, resumed) as h:
-        await h.time.asleep()
-        h.time.advance(1.0)
-        await resumed.idle()
+        await h.after_the_first_wait(resumed)
         assert h.event("disconnect")[0]["examiner_turn"] == "partial"
         assert h.audio() == [1, 2] and h.said() == ["Where do", "Where do you live?"]
         assert h.event("repeated_turn_skipped") == []
@@ -344,9 +344,7 @@ async def test_a_window_transcribed_before_the_drop_is_not_transcribed_again_aft
         await h.send(UserStartedSpeakingFrame(), mic(), UserStoppedSpeakingFrame())
         await first.deliver(heard("I live in Leeds."))
         first.drop()
-        await h.time.asleep()
-        h.time.advance(1.0)
-        await resumed.idle()
+        await h.after_the_first_wait(resumed)
         assert resumed.sent_kinds() == ["start", "audio", "end"]  # the window went again
         assert h.heard() == ["I live in Leeds."]
         assert h.audio() == [2]
@@ -364,9 +362,7 @@ async def test_a_window_not_transcribed_before_the_drop_is_transcribed_after_the
         await first.idle()
         await h.send(UserStartedSpeakingFrame(), mic(), UserStoppedSpeakingFrame())
         first.drop()
-        await h.time.asleep()
-        h.time.advance(1.0)
-        await resumed.idle()
+        await h.after_the_first_wait(resumed)
         assert h.heard() == ["I live in Leeds."]
 
 
@@ -396,9 +392,7 @@ async def test_a_refused_handle_reconnects_at_once_as_a_fresh_session_seeded_and
     first = FakeLiveSession(handle("h1"), audio(1), said("Why Leeds?"), GENERATION_COMPLETE, dropped())
     fresh = FakeLiveSession(audio(2), said("Why Leeds?"), TURN_COMPLETE)
     async with live_service(first, dropped(REFUSED), fresh, history=history) as h:
-        await h.time.asleep()
-        h.time.advance(1.0)
-        await fresh.idle()
+        await h.after_the_first_wait(fresh)
         assert h.client.handles == [None, "h1", None]
         attempts = h.event("reconnect_attempt")
         assert [(a["resume"], a["after_refusal"], a["delay_s"]) for a in attempts] == [
@@ -570,8 +564,6 @@ async def test_a_window_open_at_a_resumable_point_is_sent_again_whole_after_a_re
         await first.deliver(handle("h2"))
         await h.send(mic(2), UserStoppedSpeakingFrame())
         first.drop()
-        await h.time.asleep()
-        h.time.advance(1.0)
-        await resumed.idle()
+        await h.after_the_first_wait(resumed)
         assert h.client.handles == [None, "h2"]
         assert resumed.sent_kinds() == ["start", "audio", "audio", "end"]
