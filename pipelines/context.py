@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from google import genai
@@ -42,3 +43,10 @@ class StageContext:
     record: SessionRecord
     results: ResultCollector
     llm: LLMTarget
+    # The text that starts the examiner; the exam director's stage sets it to its first cue.
+    opening: Callable[[], str] | None = None
+
+    @property
+    def directed(self) -> bool:
+        """Whether viva conducts the exam step by step (the exam_director stage)."""
+        return any(spec.name == "exam_director" for spec in self.config.stages)

@@ -25,6 +25,7 @@ from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, Gemini
 from pipelines.context import StageContext
 from pipelines.reconnect_policy import Attempt, Moment, ReconnectPolicy
 from pipelines.resilient_session import ResilientSession
+from processors.exam_frames import ExamCueFrame
 from processors.live_link import LiveLinkFrame, ReconnectRequestFrame
 from viva.exam_script import system_instruction
 from viva.tools import declarable_schema
@@ -88,6 +89,10 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
             await FrameProcessor.process_frame(self, frame, direction)
             await self._planned_reconnect("requested")
             return
+        if isinstance(frame, ExamCueFrame):
+            await FrameProcessor.process_frame(self, frame, direction)
+            await self._send_cue(frame)
+            return
         if isinstance(frame, UserStartedSpeakingFrame):
             self._between_turns = False
         elif isinstance(frame, UserStoppedSpeakingFrame):
@@ -95,6 +100,16 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         await super().process_frame(frame, direction)
         if isinstance(frame, UserStartedSpeakingFrame):
             self._reconnect_if_planned()  # past a goAway's deadline, the answer can go over
+
+    async def _send_cue(self, cue: ExamCueFrame) -> None:
+        """The exam director's cue, as client content: appended to the model's context in order,
+        answered at once only when it asks to be (the way Pipecat appends messages, without its
+        aggregator's turn bookkeeping). A 3.x model also wants a realtime input before it answers,
+        as Pipecat's own turn completion sends."""
+        turn = types.Content(role="user", parts=[types.Part(text=cue.text)])
+        await self._link.send_client_content(turns=[turn], turn_complete=cue.respond_now)
+        if cue.respond_now and self._is_gemini_3:
+            await self._link.send_realtime_input(text=" ")
 
     async def cleanup(self):
         for task in (self._go_away_timer, self._reconnect_task):
@@ -324,7 +339,7 @@ def gemini_live_service(context: StageContext, params) -> GeminiLiveLLMService:
         **resilience,
         api_key=context.llm.api_key,
         http_options=http_options,
-        system_instruction=system_instruction(config.exam),
+        system_instruction=system_instruction(config.exam, cued=context.directed),
         tools=ToolsSchema(standard_tools=schemas) if schemas else None,
         settings=GeminiLiveLLMService.Settings(
             model=config.llm.model,

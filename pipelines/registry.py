@@ -127,6 +127,15 @@ class ClosingGuardParams(StageParams):
     gap_s: float = Field(default=0.2, gt=0, le=2, description="quiet after the phrase that ends its audio")
 
 
+class ExamDirectorParams(StageParams):
+    """viva conducts the exam: each step cued when due, checked, timed (the plan is the config's exam)."""
+
+    silence_reask_s: float = Field(default=10.0, gt=0, le=120, description="a candidate silent this long after a "
+                                   "question is asked it again, once; then given the next one")
+    match: float = Field(default=0.5, gt=0, le=1, description="share of a question's content words the examiner "
+                         "must have said for it to count as asked")
+
+
 class ExamEndParams(StageParams):
     """Ends the session once the closing phrase has been heard; a result never called for is
     extracted from the examiner's transcript on the way out."""
@@ -176,11 +185,22 @@ def _turn_gate_check(params: TurnGateParams, config) -> list[tuple[tuple, str]]:
             for name in params.parts if name not in names]
 
 
-def _exam_parts(params: StageParams, context: "StageContext"):
-    from processors.exam_part import ExamPartProcessor
+def _exam_director(params: ExamDirectorParams, context: "StageContext"):
+    from processors.exam_director import ExamDirectorProcessor, director_for
 
-    return ExamPartProcessor(intros=[(part.name, part.intro or "") for part in context.config.exam.parts],
-                             on_event=context.record.event)
+    record = context.record
+    director = director_for(context.config.exam, params, origin=record.started_at)  # record's clock: monotonic
+    processor = ExamDirectorProcessor(director=director, on_event=record.event, on_plan=record.set_plan)
+    context.opening = processor.opening
+    return processor
+
+
+def _exam_director_check(params: ExamDirectorParams, config) -> list[tuple[tuple, str]]:
+    live = [stage for stage in config.pipeline if stage.get("stage") == "gemini_live"]
+    if not live or live[0].get("resilient", True) is False:
+        return [((), "the exam director cues the model through viva's Live service: it needs a gemini_live stage "
+                     "with resilient: true")]
+    return []
 
 
 def _pipecat_user_turns(params: PipecatUserTurnsParams, context: "StageContext"):
@@ -214,7 +234,6 @@ def _stall_watchdog(params: StallWatchdogParams, context: "StageContext"):
 
     return StallWatchdogProcessor(
         nudge_text=params.nudge_text, on_event=context.record.event,
-        preparation_s={part.name: part.prep_s for part in context.config.exam.parts if part.prep_s},
         deadline_s=params.deadline_s, retry_s=params.retry_s, max_nudges=params.max_nudges,
         reconnect=params.reconnect)
 
@@ -260,7 +279,9 @@ STAGES: dict[str, Stage] = {
         Stage("turn_gate", TurnGateParams, _turn_gate, "activity windows around confirmed speech; no audio outside them",
               _turn_gate_check),
         Stage("gemini_live", GeminiLiveParams, _gemini_live, "the Gemini Live service (or the emulator)"),
-        Stage("exam_parts", StageParams, _exam_parts, "tells the turn gate which exam part the examiner has begun"),
+        Stage("exam_director", ExamDirectorParams, _exam_director,
+              "conducts the exam: cues each step when due, checks it was asked, holds the preparation, cuts the "
+              "long turn", _exam_director_check),
         Stage("stall_watchdog", StallWatchdogParams, _stall_watchdog,
               "nudges a model silent after an answer; reconnects as a last resort"),
         Stage("closing_guard", ClosingGuardParams, _closing_guard,

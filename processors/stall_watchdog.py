@@ -5,7 +5,7 @@ socket open (field-reports.md §1). `StallWatchdog` (plain, injected clock) arms
 end of each answer; if no examiner output (audio, transcript or tool call) arrives by
 the deadline, it asks for a nudge, then again after `retry_s`, doubling, up to
 `max_nudges`, then for a reconnect, then gives up. It never acts while the candidate or
-the examiner speaks, during Part 2's preparation minute, while a tool call is pending,
+the examiner speaks, during a preparation the exam director holds, while a tool call is pending,
 or while the Live link is down (the service is reconnecting); after any of these the model gets a full deadline again. `StallWatchdogProcessor`
 sits after the Live service: it nudges by sending the config's text to the model
 (InputTextRawFrame upstream, realtimeInput text) and asks the service to reconnect.
@@ -34,7 +34,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from processors.exam_part import ExamPartFrame
+from processors.exam_frames import CandidateHoldFrame
 from processors.live_link import LiveLinkFrame, ReconnectRequestFrame
 
 DEFAULT_NUDGE = "(The candidate has finished answering. Please continue with the exam.)"
@@ -80,8 +80,7 @@ class StallWatchdog:
         self._candidate = self._examiner = False
         self._calls: set[str] = set()
         self._link_down = False
-        self._prep_until = -1.0
-        self._prep_next_s: float | None = None  # a preparation minute starts when the examiner stops
+        self._preparing = False
 
     # -- what happened
 
@@ -101,8 +100,6 @@ class StallWatchdog:
 
     def on_examiner_speaking(self, speaking: bool) -> None:
         self._examiner = speaking
-        if not speaking and self._prep_next_s is not None:
-            self._prep_until, self._prep_next_s = self._clock() + self._prep_next_s, None
 
     def on_tool_call(self, call_id: str, pending: bool) -> None:
         if pending:
@@ -114,16 +111,18 @@ class StallWatchdog:
         """The Live link is down (reconnecting) or back."""
         self._link_down = not up
 
-    def on_preparation(self, seconds: float) -> None:
-        """A preparation pause of `seconds` begins once the examiner stops speaking."""
-        self._prep_next_s = seconds
+    def on_preparation(self, preparing: bool) -> None:
+        """The candidate prepares in silence (the exam director holds them): the model owes nothing."""
+        self._preparing = preparing
+        if preparing:
+            self.armed = False
 
     # -- the decision
 
     @property
     def blocked(self) -> bool:
         return (self._candidate or self._examiner or self._link_down or bool(self._calls)
-                or self._clock() < self._prep_until)
+                or self._preparing)
 
     def check(self) -> list:
         """What to do now (call it often): [], or one action."""
@@ -155,20 +154,18 @@ class StallWatchdogProcessor(FrameProcessor):
 
     Args:
         nudge_text: the text sent to the model as a nudge.
-        preparation_s: by exam part name, the preparation pause that follows its intro.
         on_event: called with (kind, **fields): stall_detected, nudge_sent, reconnect, stall_given_up.
         tick_s: how often the watchdog is checked.
         sleep: waits tick_s between checks; injected for tests, with StallWatchdog's clock.
         **watchdog: StallWatchdog's arguments.
     """
 
-    def __init__(self, *, nudge_text: str = DEFAULT_NUDGE, preparation_s: dict[str, float] | None = None,
+    def __init__(self, *, nudge_text: str = DEFAULT_NUDGE,
                  on_event: Callable[..., None] | None = None, tick_s: float = 0.1,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, **watchdog):
         super().__init__()
         self.watchdog = StallWatchdog(**watchdog)
         self._nudge_text = nudge_text
-        self._preparation_s = preparation_s or {}
         self._on_event = on_event or (lambda *args, **fields: None)
         self._tick_s = tick_s
         self._sleep = sleep
@@ -199,8 +196,8 @@ class StallWatchdogProcessor(FrameProcessor):
             dog.on_answer_end()  # the model owes an answer to the result now
         elif isinstance(frame, LiveLinkFrame):
             dog.on_link(frame.up)
-        elif isinstance(frame, ExamPartFrame) and frame.part in self._preparation_s:
-            dog.on_preparation(self._preparation_s[frame.part])
+        elif isinstance(frame, CandidateHoldFrame):
+            dog.on_preparation(frame.hold and frame.reason == "preparation")
         await self.push_frame(frame, direction)
 
     async def _watch(self) -> None:

@@ -47,7 +47,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from processors.exam_part import ExamPartFrame
+from processors.exam_frames import CandidateHoldFrame, ExamPartFrame
 from processors.voicing_vad import VOICING, Voicing
 
 EndOfTurn = Literal["silence", "smart_turn"]
@@ -137,6 +137,7 @@ class TurnGate:
         self._examiner_stopped_s = -math.inf
         self._pending_calls: set[str] = set()
         self._deferred: list = []
+        self.held = False  # the exam director holds the candidate: no window, nothing sent
         self.rejected = 0
         self._received = self._sent = 0
 
@@ -172,6 +173,8 @@ class TurnGate:
             self._trim_held(self.now_s - seconds - self._examiner_stopped_s)
         if self.window_open:
             return self._in_window(frame, seconds)
+        if self.held:
+            return []  # not even the pre-roll: what is said while held reaches no one
         if self.confirming:
             self._hold(frame)
             if self.vad_speaking:
@@ -185,6 +188,8 @@ class TurnGate:
         if self.vad_speaking:
             return []
         self.vad_speaking = True
+        if self.held and not self.window_open:
+            return []
         if self.window_open:  # speech again after a pause: the same answer
             self._judged = self._complete = False
             return []
@@ -221,6 +226,22 @@ class TurnGate:
             self._examiner_stopped_s = self.now_s
             self._examiner_until_s = self.now_s + self.settings.echo_tail_s
         return []
+
+    def on_hold(self, hold: bool, *, cut: bool = False) -> list:
+        """The exam director holds the candidate (the preparation, a long turn's limit) or lets go.
+        cut: a window open now closes at once (its audio so far is the answer)."""
+        self.held = hold
+        actions: list = []
+        if hold and self.confirming:
+            self.confirming = False
+            self._held.clear()
+            self._voiced_s = self._heard_s = 0.0
+        if hold and cut and self.window_open:
+            actions = self._close("limit")
+        if not hold and self.vad_speaking and not self.window_open:
+            self.vad_speaking = False  # still talking: the speech counts from now, as a new start
+            actions = self.on_speech_start()
+        return actions
 
     def on_tool_call(self, call_id: str, pending: bool) -> list:
         """A blocking tool call started (pending) or was answered or cancelled."""
@@ -400,6 +421,8 @@ class TurnGateProcessor(FrameProcessor):
             await self._act(gate.on_tool_call(frame.tool_call_id, False))
         elif isinstance(frame, ExamPartFrame):
             gate.apply(self._parts.get(frame.part, self._default))
+        elif isinstance(frame, CandidateHoldFrame):
+            await self._act(gate.on_hold(frame.hold, cut=frame.cut))
         if isinstance(frame, (VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame)):
             return  # the gate's windows replace the VAD's turns downstream
         await self.push_frame(frame, direction)

@@ -42,7 +42,12 @@ class ExamPart(Strict):
     prep_s: float = Field(default=0, ge=0, description="silent preparation after the cue card")
     long_turn_s: float | None = Field(default=None, gt=0, description="time allowed for the long turn")
     questions: list[str] = Field(default_factory=list)
-    duration_min: tuple[float, float] | None = Field(default=None, description="planned minutes, low and high")
+    duration_min: tuple[float, float] | None = Field(default=None, description="planned minutes, low and high; "
+                                                     "past the high one the exam moves to the next part")
+    start_line: str = Field(default="All right? Remember you have one to two minutes for this. Don't worry if I "
+                            "stop you. I'll tell you when the time is up. Can you start speaking now, please?",
+                            description="said when the preparation is over")
+    time_up_line: str = Field(default="Thank you.", description="said when the long turn is cut at its limit")
 
 
 class ToolSpec(Strict):
@@ -111,7 +116,7 @@ class SessionLimits(Strict):
 
 
 DEFAULT_PIPELINE = [{"stage": "silero_vad"}, {"stage": "turn_gate"}, {"stage": "gemini_live"},
-                    {"stage": "stall_watchdog"}, {"stage": "closing_guard"}, {"stage": "exam_parts"},
+                    {"stage": "stall_watchdog"}, {"stage": "closing_guard"}, {"stage": "exam_director"},
                     {"stage": "exam_end"}]
 
 

@@ -1,14 +1,25 @@
 """What the examiner model is told of the exam: the system instruction, composed from the config.
 
-The model knows only what is sent on the wire, so the script (greeting, each part's
-intro, the cue card, every question) and the closing phrase go in the system
-instruction, after the config's role and rules: one numbered line per examiner turn,
+The model knows only what is sent on the wire. Directed (the exam_director stage), the
+instruction holds the examiner's role and rules (the config's system prompt), the exam's
+structure, how viva's cues work, the tools and the closing phrase; each line is cued when
+it is due (processors/exam_director.py). Without a director (stock Pipecat's way, the
+baseline), the whole script goes in the instruction: one numbered line per examiner turn,
 in order, in the words it is to say.
 """
 
 from __future__ import annotations
 
 from viva.config import ExamConfig
+
+CUE_RULES = (
+    "How this exam is conducted: the exam system keeps the script and the clock. Before each of your turns it "
+    "sends you a note that begins \"[Exam system]\". A note is for you alone: never read it aloud and never "
+    "mention it. Do what the latest note says, and nothing more, when the candidate has finished speaking (or "
+    "at once, when the note says \"Now:\"). When it says: say exactly \"...\", say those words, word for word, "
+    "as your whole turn. When it says: call a function, call it once, silently, and say nothing. Never ask a "
+    "question you were not given, never add a second question, and never speak while the candidate prepares."
+)
 
 
 def examiner_lines(exam: ExamConfig) -> list[str]:
@@ -26,14 +37,37 @@ def examiner_lines(exam: ExamConfig) -> list[str]:
     return lines
 
 
-def system_instruction(exam: ExamConfig) -> str:
-    """The config's system prompt, then the script, the tools to call and the closing phrase."""
-    numbered = "\n".join(f"{i}. {line}" for i, line in enumerate(examiner_lines(exam), 1))
-    text = [exam.system_prompt.strip(), "",
-            "The exam script. Say each numbered line below as one turn of yours, word for word and in order, "
-            "and wait for the candidate's answer after each:", numbered, ""]
-    tools = [tool.name for tool in exam.required_tools]
-    if tools:
-        text.append(f"When the candidate has answered the last line, call {' and '.join(tools)} once, silently.")
+def structure(exam: ExamConfig) -> str:
+    """The exam's parts, in order, with their timings: no question is in it."""
+    out = [f"The exam: {exam.name}, in {len(exam.parts)} part{'s' if len(exam.parts) > 1 else ''}."]
+    for part in exam.parts:
+        said = []
+        if part.duration_min:
+            said.append(f"{part.duration_min[0]:g} to {part.duration_min[1]:g} minutes")
+        if part.questions:
+            said.append(f"{len(part.questions)} question{'s' if len(part.questions) > 1 else ''}")
+        if part.cue_card:
+            said.append("a cue card")
+        if part.prep_s:
+            said.append(f"{part.prep_s:g} s of silent preparation")
+        if part.long_turn_s:
+            said.append(f"the candidate talks for up to {part.long_turn_s:g} s")
+        out.append(f"- {part.name}: {', '.join(said) or 'as cued'}.")
+    return "\n".join(out)
+
+
+def system_instruction(exam: ExamConfig, *, cued: bool = False) -> str:
+    """The config's system prompt, then the script (or the structure and the cue rules), the
+    tools to call and the closing phrase."""
+    text = [exam.system_prompt.strip(), ""]
+    if cued:
+        text += [structure(exam), "", CUE_RULES, ""]
+    else:
+        numbered = "\n".join(f"{i}. {line}" for i, line in enumerate(examiner_lines(exam), 1))
+        text += ["The exam script. Say each numbered line below as one turn of yours, word for word and in order, "
+                 "and wait for the candidate's answer after each:", numbered, ""]
+        tools = [tool.name for tool in exam.required_tools]
+        if tools:
+            text.append(f"When the candidate has answered the last line, call {' and '.join(tools)} once, silently.")
     text.append(f'After the function result, say exactly "{exam.closing_phrase}" once, and nothing else.')
     return "\n".join(text)

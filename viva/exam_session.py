@@ -76,6 +76,7 @@ class ExamSession:
         self.results = ResultCollector(tools=config.exam.tools, on_event=self.record.event)
         self._recorder = StereoRecorder(self.record.directory / "recording.wav")
         context = StageContext(config=config, record=self.record, results=self.results, llm=llm)
+        self._context = context
         self.worker = PipelineWorker(
             build_pipeline(transport=transport, context=context, recorder=self._recorder),
             params=PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=24000),
@@ -86,12 +87,16 @@ class ExamSession:
         self._started = False
 
     async def start_exam(self) -> None:
-        """The examiner begins (once): the config's opening prompt goes to the model."""
+        """The examiner begins (once): the config's opening prompt goes to the model, with the exam
+        director's first cue when viva conducts the exam."""
         if self._started:
             return
         self._started = True
         self.record.event("exam_started")
-        opening = LLMContext(messages=[{"role": "user", "content": self.config.exam.opening_prompt}])
+        text = self.config.exam.opening_prompt
+        if self._context.opening is not None:
+            text = f"{text}\n{self._context.opening()}"
+        opening = LLMContext(messages=[{"role": "user", "content": text}])
         await self.worker.queue_frame(LLMContextFrame(context=opening))
 
     async def candidate_left(self) -> None:

@@ -128,6 +128,11 @@ class SessionRecord:
     def _last(self, role: str) -> dict | None:
         return next((e for e in reversed(self.data["transcript"]) if e["role"] == role), None)
 
+    def set_plan(self, entries: list[dict]) -> None:
+        """The exam as conducted so far (the exam director's steps, preparation, long turn, parts)."""
+        self.data["plan"] = entries
+        self.write()
+
     def set_result(self, result: dict | None, source: str | None) -> None:
         self.data["result"], self.data["result_source"] = result, source
         self.write()

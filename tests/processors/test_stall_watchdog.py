@@ -122,16 +122,15 @@ def test_the_candidate_finishing_again_arms_a_fresh_deadline(clock):
     assert len(run_until(dog, clock, 0.2)) == 1
 
 
-def test_the_preparation_minute_after_the_cue_card_is_never_a_stall(clock):
+def test_a_preparation_the_director_holds_is_never_a_stall(clock):
     dog = StallWatchdog(deadline_s=3, clock=clock)
-    dog.on_preparation(60)
-    dog.on_examiner_speaking(True)  # the cue card
-    run_until(dog, clock, 5)
-    dog.on_examiner_speaking(False)  # the minute starts now
+    dog.on_preparation(True)  # the cue card was asked: the minute starts
     dog.on_answer_end()  # "OK" from the candidate during it
     assert run_until(dog, clock, 59) == []
+    dog.on_preparation(False)  # the start line is cued
+    dog.on_answer_end()
     actions = run_until(dog, clock, 5)
-    assert actions and actions[0][0] == pytest.approx(4.0, abs=0.06)  # 60 s + 3 s after the cue card ended
+    assert actions and actions[0][0] == pytest.approx(3.0, abs=0.06)
 
 
 @dataclass

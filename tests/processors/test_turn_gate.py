@@ -15,7 +15,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import run_test
 
-from processors.exam_part import ExamPartFrame
+from processors.exam_frames import ExamPartFrame
 from processors.turn_gate import (
     CloseWindow,
     GateSettings,

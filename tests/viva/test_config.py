@@ -17,7 +17,7 @@ def test_the_short_config_extends_the_full_one():
     assert sum(len(p.questions) for p in short.exam.parts) < sum(len(p.questions) for p in full.exam.parts)
     assert short.llm.model == "gemini-3.8-live" and short.llm.thinking_level is None
     assert [s.name for s in short.stages] == ["silero_vad", "turn_gate", "gemini_live", "stall_watchdog", "closing_guard",
-                                                "exam_parts", "exam_end"]
+                                                "exam_director", "exam_end"]
 
 
 def test_stages_get_their_validated_parameters(tmp_path):

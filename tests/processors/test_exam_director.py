@@ -1,0 +1,294 @@
+"""The exam director with a fake clock, then its processor with Pipecat's test helper."""
+
+from pathlib import Path
+
+import pytest
+from pipecat.frames.frames import (
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    TTSAudioRawFrame,
+    TTSTextFrame,
+)
+from pipecat.tests.utils import run_test
+
+from pipelines.registry import ExamDirectorParams
+from processors.exam_director import (
+    Cue,
+    ExamDirector,
+    ExamDirectorProcessor,
+    HoldCandidate,
+    Note,
+    PartBegins,
+    StepKind,
+    WithholdExaminer,
+    asked,
+    director_for,
+    exam_plan,
+)
+from processors.exam_frames import CandidateHoldFrame, ExamCueFrame, ExamPartFrame
+from tests.helpers import FakeClock
+from viva.config import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def ielts():
+    return load_config(ROOT / "configs/ielts_speaking.yaml").exam
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(0.0)
+
+
+def director(exam, clock, **overrides) -> ExamDirector:
+    params = ExamDirectorParams(**overrides)
+    return director_for(exam, params, clock=clock)
+
+
+def cues(actions) -> list[Cue]:
+    return [a for a in actions if isinstance(a, Cue)]
+
+
+def notes(actions) -> list[str]:
+    return [a.kind for a in actions if isinstance(a, Note)]
+
+
+def said_line(d: ExamDirector, index: int) -> str:
+    return d.steps[index].line
+
+
+def ask_through(d: ExamDirector, clock: FakeClock, upto: str) -> None:
+    """The examiner says each cued step, the candidate answers each, until the step `upto` is cued."""
+    while d.steps[d.cued].key != upto:
+        d.on_examiner_turn(d.steps[d.cued].line)
+        clock.t += 1
+        d.on_window(True)
+        clock.t += 5
+        d.on_window(False)
+        clock.t += 1
+
+
+def test_the_plan_is_the_config_in_order(ielts):
+    steps = exam_plan(ielts)
+    keys = [s.key for s in steps]
+    assert keys[:9] == [f"Part 1 q{i}" for i in range(1, 9)] + ["Part 2 cue card"]
+    assert keys[9:] == ["Part 2 long turn", "Part 2 q1", "Part 2 q2"] + [f"Part 3 q{i}" for i in range(1, 6)] + [
+        "assessment"]
+    assert steps[0].line.startswith(ielts.greeting) and steps[0].line.endswith(ielts.parts[0].questions[0])
+    card = steps[8]
+    assert card.kind is StepKind.CUE_CARD and card.prep_s == 60 and card.line.startswith(ielts.parts[1].intro)
+    assert steps[9].kind is StepKind.LONG_TURN and steps[9].limit_s == 120
+    assert steps[12].line.startswith(ielts.parts[2].intro)
+    assert steps[-1].tools == ("record_assessment",)
+
+
+def test_asked_is_tolerant_of_rewording_but_not_of_another_question():
+    question = "What do you usually do at the weekend?"
+    assert asked(question, "Tell me, what do you normally do at the weekend?")
+    assert asked(question, "what do you usually do at weekends")
+    assert not asked(question, "Let's move on. What is your favourite kind of food?")
+    assert not asked(question, "Can you tell me more about that?")
+
+
+def test_the_first_step_is_cued_at_once_and_the_next_is_in_place_before_the_answer_ends(ielts, clock):
+    d = director(ielts, clock)
+    first = d.start()
+    assert [a for a in first if isinstance(a, PartBegins)] == [PartBegins("Part 1")]
+    (cue,) = cues(first)
+    assert cue.respond_now and cue.step == "Part 1 q1" and f'say exactly "{d.steps[0].line}"' in cue.text
+    clock.t = 6
+    after = d.on_examiner_turn(d.steps[0].line, began=2)
+    (placed,) = cues(after)
+    assert not placed.respond_now and placed.step == "Part 1 q2" and d.steps[1].line in placed.text
+    assert "step_asked" in notes(after)
+    plan = {entry["step"]: entry for entry in d.plan_entries()}
+    assert plan["Part 1 q1"]["cued_s"] == 0 and plan["Part 1 q1"]["asked_s"] == 2 and plan["Part 1 q1"]["cues"] == 1
+    clock.t = 8
+    assert d.on_window(True) == []  # the cue is in place: nothing is sent at the answer
+    clock.t = 12
+    assert d.on_window(False) == []
+    assert {e["step"]: e for e in d.plan_entries()}["Part 1 q1"]["answered_s"] == [[8, 12]]
+
+
+def test_a_step_not_asked_is_cued_again_and_the_exam_never_moves_past_it(ielts, clock):
+    d = director(ielts, clock)
+    d.start()
+    d.on_examiner_turn(d.steps[0].line)
+    for _ in range(3):
+        actions = d.on_examiner_turn("Can you tell me more about that?")
+        assert "step_not_asked" in notes(actions)
+        (cue,) = cues(actions)
+        assert cue.step == "Part 1 q2" and not cue.respond_now and "did not say it" in cue.text
+    actions = d.on_examiner_turn("So, " + d.steps[1].line)
+    assert cues(actions)[0].step == "Part 1 q3"
+    assert {e["step"]: e for e in d.plan_entries()}["Part 1 q2"]["cues"] == 4
+
+
+def test_two_questions_and_a_cue_read_aloud_are_recorded(ielts, clock):
+    d = director(ielts, clock)
+    (cue,) = cues(d.start())
+    actions = d.on_examiner_turn(d.steps[0].line + " And where do you live?")
+    assert "two_questions" in notes(actions) and cues(actions)[0].step == "Part 1 q2"
+    actions = d.on_examiner_turn(cues(actions)[0].text)
+    assert "cue_read_aloud" in notes(actions) and cues(actions)[0].step == "Part 1 q3"
+
+
+def test_the_preparation_is_held_in_silence_then_the_start_is_cued(ielts, clock):
+    d = director(ielts, clock)
+    d.start()
+    ask_through(d, clock, "Part 2 cue card")
+    assert d.steps[d.cued].key == "Part 2 cue card"
+    actions = d.on_examiner_turn(d.steps[d.cued].line)
+    assert HoldCandidate(True, "preparation") in actions and WithholdExaminer(True) in actions
+    assert cues(actions) == []  # nothing is cued during the minute
+    started = clock.t
+    clock.t += 10
+    assert notes(d.on_examiner_turn("Take your time.")) == ["examiner_withheld"]
+    while clock.t < started + 59.9:
+        assert d.tick() == []
+        clock.t += 0.1
+    clock.t = started + 60
+    actions = d.tick()
+    assert WithholdExaminer(False) in actions and HoldCandidate(True, "start_line") in actions
+    (start,) = cues(actions)
+    assert start.respond_now and start.step == "Part 2 long turn"
+    actions = d.on_examiner_turn(d.steps[9].line)
+    assert HoldCandidate(False, "examiner_spoke") in actions
+    assert {e["step"]: e for e in d.plan_entries()}["Part 2 cue card"]["prep_s"] == 60
+
+
+def test_the_long_turn_is_cut_at_its_limit_and_the_examiner_thanks_the_candidate(ielts, clock):
+    d = director(ielts, clock)
+    d.start()
+    ask_through(d, clock, "Part 2 cue card")
+    d.on_examiner_turn(d.steps[8].line)
+    clock.t += 60
+    d.tick()
+    d.on_examiner_turn(d.steps[9].line)
+    clock.t += 1.5
+    d.on_window(True)
+    opened = clock.t
+    while clock.t < opened + 119.9:
+        assert d.tick() == []
+        clock.t += 0.1
+    clock.t = opened + 120
+    actions = d.tick()
+    assert "long_turn_cut" in notes(actions)
+    assert actions[-1] == HoldCandidate(True, "long_turn_limit", cut=True)  # after the cue is in place
+    (cue,) = cues(actions)
+    assert cue.step == "Part 2 q1" and 'say exactly "Thank you. Would other people' in cue.text
+    d.on_window(False)
+    assert {e["step"]: e for e in d.plan_entries()}["Part 2 long turn"]["long_turn_s"] == 120
+
+
+def test_a_silent_candidate_is_asked_again_once_then_given_the_next_question(ielts, clock):
+    d = director(ielts, clock, silence_reask_s=10)
+    d.start()
+    d.on_examiner_turn(d.steps[0].line)
+    clock.t += 9.9
+    assert d.tick() == []
+    clock.t += 0.2
+    actions = d.tick()
+    assert "silence_reask" in notes(actions)
+    (again,) = cues(actions)
+    assert again.respond_now and again.step == "Part 1 q1" and ielts.parts[0].questions[0] in again.text
+    actions = d.on_examiner_turn(ielts.parts[0].questions[0])
+    assert cues(actions)[0].step == "Part 1 q2" and not cues(actions)[0].respond_now
+    clock.t += 10.1
+    actions = d.tick()
+    assert "no_answer" in notes(actions)
+    (next_,) = cues(actions)
+    assert next_.respond_now and next_.step == "Part 1 q2"
+    assert {e["step"]: e for e in d.plan_entries()}["Part 1 q1"]["skipped"] == "no answer"
+
+
+def test_a_cue_to_answer_at_once_that_gets_no_turn_is_sent_again(ielts, clock):
+    d = director(ielts, clock)
+    (first,) = cues(d.start())
+    clock.t = 3.9
+    assert d.tick() == []
+    clock.t = 4.1
+    actions = d.tick()
+    assert "cue_unanswered" in notes(actions) and cues(actions)[0].text == first.text
+    clock.t = 8.2
+    assert d.tick() == []  # the wait doubles
+    clock.t = 12.2
+    assert cues(d.tick())
+
+
+def test_a_part_past_its_upper_bound_gives_way_to_the_next_part(ielts, clock):
+    d = director(ielts, clock)
+    d.start()
+    d.on_examiner_turn(d.steps[0].line)
+    clock.t = 5 * 60 + 1  # Part 1's five minutes are over when q2 has been asked
+    actions = d.on_examiner_turn(d.steps[1].line)
+    (cue,) = cues(actions)
+    assert cue.step == "Part 2 cue card" and PartBegins("Part 2") in actions
+    plan = {e["step"]: e for e in d.plan_entries()}
+    assert plan["Part 1 q3"]["skipped"] == "part_time_up" and plan["Part 1 q8"]["skipped"] == "part_time_up"
+
+
+def test_an_answer_that_starts_after_the_part_ran_out_replaces_the_cue_in_place(ielts, clock):
+    d = director(ielts, clock)
+    d.start()
+    d.on_examiner_turn(d.steps[0].line)  # q2 cued, in place
+    clock.t = 5 * 60 + 1
+    (cue,) = cues(d.on_window(True))
+    assert cue.step == "Part 2 cue card" and not cue.respond_now
+
+
+def test_past_the_exam_limit_the_next_step_is_the_assessment(ielts, clock):
+    d = director(ielts, clock)
+    d.start()
+    d.on_examiner_turn(d.steps[0].line)
+    clock.t = 14 * 60 + 1
+    actions = d.on_window(True)
+    assert any(c.step == "assessment" and "call record_assessment" in c.text for c in cues(actions))
+
+
+# -- the processor
+
+
+async def test_the_processor_cues_upstream_and_withholds_the_examiner_during_the_preparation(ielts):
+    clock = FakeClock(0.0)
+    d = director(ielts, clock)
+    events = []
+    processor = ExamDirectorProcessor(director=d, on_event=lambda kind, **f: events.append((kind, f)))
+    opening = processor.opening()
+    assert opening.startswith("[Exam system] Now:") and d.steps[0].line in opening
+    ask_through(d, clock, "Part 2 cue card")
+
+    def turn(text):
+        return [LLMFullResponseStartFrame(), TTSTextFrame(text=text, aggregated_by="word"),
+                LLMFullResponseEndFrame()]
+
+    card = d.steps[8].line
+    audio = TTSAudioRawFrame(audio=b"\0" * 960, sample_rate=24000, num_channels=1)
+    down, up = await run_test(
+        processor,
+        frames_to_send=[*turn(card), audio, *turn("Take your time.")],
+        expected_down_frames=[LLMFullResponseStartFrame, TTSTextFrame, LLMFullResponseEndFrame,
+                              LLMFullResponseStartFrame, TTSTextFrame, LLMFullResponseEndFrame],  # no audio
+        expected_up_frames=[ExamPartFrame, CandidateHoldFrame],
+    )
+    assert up[0].part == "Part 1"  # the opening's, once the pipeline runs
+    assert up[1].hold and up[1].reason == "preparation"
+    kinds = [kind for kind, _ in events]
+    assert "examiner_withheld" in kinds and kinds.count("cue") == 1  # only the opening
+
+
+async def test_the_processor_places_the_next_cue_when_the_examiner_turn_has_ended(ielts):
+    clock = FakeClock(0.0)
+    d = director(ielts, clock)
+    processor = ExamDirectorProcessor(director=d)
+    processor.opening()
+    down, up = await run_test(
+        processor,
+        frames_to_send=[LLMFullResponseStartFrame(), TTSTextFrame(text=d.steps[0].line, aggregated_by="word"),
+                        LLMFullResponseEndFrame()],
+        expected_down_frames=[LLMFullResponseStartFrame, TTSTextFrame, LLMFullResponseEndFrame],
+        expected_up_frames=[ExamPartFrame, ExamCueFrame],
+    )
+    assert not up[1].respond_now and d.steps[1].line in up[1].text
