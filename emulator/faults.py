@@ -4,6 +4,17 @@
 with `turns` fires only on those candidate turns (1-based, counting windows that held
 speech), with `probability` only when the session's own seeded draw says so, with
 `times` at most that often; with none of them, every time it can.
+
+The cue faults (ignores_cue, paraphrases, skips_question, two_questions, reads_cue_aloud)
+change only turns whose words came from a client's cue (not script lines, the closing or
+tool calls); at most one of them changes a turn, tried in CUED_SPEECH_FAULTS order.
+speaks_during_preparation uses after_s as the client's silence it waits for (8.0 s unless
+the entry sets after_s): the count starts when an examiner turn ends (turnComplete sent)
+and the model is idle (no turn under way, no window open, no blocking call pending); any
+client message but audio (audio outside a window is nothing to the model; speech the
+server's own detection hears is something) stops it, and it starts again from that message
+while the model is still idle. When it runs out the model says PREPARATION_LINE as a turn
+of its own (emulator/misbehaviour.py), its pending cue left as it was.
 """
 
 from __future__ import annotations
@@ -20,8 +31,12 @@ from viva.yamlfile import read_document, validate
 FaultKind = Literal[
     "stall_after_empty_window", "stall", "speak_instead_of_tool_call", "tool_call_and_speak",
     "bad_tool_args", "repeat_closing", "disconnect", "go_away", "reject_audio_outside_activity",
-    "slow_response",
+    "slow_response", "ignores_cue", "paraphrases", "skips_question", "two_questions", "reads_cue_aloud",
+    "speaks_during_preparation",
 ]
+# Faults that change what a cued turn says (emulator/misbehaviour.py), tried in this order.
+CUED_SPEECH_FAULTS = ("ignores_cue", "skips_question", "reads_cue_aloud", "paraphrases", "two_questions")
+PREPARATION_IDLE_S = 8.0  # speaks_during_preparation: the client's silence it waits for, unless after_s says
 # Moments of the examiner's side at which a disconnect can be timed (`during`).
 DisconnectMoment = Literal["examiner_speech", "examiner_turn_end", "tool_call", "closing"]
 
@@ -49,7 +64,9 @@ class Fault(BaseModel):
     during: DisconnectMoment | None = Field(
         default=None, description="examiner_speech, closing: after_s into its audio; examiner_turn_end: after "
                                   "generationComplete, before turnComplete; tool_call: just after the call")
-    after_s: float = Field(default=1.0, ge=0)
+    after_s: float = Field(
+        default=1.0, ge=0, description="disconnect during: seconds into the turn; speaks_during_preparation: "
+                                       "seconds of client silence after an examiner turn (default 8.0)")
     # go_away
     time_left_s: float = Field(default=10.0, gt=0)
     # slow_response
@@ -57,6 +74,8 @@ class Fault(BaseModel):
 
     @model_validator(mode="after")
     def _timed_faults_have_a_time(self) -> "Fault":
+        if self.kind == "speaks_during_preparation" and "after_s" not in self.model_fields_set:
+            self.after_s = PREPARATION_IDLE_S
         if self.kind == "go_away" and self.at_s is None:
             raise ValueError("go_away needs at_s")
         if self.kind == "disconnect" and self.at_s is None and self.at_turn is None and self.during is None:
@@ -117,6 +136,24 @@ class FaultPlan:
             if self.fire(fault):
                 return fault
         return None
+
+    def could_fire(self, kind: str, *, turn: int | None = None) -> list[Fault]:
+        """Faults of kind that may still fire at this candidate turn (turns, at_turn and times
+        allow it; probability is not drawn): nothing is counted."""
+        found = []
+        for i, fault in enumerate(self.faults):
+            if fault.kind != kind or fault.at_s is not None or fault.during is not None:
+                continue
+            if fault.turns is not None and turn not in fault.turns:
+                continue
+            if fault.at_turn is not None and turn != fault.at_turn:
+                continue
+            if fault.times is not None and self._fired[i] >= fault.times:
+                continue
+            if fault.at_turn is not None and self._fired[i]:
+                continue
+            found.append(fault)
+        return found
 
     def timed(self) -> list[Fault]:
         """Faults that fire at a time (at_s) rather than at a turn."""

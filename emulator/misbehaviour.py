@@ -8,13 +8,65 @@ fires is reported through `on_fault`, which the session writes to emulator.jsonl
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from emulator.faults import Fault, FaultPlan
-from emulator.script import CallTools, ExaminerState, Reply, ScriptedExaminer, Silence, Speak
+from emulator.faults import CUED_SPEECH_FAULTS, Fault, FaultPlan
+from emulator.script import CallTools, ExaminerState, Reply, ScriptedExaminer, Silence, Speak, last_sentence
 
 STALL_RECOVERY_LINE = "I'm here. Just waiting for your complete answer. Were you finished?"
+SKIPPED_TO_LINE = "Let's move on. What is your favourite kind of food?"  # skips_question
+SECOND_QUESTION = "And what else would you like to tell me about that?"  # two_questions
+PREPARATION_LINE = "Take your time. You can start whenever you are ready."  # speaks_during_preparation
+PARAPHRASE_PREFIXES = ("Tell me, ", "I'd like to know: ")  # for questions, in turn
+STATEMENT_PREFIX = "So, "  # for a cued line that asks nothing
+# paraphrases: common words a model says otherwise (one pass, whole words, case kept).
+SYNONYMS = {"usually": "normally", "enjoy": "like", "think": "believe", "why": "for what reason",
+            "often": "frequently", "favourite": "preferred", "kind": "sort", "important": "significant",
+            "describe": "tell me about", "big": "large"}
+# Words that carry no content, for content_words().
+_FUNCTION_WORDS = frozenset("""
+a an the and or but if so of to in on at by for with from about as into than then there here this that these
+those it its is are was were be been being am do does did doing have has had having i me my you your yours
+we our us they them their he him his she her what which who whom whose when where why how not no yes can
+could would should will shall may might must just very too also some any all more most other such own
+""".split())
+
+
+def content_words(text: str) -> list[str]:
+    """The words of text that carry its content (lower case, in order): what a tolerant
+    matcher compares, for paraphrase()'s bound."""
+    return [w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in _FUNCTION_WORDS]
+
+
+def paraphrase(text: str, *, prefix: str | None = None, keep: float = 2 / 3) -> str:
+    """The cued line in other words, as a model paraphrases it: the earlier sentences as
+    they are, the last one (the question) behind a prefix ("Tell me, ..."), with common
+    words swapped by SYNONYMS so long as at least `keep` of its content words stay."""
+    text = " ".join(text.split())
+    question = last_sentence(text)
+    before = text[: len(text) - len(question)]
+    wanted = content_words(question)
+    swapped = question
+    for match in reversed(list(re.finditer(r"[A-Za-z']+", question))):
+        other = SYNONYMS.get(match.group(0).lower())
+        if other is None:
+            continue
+        if match.group(0)[0].isupper():
+            other = other[0].upper() + other[1:]
+        trial = swapped[: match.start()] + other + swapped[match.end():]
+        kept = set(content_words(trial))
+        if wanted and sum(w in kept for w in wanted) / len(wanted) < keep:
+            continue
+        swapped = trial
+    if prefix is None:
+        prefix = PARAPHRASE_PREFIXES[0] if question.endswith("?") else STATEMENT_PREFIX
+    first = swapped.split(" ", 1)[0]
+    if not (first == "I" or first.startswith("I'")):
+        swapped = swapped[:1].lower() + swapped[1:]
+    return f"{before}{prefix}{swapped}"
 
 
 @dataclass(frozen=True)
@@ -135,6 +187,7 @@ class Misbehaviour:
         self._last_window_speech = False
         self._state_before_reply: ExaminerState | None = None
         self.stall: _Stall | None = None
+        self._paraphrases = 0
         # Tool name -> the arguments said aloud instead of (or beside) the call.
         self.spoken_results: dict[str, dict] = {} if spoken_results is None else spoken_results
 
@@ -150,7 +203,11 @@ class Misbehaviour:
             if fault:
                 # The model drops the answer it was giving and waits, silent.
                 if self._state_before_reply is not None:
+                    # A cue the client sent since that answer is kept: the newest note wins.
+                    newer = self.examiner.state.pending_cue
                     self.examiner.state = self._state_before_reply
+                    if newer is not None:
+                        self.examiner.state = dataclasses.replace(self.examiner.state, pending_cue=newer)
                 self.stall = _Stall(fault, fault.answers_after, fault.ignores_nudges, Speak(STALL_RECOVERY_LINE))
                 self._on_fault("stall_after_empty_window", turn=self.turn, answers_after=fault.answers_after)
                 return Nothing()
@@ -214,12 +271,54 @@ class Misbehaviour:
             if self.plan.fires("bad_tool_args", turn=self.turn):
                 self._on_fault("bad_tool_args", tools=list(reply.names))
                 return CallWithBadArguments(reply.names)
+        if isinstance(reply, Speak) and reply.cued and reply.text != self.examiner.closing_phrase:
+            reply = self.cued_speech(reply)
         if isinstance(reply, Speak) and reply.text == self.examiner.closing_phrase:
             fault = self.plan.fires("repeat_closing", turn=self.turn)
             if fault:
                 self._on_fault("repeat_closing", extra_text=fault.extra_text)
                 return Speak(f"{reply.text} {reply.text} {fault.extra_text}".strip())
         return reply
+
+    def cued_speech(self, reply: Speak) -> Speak:
+        """A cued turn as the misbehaving model says it: at most one of the cue faults
+        (ignores_cue, skips_question, reads_cue_aloud, paraphrases, two_questions)."""
+        for kind in CUED_SPEECH_FAULTS:
+            if not self.plan.fires(kind, turn=self.turn):
+                continue
+            if kind == "ignores_cue":
+                said = Speak(self.examiner.improvise())
+            elif kind == "skips_question":
+                said = Speak(SKIPPED_TO_LINE)
+            elif kind == "reads_cue_aloud":
+                said = Speak(" ".join(reply.cue.split()), cue=reply.cue)
+            elif kind == "paraphrases":
+                prefix = None
+                if last_sentence(reply.text).endswith("?"):
+                    prefix = PARAPHRASE_PREFIXES[self._paraphrases % len(PARAPHRASE_PREFIXES)]
+                    self._paraphrases += 1
+                said = Speak(paraphrase(reply.text, prefix=prefix), cue=reply.cue)
+            else:
+                said = Speak(f"{reply.text} {SECOND_QUESTION}", cue=reply.cue)
+            self._on_fault(kind, turn=self.turn, cued=reply.text, said=said.text)
+            return said
+        return reply
+
+    def preparation_idle_s(self) -> float | None:
+        """speaks_during_preparation: the client's silence (s) after which the idle model
+        speaks, if such a fault may still fire at this turn; None otherwise."""
+        faults = self.plan.could_fire("speaks_during_preparation", turn=self.turn)
+        return min(f.after_s for f in faults) if faults else None
+
+    def speaks_unprompted(self, idle_s: float) -> Speak | None:
+        """The client has been silent idle_s since the examiner's turn: the unprompted turn,
+        when speaks_during_preparation fires (the examiner's state, its pending cue
+        included, is untouched)."""
+        fault = self.plan.fires("speaks_during_preparation", turn=self.turn)
+        if fault is None:
+            return None
+        self._on_fault("speaks_during_preparation", turn=self.turn, idle_s=idle_s, said=PREPARATION_LINE)
+        return Speak(PREPARATION_LINE)
 
     def _say_results(self, names: tuple[str, ...], example_arguments: Callable[[str], dict]) -> str:
         """The results said aloud, remembered in spoken_results (for the tests: what was said)."""

@@ -9,7 +9,7 @@ import itertools
 import random
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +45,9 @@ class SessionSettings:
     go_away_time_left_s: float = 50.0
     validate_outgoing: bool = False  # check each message with the strict SDK validator
     seed: int = 0
+    # How the speaks_during_preparation fault waits out the client's silence: a test passes a
+    # sleep it controls, so the idle time passes when the test says, not on the wall clock.
+    idle_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 @dataclass
@@ -138,6 +141,11 @@ class LiveConnection:
         self._pending_calls: dict[str, str] = {}  # call id -> function name
         self._timers: list[asyncio.Task] = []
         self._closed = False
+        # speaks_during_preparation: counts the client's silence while the model is idle after
+        # one of its turns; any client message (audio outside a window aside) stops the count,
+        # and a new count starts when the model is idle again.
+        self._idle_timer: asyncio.Task | None = None
+        self._examiner_has_spoken = False  # an examiner turn has ended on this connection
 
     # ---- connection lifetime -------------------------------------------------------
 
@@ -166,7 +174,7 @@ class LiveConnection:
 
     async def _teardown(self) -> None:
         self._closed = True
-        for task in [*self._timers, self._generation]:
+        for task in [*self._timers, self._generation, self._idle_timer]:
             if task and not task.done():
                 task.cancel()
         if self.session is not None:
@@ -203,6 +211,12 @@ class LiveConnection:
         if self._setup is None:
             # The first frame must be setup; the real server answers anything else so.
             raise Close(wire.INVALID_ARGUMENT, "Request contains an invalid argument.")
+        realtime = message.realtime_input
+        # Audio is the candidate's microphone, not a message to the model: only speech in it
+        # (a window, or speech the server's own detection hears) ends the client's silence.
+        audio = realtime is not None and (realtime.audio is not None or bool(realtime.media_chunks))
+        if not audio:
+            self._stop_idle_timer()
         if message.realtime_input is not None:
             await self._on_realtime_input(message.realtime_input)
         elif message.client_content is not None:
@@ -213,6 +227,8 @@ class LiveConnection:
             self._log_in("context_update")
             if message.context_update.tools:
                 self._declare_tools(message.context_update.tools)
+        if not audio and self._idle_timer is None:
+            self._start_idle_timer()  # the model is still idle: the client's silence counts from here
 
     async def _on_setup(self, setup: wire.WireSetup, *, newer_fields: list[str]) -> None:
         if self._setup is not None:
@@ -291,6 +307,7 @@ class LiveConnection:
             self._log_in("text", text=realtime.text, **({"joins_client_turn": True} if joins else {}))
             if joins:
                 return
+            self._read_cue(realtime.text, source="text")
             await self._cancel_blocking_calls()
             await self._respond(self.session.misbehaviour.on_text(), trigger="text")
         elif realtime.video is not None:
@@ -362,26 +379,51 @@ class LiveConnection:
         await self._respond(reply, trigger="speech" if speech else "no_speech")
 
     async def _on_client_content(self, content: types.LiveClientContent) -> None:
-        self._log_in("client_content", turns=len(content.turns or []), turn_complete=bool(content.turn_complete))
+        turns = [(turn.role, " ".join(part.text for part in turn.parts or [] if part.text))
+                 for turn in content.turns or []]
+        user_text = "\n".join(text for role, text in turns if role != "model" and text)
+        self._log_in("client_content", turns=len(turns), turn_complete=bool(content.turn_complete), text=user_text)
         said = []
-        for turn in content.turns or []:
-            text = " ".join(part.text for part in turn.parts or [] if part.text)
+        cued_here = False
+        for role, text in turns:
             self.session.prompt_tokens += max(1, len(text) // 4)
-            if turn.role == "model":
+            if role == "model":
                 said.append(text)
+                if cued_here and self.session.examiner.pending_cue is not None:
+                    # The model's turn follows the cue in this history: it was acted on.
+                    self.session.examiner.settle_cue()
+                    self.session.journal.write(dir="action", kind="cue_settled")
+            elif text:
+                cued_here = self._read_cue(
+                    text, source="history" if self._history_phase else "client_content",
+                    pending=not content.turn_complete or self._history_phase) or cued_here
         if said and self.session.examiner.on_history(said):
             self._log_in("history", resumed_at_line=self.session.examiner.current_line)
-        if not content.turn_complete:
-            return
-        if self._history_phase:
-            # The initial history is complete; the model answers the first realtime input.
-            self._history_phase = False
-            self.session.journal.write(dir="action", kind="history_complete")
+        if not content.turn_complete or self._history_phase:
+            if self._history_phase and content.turn_complete:
+                # The initial history is complete; the model answers the first realtime input.
+                self._history_phase = False
+                self.session.journal.write(dir="action", kind="history_complete")
+            if cued_here:
+                await self._offer_handle()  # the state changed: a handle that keeps the pending cue
             return
         await self._interrupt()  # "a message here will interrupt any current model generation"
         await self._cancel_blocking_calls()
         self._client_content_reply = True
         await self._respond(self.session.misbehaviour.on_text(), trigger="client_content")
+
+    def _read_cue(self, text: str, *, source: str, pending: bool = False) -> bool:
+        """A client's text: when it is a cue, the examiner keeps it for its next turn (journaled
+        as kind cue). Returns whether it was one."""
+        examiner = self.session.examiner
+        earlier = examiner.pending_cue
+        cue = examiner.read_cue(text)
+        if cue is None:
+            return False
+        action = {"say": cue.say} if cue.say is not None else {"call_tools": list(cue.tools)}
+        self.session.journal.write(dir="action", kind="cue", source=source, text=text, pending=pending,
+                                   **action, **({"replaces": earlier.text} if earlier else {}))
+        return True
 
     async def _on_tool_response(self, response: types.LiveClientToolResponse) -> None:
         answers = response.function_responses or []
@@ -432,6 +474,8 @@ class LiveConnection:
         if turn.detector is None:
             turn.detector = SpeechDetector()
         ended = turn.feed(data, rate)
+        if turn.started_now:
+            self._stop_idle_timer()
         if turn.started_now and self._barge_in:
             await self._interrupt()
         if ended:
@@ -481,6 +525,7 @@ class LiveConnection:
             if self._generation is not None:
                 return  # the examiner's turn in progress goes on; there is no turn to end
             await self._send(self._turn_complete(0), kind="turn_complete", empty=True)
+            self._examiner_turn_ended()
             return
         await self._interrupt()
         if self._resumption:
@@ -602,13 +647,16 @@ class LiveConnection:
         self._generation = None
         await self._offer_handle()
         await self._say_idle_replies()
+        if self._generation is None:
+            self._examiner_turn_ended()
 
     async def _stream_audio(self, reply: Speak, *, end_turn: bool) -> bool:
         """The turn's audio, a little faster than real time, with its transcript beside it.
         Returns whether the turn was ended (False: a call follows, or the link was cut)."""
         pcm = await self._settings.voice.synthesize(reply.text)
         duration = len(pcm) / 2 / OUTPUT_RATE
-        self.session.journal.write(dir="out", kind="speak", text=reply.text, line=reply.line, audio_s=round(duration, 2))
+        self.session.journal.write(dir="out", kind="speak", text=reply.text, line=reply.line, cued=reply.cued,
+                                   audio_s=round(duration, 2))
         self._disconnect_during(
             "closing" if self.session.examiner.closing_phrase in reply.text else "examiner_speech")
         chunk_bytes = int(self._settings.chunk_s * OUTPUT_RATE) * 2
@@ -648,7 +696,7 @@ class LiveConnection:
 
     async def _write(self, reply: Speak, *, end_turn: bool) -> bool:
         """One examiner turn in TEXT: text parts of a few words, no audio, no playback to wait for."""
-        self.session.journal.write(dir="out", kind="write", text=reply.text, line=reply.line)
+        self.session.journal.write(dir="out", kind="write", text=reply.text, line=reply.line, cued=reply.cued)
         for _, text in _transcript_pieces(reply.text.split(), 0.0):
             await self._send(wire.text_part(text))
             await asyncio.sleep(0)  # others' sessions get their turn between parts
@@ -659,6 +707,40 @@ class LiveConnection:
         self.session.prompt_tokens += response_tokens
         await self._send(self._turn_complete(response_tokens), kind="turn_complete")
         return True
+
+    # ---- speaks_during_preparation: the model speaks into the client's silence -----------
+
+    def _examiner_turn_ended(self) -> None:
+        self._examiner_has_spoken = True
+        self._start_idle_timer()
+
+    def _start_idle_timer(self) -> None:
+        """Counts the client's silence, when the model is idle after a turn of its own and a
+        speaks_during_preparation fault may fire."""
+        self._stop_idle_timer()
+        blocking = [call for call in self._pending_calls if call not in self._non_blocking_calls]
+        if (self._closed or self.session is None or not self._examiner_has_spoken or self._generation is not None
+                or self._window is not None or blocking):
+            return
+        idle_s = self.session.misbehaviour.preparation_idle_s()
+        if idle_s is not None:
+            self._idle_timer = asyncio.create_task(self._speak_into_silence(idle_s))
+
+    def _stop_idle_timer(self) -> None:
+        timer, self._idle_timer = self._idle_timer, None
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+
+    async def _speak_into_silence(self, idle_s: float) -> None:
+        await self._settings.idle_sleep(idle_s)
+        self._idle_timer = None  # from here the turn is a turn like any other: input interrupts it
+        if self._closed or self._generation is not None or self._window is not None:
+            return
+        reply = self.session.misbehaviour.speaks_unprompted(idle_s)
+        if reply is not None:
+            await self._respond(reply, trigger="idle")
+        else:
+            self._start_idle_timer()  # it did not fire this time (probability): another count
 
     async def _interrupt(self) -> None:
         """Barge-in: a generating turn ends with interrupted, then turnComplete."""
@@ -695,7 +777,7 @@ class LiveConnection:
 
 def _describe(reply) -> dict:
     if isinstance(reply, Speak):
-        return {"speak": reply.text, "line": reply.line}
+        return {"speak": reply.text, "line": reply.line, **({"cued": True} if reply.cued else {})}
     if isinstance(reply, CallTools):
         return {"call_tools": list(reply.names)}
     if isinstance(reply, CallWithBadArguments):

@@ -308,6 +308,10 @@ class ExamDirector:
         self._await_answer(self.cued, now)
         return actions + self._release() + self._cue_next(now, respond_now=False)
 
+    def on_examiner_began(self) -> None:
+        """The model has begun a turn (speech or a call): a cue to answer at once has its answer."""
+        self._reply_due = None
+
     def on_window(self, open_: bool) -> list:
         """The candidate's activity window opened or closed."""
         now = self._clock()
@@ -474,8 +478,7 @@ class ExamDirector:
         self.cued = index
         if step.kind is StepKind.ASSESSMENT:
             self.phase = Phase.DONE
-            what = (f"The questions are over. When the candidate has finished: call {' and '.join(step.tools)} "
-                    "once, silently, with your assessment.")
+            what = f"the questions are over: call {' and '.join(step.tools)} once, silently, with your assessment."
             return actions + self._cue(step, what, respond_now=respond_now, now=now)
         self.phase = Phase.DONE if step.kind is StepKind.CLOSING else Phase.CUED
         line = f"{lead} {step.line}".strip()
@@ -548,6 +551,7 @@ class ExamDirectorProcessor(FrameProcessor):
             return  # the preparation is silent
         await self.push_frame(frame, direction)
         if isinstance(frame, LLMFullResponseStartFrame) and downstream:
+            self.director.on_examiner_began()
             if not self._model_turn:
                 self._began = self.director.now()
             self._model_turn, self._turn_over = True, False
@@ -568,6 +572,7 @@ class ExamDirectorProcessor(FrameProcessor):
         elif isinstance(frame, FunctionCallResultFrame) and downstream:
             await self._act(self.director.on_tool_result())
         elif isinstance(frame, FunctionCallInProgressFrame) and downstream:
+            self.director.on_examiner_began()
             self._said = ""
 
     async def _maybe_turn_over(self) -> None:

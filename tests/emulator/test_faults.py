@@ -8,12 +8,15 @@ import pytest
 import yaml
 from google.genai import errors, types
 
-from emulator.faults import FaultPlan, FaultsFile
-from emulator.misbehaviour import STALL_RECOVERY_LINE, number_words, spoken_result
+from emulator.faults import Fault, FaultPlan, FaultsFile
+from emulator.misbehaviour import (PREPARATION_LINE, SECOND_QUESTION, SKIPPED_TO_LINE, STALL_RECOVERY_LINE, Misbehaviour,
+                                   content_words, number_words, paraphrase, spoken_result)
+from emulator.script import FOLLOW_UP_QUESTIONS, CallTools, ScriptedExaminer, Speak, script_from_instruction
 from emulator.server import EmulatorServer
 from emulator.toolargs import schema_errors
 from tests.conftest import fast_settings, read_pcm
 from tests.helpers import MODEL, live_config, receive_turn, sdk_client, send_answer
+from viva.exam_script import system_instruction
 
 SPEECH = read_pcm("speech__cmu_arctic_aew_a0002.wav")
 HELLO = read_pcm("speech__alsa_front_center.wav")
@@ -313,3 +316,208 @@ async def test_a_disconnect_during_the_closing_fires_once_only(exam, tmp_path):
         assert said and exam.closing_phrase.startswith(said.strip())
         plan = server.sessions["s"].misbehaviour.plan
         assert plan.fires_during("closing", turn=2) is None  # a moment happens once
+
+
+# ---- the faults of a cued turn, and the model that talks into the candidate's preparation
+
+CUE = '[Exam system] When the candidate has finished: say exactly "What do you usually enjoy doing at the weekend?" Do not read this note aloud.'
+CUED = "What do you usually enjoy doing at the weekend?"
+
+
+def cue_examiner(tools=("record_assessment",)) -> ScriptedExaminer:
+    lines, closing = script_from_instruction('You are an examiner. After the function result, say exactly "Goodbye."')
+    return ScriptedExaminer(lines=lines, closing_phrase=closing, tools=tools)
+
+
+def misbehaving(examiner, *entries):
+    fired = []
+    m = Misbehaviour(examiner, FaultPlan(faults(*entries)), on_fault=lambda kind, **fields: fired.append((kind, fields)))
+    return m, fired
+
+
+def kept_share(original: str, said: str) -> float:
+    """The share of original's content words that said still has (a tolerant matcher's view)."""
+    wanted, kept = content_words(original), set(content_words(said))
+    return sum(w in kept for w in wanted) / len(wanted)
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("ignores_cue", FOLLOW_UP_QUESTIONS[0]),
+    ("skips_question", SKIPPED_TO_LINE),
+    ("two_questions", f"{CUED} {SECOND_QUESTION}"),
+    ("reads_cue_aloud", CUE),
+    ("paraphrases", "Tell me, what do you usually like doing at the weekend?"),
+])
+def test_each_cue_fault_changes_what_a_cued_turn_says(kind, expected):
+    e = cue_examiner()
+    m, fired = misbehaving(e, {"kind": kind, "times": 1})
+    e.read_cue(CUE)
+    said = m.shape(m.on_text(), example_arguments=lambda name: {})
+    assert said.text == expected
+    assert fired == [(kind, {"turn": 0, "cued": CUED, "said": expected})]
+    assert e.pending_cue is None  # the cue is used up either way
+    e.read_cue(CUE)
+    assert m.shape(m.on_text(), example_arguments=lambda name: {}).text == CUED  # times: 1
+
+
+def test_cue_faults_leave_script_lines_the_closing_and_tool_calls_alone(exam):
+    lines, closing = script_from_instruction(system_instruction(exam))
+    e = ScriptedExaminer(lines=lines, closing_phrase=closing, tools=("record_assessment",))
+    kinds = ["ignores_cue", "skips_question", "reads_cue_aloud", "paraphrases", "two_questions"]
+    m, fired = misbehaving(e, *[{"kind": kind} for kind in kinds])
+    shaped = lambda reply: m.shape(reply, example_arguments=lambda name: {})  # noqa: E731
+    assert shaped(m.on_text()) == Speak(lines[0].text, line=0)
+    e.read_cue(f'[Exam system] Now: say exactly "{closing}"')
+    assert shaped(m.on_text()).text == closing  # a cued closing is the closing
+    e.read_cue("[Exam system] call record_assessment now.")
+    assert shaped(m.on_text()) == CallTools(("record_assessment",))
+    assert fired == []
+
+
+@pytest.mark.parametrize("question", [
+    CUED, "Why do you think people enjoy music?", "Do you work or are you a student?",
+    "What kind of films do you often watch, and why?", "Describe a big city you would like to visit.",
+    "I'd like to move on. Is it important to have hobbies?",
+])
+def test_a_paraphrase_differs_but_keeps_most_of_the_questions_content_words(question):
+    said = paraphrase(question)
+    assert said != question and kept_share(question.split(". ")[-1], said) >= 0.6, said
+    assert said.split()[0] in ("Tell", "So,", "I'd")
+
+
+def test_paraphrases_take_turns_at_their_openings():
+    e = cue_examiner()
+    m, _ = misbehaving(e, {"kind": "paraphrases"})
+    said = []
+    for _ in range(2):
+        e.read_cue('say exactly "Why do you usually enjoy it?"')
+        said.append(m.shape(m.on_text(), example_arguments=lambda name: {}).text)
+    assert said == ["Tell me, for what reason do you usually enjoy it?", "I'd like to know: for what reason do you usually enjoy it?"]
+
+
+def test_speaks_during_preparation_waits_eight_seconds_unless_told_otherwise():
+    assert Fault(kind="speaks_during_preparation").after_s == 8.0
+    assert Fault(kind="speaks_during_preparation", after_s=0.3).after_s == 0.3
+    assert Fault(kind="disconnect", during="closing").after_s == 1.0
+
+
+def cue_config(exam):
+    told = f'{exam.system_prompt} Follow the notes. After the function result, say exactly "{exam.closing_phrase}"'
+    return live_config(exam).model_copy(update={"system_instruction": told})
+
+
+@pytest.mark.parametrize("kind", ["ignores_cue", "paraphrases", "skips_question", "two_questions", "reads_cue_aloud"])
+async def test_a_cue_fault_is_heard_and_journaled(exam, tmp_path, kind):
+    async with await serve(exam, tmp_path, {"kind": kind}) as server:
+        client = sdk_client(server, session_id="s")
+        async with client.aio.live.connect(model=MODEL, config=cue_config(exam)) as session:
+            await session.send_client_content(
+                turns=types.Content(role="user", parts=[types.Part(text=CUE)]), turn_complete=True)
+            said = (await receive_turn(session)).text
+        entry = fault_entries(server, "s", kind)[0]
+        speak = [e for e in logged(server, "s") if e["kind"] == "speak"][0]
+    assert entry["cued"] == CUED and entry["said"] == said == speak["text"]
+    expected = {"ignores_cue": FOLLOW_UP_QUESTIONS[0], "skips_question": SKIPPED_TO_LINE,
+                "two_questions": f"{CUED} {SECOND_QUESTION}", "reads_cue_aloud": CUE}
+    if kind == "paraphrases":
+        assert said != CUED and kept_share(CUED, said) >= 0.6
+    else:
+        assert said == expected[kind]
+    assert speak["cued"] is (kind not in ("ignores_cue", "skips_question"))
+
+
+class IdleSleeps:
+    """The sessions' idle_sleep: a sleep that ends when the test says (or is cancelled)."""
+
+    def __init__(self):
+        self._sleeps: asyncio.Queue = asyncio.Queue()
+
+    async def sleep(self, seconds: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+        await self._sleeps.put((seconds, future))
+        await future
+
+    async def next(self) -> tuple[float, asyncio.Future]:
+        async with asyncio.timeout(20):  # the bound only stops a broken run hanging
+            return await self._sleeps.get()
+
+
+async def ended(future: asyncio.Future) -> None:
+    await asyncio.wait([future], timeout=20)
+    assert future.done()
+
+
+async def journaled(server, session_id, predicate) -> None:
+    """Waits for the emulator's journal to record what was sent (its decision, not a time)."""
+    records = server.sessions[session_id].journal.records
+    async with asyncio.timeout(20):
+        while not any(predicate(r) for r in records):
+            await asyncio.sleep(0.01)
+
+
+async def test_speaks_during_preparation_talks_into_the_silence_and_keeps_the_pending_cue(exam, tmp_path):
+    sleeps = IdleSleeps()
+    settings = fast_settings(idle_sleep=sleeps.sleep)
+    entry = {"kind": "speaks_during_preparation", "times": 1}
+    async with EmulatorServer(log_dir=tmp_path, settings=settings, faults=faults(entry)) as server:
+        async with await opened(server, exam, "s") as session:
+            await session.send_realtime_input(text="Hello")
+            await receive_turn(session)
+            idle_s, first = await sleeps.next()  # the client's silence counts from the turn's end
+            assert idle_s == 8.0
+            # Audio outside a window is no message to the model: the silence goes on.
+            await session.send_realtime_input(audio=types.Blob(data=SPEECH[:640], mime_type="audio/pcm;rate=16000"))
+            await journaled(server, "s", lambda r: r["kind"] == "audio")
+            assert not first.done()
+            # A cue for later is a message: that count stops and another starts.
+            await session.send_client_content(
+                turns=types.Content(role="user", parts=[types.Part(text=CUE)]), turn_complete=False)
+            await ended(first)
+            assert first.cancelled()
+            _, second = await sleeps.next()
+            second.set_result(None)  # the client has said nothing for idle_s
+            unprompted = await receive_turn(session)
+            await send_answer(session, SPEECH)
+            cued = await receive_turn(session)
+        entries = fault_entries(server, "s", "speaks_during_preparation")
+    assert unprompted.text == PREPARATION_LINE and unprompted.audio > 0 and unprompted.turn_complete
+    assert cued.text == CUED  # the unprompted turn did not use up the cue
+    assert entries == [{**entries[0], "turn": 0, "idle_s": 8.0, "said": PREPARATION_LINE}]
+
+
+async def test_speaks_during_preparation_says_nothing_when_the_client_speaks_first(exam, tmp_path):
+    sleeps = IdleSleeps()
+    settings = fast_settings(idle_sleep=sleeps.sleep)
+    entry = {"kind": "speaks_during_preparation", "after_s": 0.3}
+    async with EmulatorServer(log_dir=tmp_path, settings=settings, faults=faults(entry)) as server:
+        async with await opened(server, exam, "s") as session:
+            await session.send_realtime_input(text="Hello")
+            await receive_turn(session)
+            idle_s, count = await sleeps.next()
+            await send_answer(session, SPEECH)  # the candidate answers before the idle time is up
+            await ended(count)
+            assert count.cancelled() and idle_s == 0.3
+            asked = await receive_turn(session)
+            _, after_answer = await sleeps.next()  # a new count, from the end of this turn
+            await session.send_realtime_input(activity_start=types.ActivityStart())
+            await ended(after_answer)
+        assert asked.text == "What do you do at the weekend?"
+        assert fault_entries(server, "s", "speaks_during_preparation") == []
+        assert PREPARATION_LINE not in [e.get("text") for e in logged(server, "s")]
+
+
+async def test_an_unprompted_turn_is_interrupted_like_any_other(exam, tmp_path):
+    sleeps = IdleSleeps()
+    settings = fast_settings(idle_sleep=sleeps.sleep, pace=1.25)  # real-time pace: the turn lasts
+    async with EmulatorServer(log_dir=tmp_path, settings=settings,
+                              faults=faults({"kind": "speaks_during_preparation", "times": 1})) as server:
+        async with await opened(server, exam, "s") as session:
+            await session.send_realtime_input(text="Hello")
+            await receive_turn(session)
+            _, count = await sleeps.next()
+            count.set_result(None)
+            await journaled(server, "s", lambda r: r["kind"] == "speak" and r["text"] == PREPARATION_LINE)
+            await session.send_realtime_input(activity_start=types.ActivityStart())
+            cut = await receive_turn(session)
+        flags = [m.server_content.interrupted for m in cut.messages if m.server_content]
+        assert any(flags) and cut.turn_complete

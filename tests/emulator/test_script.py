@@ -1,7 +1,7 @@
 """The scripted examiner as a plain state machine."""
 
-from emulator.script import (IMPROVISED_CLOSING, IMPROVISED_LINES, CallTools, Phase, ScriptedExaminer, Silence,
-                             Speak, script_from_instruction)
+from emulator.script import (AGAIN, FOLLOW_UP_QUESTIONS, IMPROVISED_CLOSING, IMPROVISED_LINES, CallTools, Cue,
+                             Phase, ScriptedExaminer, Silence, Speak, parse_cue, script_from_instruction)
 from viva.exam_script import system_instruction
 from viva.config import load_config
 from tests.conftest import ROOT
@@ -118,3 +118,101 @@ def test_an_instruction_without_a_script_gets_an_improvising_examiner():
     assert [line.text for line in lines] == list(IMPROVISED_LINES) and closing == IMPROVISED_CLOSING
     e = ScriptedExaminer(lines=lines, closing_phrase=closing, tools=("record_assessment",))
     assert e.on_text() == Speak(IMPROVISED_LINES[0], line=0)
+
+
+# ---- cues: the client tells the examiner each turn (SPEC §4; emulator/script.py parse_cue)
+
+ASK = '[Exam system] When the candidate has finished: say exactly "Do you work or are you a student?" Do not read this note aloud.'
+NOW = '[Exam system] Now: say exactly "All right? Remember you have one to two minutes for this. Please start speaking now."'
+ASSESS = ("[Exam system] The questions are over. When the candidate has finished: call record_assessment once, "
+          "silently, with your assessment.")
+NUDGE = "(The candidate has finished answering. Please continue with the exam.)"
+
+
+def cue_examiner(tools=("record_assessment",)) -> ScriptedExaminer:
+    """What a client that conducts the exam itself tells the model: no script, a closing."""
+    lines, closing = script_from_instruction('You are an examiner. After the function result, say exactly "Goodbye."')
+    return ScriptedExaminer(lines=lines, closing_phrase=closing, tools=tools)
+
+
+def test_a_cue_is_read_from_what_it_says_not_from_its_marker():
+    tools = ("record_assessment", "note")
+    assert parse_cue(ASK, tools) == Cue(ASK, say="Do you work or are you a student?")
+    assert parse_cue(NOW, tools).say.startswith("All right? Remember") and parse_cue(NOW, tools).say.endswith("now.")
+    assert parse_cue(ASSESS, tools) == Cue(ASSESS, tools=("record_assessment",))
+    # the last quoted text wins, any case, curly quotes, whitespace collapsed; no marker needed
+    assert parse_cue('Say Exactly "one" or rather SAY EXACTLY \u201ctwo  words\u201d', tools).say == "two words"
+    assert parse_cue("Now call note and record_assessment, silently.", tools).tools == ("note", "record_assessment")
+    # not cues: a nudge, a marker alone, an undeclared tool, a blank
+    for text in (NUDGE, "[Exam system] Please wait.", "[Exam system] call other_tool now.", " ", "Please recall it."):
+        assert parse_cue(text, tools) is None, text
+
+
+def test_a_pending_cue_is_said_after_the_next_speech_window_not_after_noise():
+    e = cue_examiner()
+    assert e.read_cue("[Exam system] say exactly \"Where do you live?\"") is not None
+    e.read_cue(ASK)  # the latest pending cue replaces the earlier one
+    assert e.state.cue_mode and e.pending_cue.say == "Do you work or are you a student?"
+    assert e.on_turn(speech=False) == Silence()  # noise: the cue waits
+    assert e.on_turn(speech=True) == Speak("Do you work or are you a student?", cue=ASK)
+    assert e.pending_cue is None and e.on_turn(speech=True).cue is None  # consumed: now it improvises
+
+
+def test_a_text_acts_on_the_pending_cue_and_a_later_nudge_repeats_the_cued_question():
+    e = cue_examiner()
+    assert e.read_cue(NUDGE) is None  # a nudge is no cue
+    e.read_cue(NOW)
+    said = e.on_text()  # a trigger (turnComplete true, the realtime " ", a nudge): the cue now
+    assert said.cued and said.text == parse_cue(NOW).say and said.line is None
+    assert e.on_text() == Speak(f"{AGAIN} Please start speaking now.")
+
+
+def test_in_cue_mode_without_a_cue_the_examiner_improvises_follow_ups_and_never_finishes():
+    e = cue_examiner()
+    e.read_cue(ASK)
+    e.on_text()
+    asked = [e.on_turn(speech=True) for _ in range(len(FOLLOW_UP_QUESTIONS) + 1)]
+    assert [a.text for a in asked] == [*FOLLOW_UP_QUESTIONS, FOLLOW_UP_QUESTIONS[0]]
+    assert not any(a.cued for a in asked) and e.state.phase is Phase.ASKING
+
+
+def test_a_cue_to_call_the_tool_calls_it_then_the_instructions_closing_follows():
+    e = cue_examiner(tools=("record_assessment", "note"))
+    e.read_cue(ASSESS)
+    assert e.on_turn(speech=True) == CallTools(("record_assessment",))
+    assert e.on_turn(speech=True) == Silence()  # waits for the result
+    assert e.on_tool_result("record_assessment") == Speak("Goodbye.")
+    assert e.on_turn(speech=True) == Silence() and e.on_text() == Silence()
+
+
+def test_a_cancelled_cued_call_is_made_again_at_the_next_trigger():
+    e = cue_examiner()
+    e.read_cue(ASSESS)
+    e.on_turn(speech=True)
+    e.cancel_tools()
+    assert e.on_turn(speech=True) == CallTools(("record_assessment",))
+
+
+def test_the_pending_cue_and_cue_mode_are_in_the_state_a_handle_restores():
+    e = cue_examiner()
+    e.read_cue(ASK)
+    saved = e.state
+    e.on_turn(speech=True)
+    fresh = cue_examiner()
+    fresh.state = saved
+    assert fresh.state.cue_mode and fresh.on_turn(speech=True) == Speak("Do you work or are you a student?", cue=ASK)
+
+
+def test_a_cue_answered_in_a_seeded_history_is_settled_not_said_again():
+    e = cue_examiner()
+    e.read_cue(ASK)
+    e.settle_cue()
+    assert e.pending_cue is None and e.on_text() == Speak(f"{AGAIN} Do you work or are you a student?")
+
+
+def test_a_numbered_script_is_still_followed_when_no_cue_comes(exam):
+    e = examiner(exam)
+    assert e.scripted and not cue_examiner().scripted
+    assert e.on_text() == Speak("Hello, I am your examiner. Where do you live?", line=0)
+    e.read_cue(ASK)  # a cue in a scripted session is still done as told
+    assert e.on_turn(speech=True).cued

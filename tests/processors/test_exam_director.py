@@ -216,6 +216,9 @@ def test_a_cue_to_answer_at_once_that_gets_no_turn_is_sent_again(ielts, clock):
     assert d.tick() == []  # the wait doubles
     clock.t = 12.2
     assert cues(d.tick())
+    d.on_examiner_began()  # the model answers at last
+    clock.t = 40
+    assert d.tick() == []
 
 
 def test_a_part_past_its_upper_bound_gives_way_to_the_next_part(ielts, clock):
