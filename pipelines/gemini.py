@@ -83,6 +83,7 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         self._transcribed_since_resumable = False  # the candidate's words came since the last handle
         self._awaiting_reply = False  # a closed window the model has not answered yet
         self._skip_repeated_transcription = False
+        self._cue_in_wait: ExamCueFrame | None = None  # a cue the model has not acted on yet
 
     async def process_frame(self, frame, direction):
         if isinstance(frame, ReconnectRequestFrame):
@@ -106,6 +107,7 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         answered at once only when it asks to be (the way Pipecat appends messages, without its
         aggregator's turn bookkeeping). A 3.x model also wants a realtime input before it answers,
         as Pipecat's own turn completion sends."""
+        self._cue_in_wait = None if cue.respond_now else cue
         turn = types.Content(role="user", parts=[types.Part(text=cue.text)])
         await self._link.send_client_content(turns=[turn], turn_complete=cue.respond_now)
         if cue.respond_now and self._is_gemini_3:
@@ -126,6 +128,9 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
                 resumed = self._session_resumption_handle is not None
                 pending = self._link.attach(session, resumed=resumed)
                 await self._handle_session_ready(self._link)  # a fresh session gets its history here
+                if not resumed and self._cue_in_wait is not None:
+                    # A fresh session has not seen the cue waiting for the answer sent again below.
+                    await self._send_cue(self._cue_in_wait)
                 self._ready_for_realtime_input = True
                 # A window that had ended and been transcribed before the drop is transcribed
                 # again when it is sent again: the record has its words already.
@@ -263,6 +268,8 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
             self._between_turns = False  # the examiner is answering
         if message.tool_call is not None or (sc is not None and (sc.model_turn or sc.turn_complete)):
             self._awaiting_reply = False
+        if message.tool_call is not None or (sc is not None and sc.model_turn):
+            self._cue_in_wait = None  # the model is acting on it
         if sc is not None and (sc.generation_complete or sc.turn_complete or sc.interrupted):
             self._turn_arrived_whole = bool(sc.generation_complete)
         if sc is not None and sc.input_transcription is not None:

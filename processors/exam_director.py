@@ -290,7 +290,7 @@ class ExamDirector:
             self._placed = None
             # The candidate answers what was said; the step is cued again for the next turn.
             self._await_answer(None, now)
-            return actions + self._release() + self._cue_step(self.cued, respond_now=False, now=now)
+            return actions + self._release() + self._cue_step(self.cued, respond_now=False, now=now, again=True)
         if questions_in(said) > max(1, questions_in(step.line)):
             actions.append(Note("two_questions", {"step": step.key, "said": said[:300]}))
         self._last_turn_asked = True
@@ -468,7 +468,7 @@ class ExamDirector:
             return []
         return self._cue_step(wanted, respond_now=False, now=now)
 
-    def _cue_step(self, index: int, *, respond_now: bool, now: float, lead: str = "") -> list:
+    def _cue_step(self, index: int, *, respond_now: bool, now: float, lead: str = "", again: bool = False) -> list:
         step = self.steps[index]
         actions: list = []
         if step.part != self._part:
@@ -482,16 +482,16 @@ class ExamDirector:
             return actions + self._cue(step, what, respond_now=respond_now, now=now)
         self.phase = Phase.DONE if step.kind is StepKind.CLOSING else Phase.CUED
         line = f"{lead} {step.line}".strip()
-        return actions + self._cue(step, f"say exactly \"{line}\"", respond_now=respond_now, now=now)
+        return actions + self._cue(step, f"say exactly \"{line}\"", respond_now=respond_now, now=now, again=again)
 
-    def _cue(self, step: Step, what: str, *, respond_now: bool, now: float) -> list:
+    def _cue(self, step: Step, what: str, *, respond_now: bool, now: float, again: bool = False) -> list:
         record = self.records[self.steps.index(step)]
         record.cues += 1
         if record.cued_s is None:
             record.cued_s = self._t(now)
         when = "Now:" if respond_now else "When the candidate has finished:"
-        again = " The last turn did not say it: say it now." if record.cues > 1 and not respond_now else ""
-        text = f"{CUE_MARK}{again} {when} {what} This note is for you only: do not read it aloud."
+        firmer = " Your last turn did not say what you were told." if again else ""
+        text = f"{CUE_MARK}{firmer} {when} {what} This note is for you only: do not read it aloud."
         self._placed = Cue(step=step.key, text=text, respond_now=respond_now, attempt=record.cues)
         if respond_now:
             self._reply_wait_s = REPLY_WAIT_S

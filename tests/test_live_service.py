@@ -567,3 +567,24 @@ async def test_a_window_open_at_a_resumable_point_is_sent_again_whole_after_a_re
         await h.after_the_first_wait(resumed)
         assert h.client.handles == [None, "h2"]
         assert resumed.sent_kinds() == ["start", "audio", "audio", "end"]
+
+
+# -- 6. the exam director's cues
+
+
+async def test_a_cue_goes_as_client_content_waiting_or_at_once_and_a_fresh_session_gets_the_waiting_one():
+    from processors.exam_frames import ExamCueFrame
+
+    first = FakeLiveSession(handle("h1"))
+    fresh = FakeLiveSession(audio(2), said("Why Leeds?"), TURN_COMPLETE)
+    async with live_service(first, dropped(REFUSED), fresh, history=[("examiner", "Where do you live?")]) as h:
+        await first.idle()
+        await h.send(ExamCueFrame(text='[Exam system] say exactly "Why Leeds?"', respond_now=False))
+        method, cue = first.sent[-1]
+        assert method == "content" and cue["turn_complete"] is False
+        assert cue["turns"][0].parts[0].text.endswith('"Why Leeds?"')
+        first.drop()
+        await h.after_the_first_wait(fresh)
+        seed, again = fresh.sent[0], fresh.sent[1]
+        assert seed[1]["turn_complete"] is False and "Where do you live?" in seed[1]["turns"][0].parts[0].text
+        assert again[0] == "content" and again[1]["turns"][0].parts[0].text.endswith('"Why Leeds?"')

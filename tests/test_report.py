@@ -179,3 +179,19 @@ def test_write_report_with_corrupt_session_json(tmp_path):
     assert message.startswith(f"{tmp_path / 'session.json'}: not valid JSON: ")
     assert message.endswith("at line 2") and "\n" not in message
     assert [p.name for p in tmp_path.iterdir()] == ["session.json"]
+
+
+def test_the_timeline_shows_the_parts_and_the_preparation_from_the_plan():
+    record = full_record()
+    record["plan"] = [{"step": "Part 1 q1", "kind": "question", "cued_s": 0, "asked_s": 1, "answered_s": [], "cues": 1},
+                      {"step": "Part 1", "kind": "part", "start_s": 0.0, "end_s": 40.0, "duration_s": 40.0},
+                      {"step": "Part 2", "kind": "part", "start_s": 40.0, "end_s": None, "duration_s": None}]
+    record["events"] += [{"t_s": 42.0, "type": "preparation_started"}, {"t_s": 44.0, "type": "preparation_ended"}]
+    page = render_report(record)
+    bands = rects(page, "part")
+    assert [(b["x"], b["width"]) for b in bands] == [
+        (pytest.approx(expected_x(0, 100)), pytest.approx(40 / 100 * PLOT_WIDTH)),
+        (pytest.approx(expected_x(40, 100)), pytest.approx(60 / 100 * PLOT_WIDTH))]  # the last runs to the end
+    assert 'data-part="Part 2"' in page
+    (prep,) = rects(page, "preparation")
+    assert (prep["data-start"], prep["data-end"]) == (42, 44)

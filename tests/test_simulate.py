@@ -8,7 +8,9 @@ production noise burst with the stall fault, the examiner's echo, a barge-in ove
 """
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import wave
@@ -40,6 +42,12 @@ CONNECTION_FAULTS = ["disconnect", "disconnect_refused", "disconnect_mid_answer"
                      "disconnect_examiner_turn_end", "disconnect_tool_call_pending", "disconnect_during_closing",
                      "go_away", "go_away_examiner_speech"]
 RUNS.update({fault: (SHORT, CANDIDATE, f"faults/{fault}.yaml") for fault in CONNECTION_FAULTS})
+# The model does not follow the cue (SPEC §4): the director still has every step asked, in order.
+CUE_FAULTS = ["ignores_cue", "paraphrases", "skips_question", "two_questions", "reads_cue_aloud"]
+PREP = "configs/ielts_speaking_short_prep.yaml"
+RUNS.update({fault: (SHORT, CANDIDATE, f"faults/{fault}.yaml") for fault in CUE_FAULTS})
+RUNS["prep"] = (PREP, CANDIDATE, None)
+RUNS["speaks_during_preparation"] = (PREP, CANDIDATE, "faults/speaks_during_preparation.yaml")
 # The behaviour faults of SPEC §4, each with the run that has it (the production run has the
 # stall after an empty window, with its noise burst).
 BEHAVIOUR_RUNS = {"stall": "stall", "stall_after_empty_window": "production",
@@ -50,11 +58,58 @@ BEHAVIOUR_RUNS = {"stall": "stall", "stall_after_empty_window": "production",
 CONCURRENT = 10  # sessions at once: more, on 2 cores, and the audio clock itself falls behind
 
 
+def long_turn_candidate(folder) -> str:
+    """A candidate of real speech whose long turn runs 150 s (recordings of audio/ one after
+    another, 0.7 s apart), silent through the preparation, short answers elsewhere."""
+    speech = sorted((ROOT / "audio").glob("speech__*.wav"))
+    rate, pieces, total = 16000, [], 0
+    while total < 150 * 16000:
+        for path in speech:
+            with wave.open(str(path)) as w:
+                audio = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+                assert w.getframerate() == rate and w.getnchannels() == 1
+            pieces += [audio, np.zeros(int(0.7 * rate), dtype=np.int16)]
+            total += len(audio) + int(0.7 * rate)
+    long = np.concatenate(pieces)[: 150 * rate]
+    with wave.open(str(folder / "long_turn_150s.wav"), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate)
+        w.writeframes(long.tobytes())
+    short = [f"  - audio: {ROOT / 'audio' / name}" for name in (
+        "speech__cmu_arctic_aew_a0001.wav", "speech__cmu_arctic_aew_a0002.wav", "speech__cmu_arctic_aew_a0003.wav",
+        "speech__pocketsphinx_cards_005.wav")]
+    part1 = [short[i % 4] for i in range(8)]
+    answers = [*part1, "  - prepare: true", "  - audio: long_turn_150s.wav", *short]
+    path = folder / "long_turn.yaml"
+    path.write_text("name: long-turn-150s\nreply_delay_s: 0.8\nanswers:\n" + "\n".join(answers) + "\n")
+    return str(path)
+
+
+def start_emulator(logs):
+    """`viva emulator` in a process of its own, given no config: (process, its environment exports)."""
+    process = subprocess.Popen([sys.executable, "-m", "viva.cli", "emulator", "--port", "0", "--log-dir", logs],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = ""
+    while "export " not in line:
+        line = process.stdout.readline()
+        assert line, process.stderr.read()
+    exports = dict(item.split("=", 1) for item in line.split("export ", 1)[1].split())
+    return process, exports
+
+
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory):
     """Runs every session of RUNS, CONCURRENT at a time; yields {name: (returncode, stdout,
-    stderr, record folder)}."""
+    stderr, record folder)}. First, the IELTS test over the wire: `viva simulate --llm gemini`
+    against `viva emulator` (a process of its own, given no config) through GOOGLE_GEMINI_BASE_URL
+    and SSL_CERT_FILE, with a 150 s long turn (name "wire"; its emulator's journals in out/wire_logs)."""
     out = tmp_path_factory.mktemp("sessions")
+    emulator, exports = start_emulator(out / "wire_logs")
+    candidate = long_turn_candidate(out)
+    wire = subprocess.Popen(
+        [sys.executable, "-m", "viva.cli", "simulate", CONFIGS["full"], "--candidate", candidate, "--llm", "gemini",
+         "--out", out / "wire"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **exports, "GOOGLE_API_KEY": "not-a-real-key"})
     waiting, running, results = list(RUNS.items()), {}, {}
     while waiting or running:
         while waiting and len(running) < CONCURRENT:
@@ -69,6 +124,11 @@ def sessions(tmp_path_factory):
         stdout, stderr = process.communicate(timeout=900)
         (record,) = [path for path in (out / name).iterdir() if (path / "session.json").exists()]
         results[name] = (process.returncode, stdout, stderr, record)
+    stdout, stderr = wire.communicate(timeout=900)
+    emulator.send_signal(signal.SIGINT)
+    emulator.communicate(timeout=30)
+    (record,) = [path for path in (out / "wire").iterdir() if (path / "session.json").exists()]
+    results["wire"] = (wire.returncode, stdout, stderr, record)
     return results
 
 
@@ -295,8 +355,14 @@ def test_a_refused_handle_goes_on_in_a_fresh_session_where_the_exam_was(sessions
     assert not reconnect["resumed"]
     fresh = [json.loads(line) for path in record.parent.glob(f"{record.name}-*/emulator.jsonl")
              for line in path.read_text().splitlines()]
-    (history,) = [e for e in fresh if e["kind"] == "history"]
-    assert history["resumed_at_line"] >= 1  # placed after the greeting: not started again
+    # The cue that waited for the answer reaches the fresh session before the answer sent again,
+    # so the examiner goes on with the step it was cued, not with the greeting.
+    kinds = [e["kind"] for e in fresh]
+    assert kinds.index("cue") < kinds.index("activity_end")
+    first = next(e for e in fresh if e["kind"] == "speak")
+    greeting = load_config(ROOT / SHORT).exam.greeting
+    assert first["cued"] and greeting not in first["text"]
+    assert first["text"] == load_config(ROOT / SHORT).exam.parts[-1].questions[0]
 
 
 def test_a_drop_in_the_examiners_turn_ends_that_turn_and_a_whole_turn_is_not_heard_twice(sessions):
@@ -329,3 +395,97 @@ def test_a_drop_after_the_result_has_viva_say_the_closing_once_and_nothing_after
         examiner = [e["text"] for e in data["transcript"] if e["role"] == "examiner"]
         assert examiner[-1].endswith("That is the end of the Speaking test.")
         assert " ".join(examiner).count("end of the Speaking test") == 1  # the model's repeat went unheard
+
+
+# -- the exam on the wire (issue 14)
+
+
+def asked_lines(entries: list[dict]) -> list[str]:
+    return [e["text"] for e in entries if e.get("dir") == "out" and e["kind"] in ("speak", "write")]
+
+
+def assert_every_question_asked_in_order(said: list[str], config: str, *, once: bool) -> None:
+    from processors.closing_guard import normalize
+
+    exam = load_config(ROOT / config).exam
+    spoken = [normalize(text) for text in said]
+    where = -1
+    for part in exam.parts:
+        for question in ([part.cue_card.topic] if part.cue_card else []) + part.questions:
+            hits = [i for i, text in enumerate(spoken) if normalize(question) in text]
+            assert hits, f"never asked: {question!r}"
+            if once:
+                assert len(hits) == 1, f"asked {len(hits)} times: {question!r}"
+            later = [i for i in hits if i > where]
+            assert later, f"asked out of order: {question!r}"
+            where = later[0]
+
+
+def test_over_the_wire_the_emulator_is_told_every_question_in_order_and_viva_keeps_the_time(sessions):
+    code, stdout, stderr, record = sessions["wire"]
+    assert code == 0, stderr[-3000:]
+    data = json.loads((record / "session.json").read_text())
+    assert data["llm"] == "gemini" and data["outcome"] == "completed" and data["result_source"] == "tool_call"
+    (log,) = (record.parent.parent / "wire_logs").glob("*/emulator.jsonl")
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    setup = next(e for e in entries if e["kind"] == "setup")
+    assert setup["dir"] == "in"
+    said = asked_lines(entries)
+    assert_every_question_asked_in_order(said, CONFIGS["full"], once=True)
+    exam = load_config(ROOT / CONFIGS["full"]).exam
+    part2 = exam.parts[1]
+    # The cue card's turn ends; 60 s of silence follow, with no window and no nudge, then the start cue.
+    card = next(i for i, e in enumerate(entries) if e["kind"] == "speak" and part2.cue_card.topic in e["text"])
+    card_end = next(e for e in entries[card:] if e["kind"] == "turn_complete")
+    start = next(i for i, e in enumerate(entries) if e["kind"] == "client_content"
+                 and part2.start_line in e.get("text", ""))
+    between = entries[entries.index(card_end) + 1 : start]
+    assert entries[start]["t_s"] - card_end["t_s"] == pytest.approx(60, abs=1)
+    assert not [e for e in between if e["kind"] in ("activity_start", "text", "speak")]
+    # The long turn's window is closed by viva at 120 s.
+    opened = next(e for e in entries[start:] if e["kind"] == "activity_start")
+    closed = next(e for e in entries[entries.index(opened):] if e["kind"] == "activity_end")
+    assert closed["t_s"] - opened["t_s"] == pytest.approx(120, abs=1)
+    assert any(e["kind"] == "tool_call" for e in entries)
+    assert sum(exam.closing_phrase in text for text in said) == 1
+    plan = {entry["step"]: entry for entry in data["plan"]}
+    assert plan["Part 2 cue card"]["prep_s"] == pytest.approx(60, abs=0.5)
+    assert plan["Part 2 long turn"]["long_turn_s"] == pytest.approx(120, abs=0.5)
+
+
+@pytest.mark.parametrize("fault", CUE_FAULTS + ["speaks_during_preparation"])
+def test_a_model_that_does_not_follow_the_cue_still_asks_every_question_in_order(sessions, fault):
+    code, stdout, stderr, record = sessions[fault]
+    assert code == 0, stderr[-3000:]
+    data = json.loads((record / "session.json").read_text())
+    assert data["outcome"] == "completed" and data["result"] is not None
+    entries = journal(record)
+    assert any(e["kind"] == "fault" and e["fault"] == fault for e in entries)
+    config = RUNS[fault][0]
+    said = asked_lines(entries)
+    assert_every_question_asked_in_order([t for t in said], config, once=False)
+    exam = load_config(ROOT / config).exam
+    assert data["metrics"]["closing_phrases_heard"] == 1
+    events = [e["type"] for e in data["events"]]
+    if fault in ("ignores_cue", "skips_question"):
+        assert "step_not_asked" in events  # and it was cued again
+    if fault == "two_questions":
+        assert "two_questions" in events
+    if fault == "reads_cue_aloud":
+        assert "cue_read_aloud" in events
+    if fault == "speaks_during_preparation":
+        assert "examiner_withheld" in events
+    del exam
+
+
+def test_the_preparation_is_silent_and_nothing_the_candidate_says_reaches_the_model(sessions):
+    code, stdout, stderr, record = sessions["prep"]
+    assert code == 0, stderr[-3000:]
+    entries = journal(record)
+    exam = load_config(ROOT / PREP).exam
+    card = next(i for i, e in enumerate(entries) if e["kind"] == "speak" and exam.parts[1].cue_card.topic in e["text"])
+    start = next(i for i, e in enumerate(entries) if e["kind"] == "client_content"
+                 and exam.parts[1].start_line in e.get("text", ""))
+    # The candidate (b2-steady, who does not prepare) answered the card at once: it was held.
+    assert not [e for e in entries[card:start] if e["kind"] in ("activity_start", "text")]
+    assert not [e for e in entries[card:start] if e["kind"] == "audio" and e.get("window_open")]

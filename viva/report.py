@@ -43,8 +43,12 @@ MARKER_GROUPS = {
     "tool": ("tool_call", "tool_result", "tool_fallback"),
     "closing": ("closing_phrase", "closing_trimmed", "closing_from_config"),
     "connection": ("disconnect", "reconnect", "go_away"),
+    "exam": ("cue", "step_not_asked", "long_turn_cut", "silence_reask", "no_answer", "examiner_withheld",
+             "two_questions", "cue_read_aloud"),
     "end": ("session_end",),
 }
+# Spans drawn in a lane besides who spoke: lane: (class, start event, end event).
+SPANS = {"candidate": ("preparation", "preparation_started", "preparation_ended")}
 MARKER_GROUP = {kind: group for group, kinds in MARKER_GROUPS.items() for kind in kinds}
 
 _CSS = """
@@ -71,6 +75,10 @@ line.axis, line.tick { stroke: #888; } line.grid { stroke: #eee; }
 .swatch.marker { width: 3px; height: 12px; }
 .swatch.m-noise { background: #8a8a8a; } .swatch.m-stall { background: #d98a00; } .swatch.m-tool { background: #7b4bb7; }
 .swatch.m-closing { background: #138a8a; } .swatch.m-connection { background: #c0392b; } .swatch.m-end { background: #222; }
+.m-exam { fill: #b5487f; stroke: #b5487f; } .swatch.m-exam { background: #b5487f; }
+rect.part { fill: #f1f1f6; } rect.part.odd { fill: #e7e9f2; } text.part { fill: #667; }
+rect.preparation { fill: none; stroke: #48a86b; stroke-dasharray: 4 3; }
+.swatch.preparation { border: 1px dashed #48a86b; } .swatch.part { background: #e7e9f2; }
 """
 
 
@@ -158,6 +166,25 @@ def _marker(t: float, event: dict, *, span: float) -> str:
     )
 
 
+def _part_bands(record: dict, *, span: float) -> list[str]:
+    """The exam's parts, from the plan the exam director kept, as bands behind the lanes."""
+    out = []
+    parts = [e for e in _as_list(record.get("plan")) if isinstance(e, dict) and e.get("kind") == "part"]
+    for i, part in enumerate(parts):
+        a = _seconds(part.get("start_s"))
+        b = _seconds(part.get("end_s"))
+        if a is None:
+            continue
+        b = span if b is None else b
+        x = _x(a, span=span)
+        name = html.escape(str(part.get("step", "")))
+        out.append(f'<rect class="part{" odd" if i % 2 else ""}" x="{x:.2f}" y="{LANE_Y["examiner"] - 6}" '
+                   f'width="{_x(b, span=span) - x:.2f}" height="{AXIS_Y - LANE_Y["examiner"] + 6}" '
+                   f'data-part="{name}"><title>{name} {a:.2f}–{b:.2f} s</title></rect>')
+        out.append(f'<text class="part" x="{x + 3:.2f}" y="{AXIS_Y - 3}">{name}</text>')
+    return out
+
+
 def _timeline(record: dict) -> str:
     """The inline SVG: axis, examiner lane, candidate lane, event markers; then the legend."""
     transcript = _as_list(record.get("transcript"))
@@ -174,6 +201,7 @@ def _timeline(record: dict) -> str:
         parts.append(f'<line class="grid" x1="{x:.2f}" y1="{LANE_Y["examiner"]}" x2="{x:.2f}" y2="{AXIS_Y}"/>')
         parts.append(f'<line class="tick" x1="{x:.2f}" y1="{AXIS_Y}" x2="{x:.2f}" y2="{AXIS_Y + 4}"/>')
         parts.append(f'<text x="{x:.2f}" y="{AXIS_Y + 16}" text-anchor="middle">{tick:g}</text>')
+    parts += _part_bands(record, span=span)
     parts.append(f'<line class="axis" x1="{PLOT_LEFT}" y1="{AXIS_Y}" x2="{PLOT_LEFT + PLOT_WIDTH}" y2="{AXIS_Y}"/>')
     parts.append(f'<text x="{PLOT_LEFT - 8}" y="{AXIS_Y + 16}" text-anchor="end">seconds</text>')
     for lane, label in (("examiner", "examiner"), ("candidate", "candidate"), ("events", "events")):
@@ -188,6 +216,12 @@ def _timeline(record: dict) -> str:
                 f'width="{width:.2f}" height="{LANE_HEIGHT}" data-start="{a:.2f}" data-end="{b:.2f}">'
                 f"<title>{html.escape(tip)}</title></rect>"
             )
+    for lane, (kind, start, end) in SPANS.items():
+        for a, b, unfinished in _intervals(events, start=start, end=end, span=span):
+            x = _x(a, span=span)
+            parts.append(f'<rect class="{kind}" x="{x:.2f}" y="{LANE_Y[lane]}" width="{_x(b, span=span) - x:.2f}" '
+                         f'height="{LANE_HEIGHT}" data-start="{a:.2f}" data-end="{b:.2f}">'
+                         f"<title>{kind} {a:.2f}–{b:.2f} s</title></rect>")
     for t, event in events:
         if event["type"] in MARKER_GROUP:
             parts.append(_marker(t, event, span=span))
@@ -196,7 +230,9 @@ def _timeline(record: dict) -> str:
     parts.append("</svg>")
 
     legend = ['<div class="legend">', '<span><span class="swatch examiner"></span>examiner speaking</span>',
-              '<span><span class="swatch candidate"></span>candidate activity window</span>']
+              '<span><span class="swatch candidate"></span>candidate activity window</span>',
+              '<span><span class="swatch preparation"></span>preparation (held in silence)</span>',
+              '<span><span class="swatch part"></span>exam parts</span>']
     for group, kinds in MARKER_GROUPS.items():
         legend.append(f'<span><span class="swatch marker m-{group}"></span>{", ".join(kinds)}</span>')
     legend.append("</div>")

@@ -28,6 +28,30 @@ class RunRow:
     shortest_window_s: float | None = None  # the shortest speech window the emulator saw (a cut answer shows here)
     reconnect_waits: list[tuple[int, float]] = field(default_factory=list)  # (attempt, seconds waited)
     waits_off_schedule: int | None = None  # None: no schedule to check against (Pipecat's own reconnect)
+    # The exam director's steps the model took at the first cue, and those it had to be cued
+    # again for (it said something else, or nothing): the model's adherence. None: not directed.
+    steps_first_cue: int | None = None
+    steps_cued_again: int | None = None
+    steps_in_order: bool | None = None  # every step of the plan asked, in order (None: not directed)
+
+
+def asked_in_order(data: dict) -> bool | None:
+    """Whether the director's plan was asked whole and in order (steps a part's or the exam's
+    time skipped count as taken; a skipped answer's step was still asked)."""
+    if "plan" not in data:
+        return None
+    steps = [e for e in data["plan"] if e.get("kind") not in ("part", "assessment", "closing")]
+    times = [e["asked_s"] for e in steps if not str(e.get("skipped", "")).endswith("time_up")]
+    return None not in times and times == sorted(times)
+
+
+def adherence(data: dict) -> tuple[int, int] | None:
+    """(steps asked at the first cue, steps that needed another) from a record's plan and events."""
+    if "plan" not in data:
+        return None
+    again = {e["step"] for e in data["events"] if e["type"] in ("step_not_asked", "cue_unanswered")}
+    asked = [entry["step"] for entry in data["plan"] if entry.get("asked_s") is not None]
+    return sum(1 for step in asked if step not in again), sum(1 for step in asked if step in again)
 
 
 def reconnect_schedule(config) -> tuple[list[float], float] | None:
@@ -106,6 +130,9 @@ def run_row(record_dir: Path, tools=None, schedule: tuple[list[float], float] | 
         shortest_window_s=shortest,
         reconnect_waits=[(e["attempt"], e["waited_s"]) for e in data["events"] if e["type"] == "reconnect_attempt"],
         waits_off_schedule=None if schedule is None else waits_off_schedule(data["events"], schedule),
+        steps_first_cue=(followed := adherence(data)) and followed[0],
+        steps_cued_again=followed and followed[1],
+        steps_in_order=asked_in_order(data),
     )
 
 
@@ -132,7 +159,29 @@ def aggregate(rows: list[RunRow]) -> dict[str, str]:
         "shortest speech window": _shortest(rows),
         "reconnect waits (attempt: s)": _waits(rows),
         "waits on schedule": _on_schedule(rows),
+        "steps at the first cue": _adherence(rows),
+        "every step asked in order": _in_order(rows),
     }
+
+
+def _in_order(rows: list[RunRow]) -> str:
+    directed = [r for r in rows if r.steps_in_order is not None]
+    return f"{sum(r.steps_in_order for r in directed)}/{len(directed)}" if directed else "-"
+
+
+def _adherence(rows: list[RunRow]) -> str:
+    directed = [r for r in rows if r.steps_first_cue is not None]
+    if not directed:
+        return "-"
+    first = sum(r.steps_first_cue for r in directed)
+    again = sum(r.steps_cued_again for r in directed)
+    return f"{first}/{first + again} (cued again: {again})"
+
+
+def _row_adherence(row: RunRow) -> str:
+    if row.steps_first_cue is None:
+        return "-"
+    return f"{row.steps_first_cue}/{row.steps_first_cue + row.steps_cued_again}"
 
 
 def _shortest(rows: list[RunRow]) -> str:
@@ -158,13 +207,13 @@ def _on_schedule(rows: list[RunRow]) -> str:
 def print_summary(results, *, config: str, tools=None, schedule=None) -> None:
     rows = [run_row(r.record_dir, tools, schedule) for r in results]
     header = (f"{'session':<26} {'outcome':<10} {'result':<12} {'stalls>5s':>9} {'longest silence':>15} "
-              f"{'closings':>8} {'reconnects':>10} {'lost results':>12} {'bytes outside':>13}")
+              f"{'closings':>8} {'reconnects':>10} {'lost results':>12} {'bytes outside':>13} {'first cue':>9}")
     print(header)
     print("-" * len(header))
     for row in rows:
         print(f"{row.session_id:<26} {row.outcome:<10} {str(row.result_source):<12} {row.stalls_over_5s:>9} "
               f"{row.longest_silence_s:>13.1f} s {row.closing_phrases_heard:>8} {str(row.reconnects):>10} "
-              f"{str(row.tool_results_lost):>12} {str(row.audio_bytes_outside):>13}")
+              f"{str(row.tool_results_lost):>12} {str(row.audio_bytes_outside):>13} {_row_adherence(row):>9}")
     print()
     for key, value in aggregate(rows).items():
         print(f"  {key + ':':<30} {value}")

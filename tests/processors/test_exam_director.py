@@ -120,7 +120,7 @@ def test_a_step_not_asked_is_cued_again_and_the_exam_never_moves_past_it(ielts, 
         actions = d.on_examiner_turn("Can you tell me more about that?")
         assert "step_not_asked" in notes(actions)
         (cue,) = cues(actions)
-        assert cue.step == "Part 1 q2" and not cue.respond_now and "did not say it" in cue.text
+        assert cue.step == "Part 1 q2" and not cue.respond_now and "did not say what you were told" in cue.text
     actions = d.on_examiner_turn("So, " + d.steps[1].line)
     assert cues(actions)[0].step == "Part 1 q3"
     assert {e["step"]: e for e in d.plan_entries()}["Part 1 q2"]["cues"] == 4
@@ -179,6 +179,7 @@ def test_the_long_turn_is_cut_at_its_limit_and_the_examiner_thanks_the_candidate
     assert actions[-1] == HoldCandidate(True, "long_turn_limit", cut=True)  # after the cue is in place
     (cue,) = cues(actions)
     assert cue.step == "Part 2 q1" and 'say exactly "Thank you. Would other people' in cue.text
+    assert "did not say" not in cue.text
     d.on_window(False)
     assert {e["step"]: e for e in d.plan_entries()}["Part 2 long turn"]["long_turn_s"] == 120
 

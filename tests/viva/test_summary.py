@@ -93,3 +93,37 @@ def test_right_after_a_refused_handle_the_fresh_session_waits_nothing():
     fresh = {**attempt(2, 0.0, 0.0, 0.001), "after_refusal": True}
     assert waits_off_schedule([attempt(1, 1.0, 1.1, 1.1), fresh], schedule) == 0
     assert waits_off_schedule([{**attempt(2, 0.0, 0.0, 0.0)}], schedule) == 1  # not after a refusal: off
+
+
+def test_adherence_counts_the_steps_the_model_took_at_the_first_cue_and_those_cued_again():
+    from viva.summary import adherence
+
+    plan = [{"step": "q1", "asked_s": 1}, {"step": "q2", "asked_s": 9}, {"step": "q3", "asked_s": None},
+            {"step": "Part 1", "kind": "part"}]
+    events = [{"t_s": 5, "type": "step_not_asked", "step": "q2"}, {"t_s": 6, "type": "cue", "step": "q2"}]
+    assert adherence({"plan": plan, "events": events}) == (1, 1)
+    assert adherence({"events": events}) is None  # not directed (the baseline)
+    rows = [run_row_like(3, 1), run_row_like(2, 0)]
+    assert aggregate(rows)["steps at the first cue"] == "5/6 (cued again: 1)"
+
+
+def run_row_like(first: int, again: int):
+    from viva.summary import RunRow
+
+    return RunRow(session_id="s", outcome="completed", completed=True, result_source="tool_call", result_valid=True,
+                  stalls_over_5s=0, longest_silence_s=0.0, closing_phrases_heard=1, reconnects=0,
+                  tool_results_lost=0, audio_bytes_outside=0, steps_first_cue=first, steps_cued_again=again)
+
+
+def test_every_step_asked_in_order_reads_the_plan():
+    from viva.summary import asked_in_order
+
+    plan = [{"step": "q1", "kind": "question", "asked_s": 1}, {"step": "card", "kind": "cue_card", "asked_s": 9},
+            {"step": "q2", "kind": "question", "asked_s": None, "skipped": "part_time_up"},
+            {"step": "assessment", "kind": "assessment", "asked_s": None}, {"step": "Part 1", "kind": "part"}]
+    assert asked_in_order({"plan": plan}) is True
+    plan[2]["skipped"] = None
+    assert asked_in_order({"plan": plan}) is False  # never asked
+    plan[2]["asked_s"] = 5
+    assert asked_in_order({"plan": plan}) is False  # asked before the card that comes first
+    assert asked_in_order({}) is None
