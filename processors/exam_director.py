@@ -371,7 +371,9 @@ class ExamDirector:
             if self._silences == 0:
                 self._silences = 1
                 question = step.check if step.kind is StepKind.QUESTION else step.line
-                self.cued = self.answering
+                # The step is the one cued again (even past the assessment's cue): said, it is
+                # answered, and the step after it is cued once more.
+                self.cued, self.phase = self.answering, Phase.CUED
                 return [Note("silence_reask", {"step": step.key}),
                         *self._cue(step, f"say exactly \"{question}\"", respond_now=True, now=now)]
             self.records[self.answering].skipped = "no answer"

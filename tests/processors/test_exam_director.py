@@ -62,7 +62,12 @@ def said_line(d: ExamDirector, index: int) -> str:
 def ask_through(d: ExamDirector, clock: FakeClock, upto: str) -> None:
     """The examiner says each cued step, the candidate answers each, until the step `upto` is cued."""
     while d.steps[d.cued].key != upto:
-        d.on_examiner_turn(d.steps[d.cued].line)
+        step = d.steps[d.cued]
+        d.on_examiner_turn(step.line)
+        if step.prep_s:  # the preparation passes, then the start line is cued
+            clock.t += step.prep_s
+            d.tick()
+            continue
         clock.t += 1
         d.on_window(True)
         clock.t += 5
@@ -296,3 +301,16 @@ async def test_the_processor_places_the_next_cue_when_the_examiner_turn_has_ende
         expected_up_frames=[ExamPartFrame, ExamCueFrame],
     )
     assert not up[1].respond_now and d.steps[1].line in up[1].text
+
+
+def test_a_silence_after_the_last_question_asks_it_again_then_the_assessment_is_cued_again(ielts, clock):
+    d = director(ielts, clock, silence_reask_s=10)
+    d.start()
+    ask_through(d, clock, "Part 3 q5")
+    actions = d.on_examiner_turn(d.steps[d.cued].line)
+    assert cues(actions)[0].step == "assessment"
+    clock.t += 10.1
+    (again,) = cues(d.tick())
+    assert again.step == "Part 3 q5" and again.respond_now
+    actions = d.on_examiner_turn(ielts.parts[2].questions[4])
+    assert [c.step for c in cues(actions)] == ["assessment"]  # the exam goes on to its end
