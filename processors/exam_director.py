@@ -35,7 +35,6 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     Frame,
     FunctionCallInProgressFrame,
-    FunctionCallResultFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     StartFrame,
@@ -334,9 +333,6 @@ class ExamDirector:
             self._long_turn_until = None
         return []
 
-    def on_tool_result(self) -> list:
-        return []
-
     def tick(self) -> list:
         """Time passing: the preparation's end, the long turn's limit, a silent candidate."""
         now = self._clock()
@@ -571,8 +567,6 @@ class ExamDirectorProcessor(FrameProcessor):
             await self._act(self.director.on_window(True))
         elif isinstance(frame, UserStoppedSpeakingFrame) and downstream:
             await self._act(self.director.on_window(False))
-        elif isinstance(frame, FunctionCallResultFrame) and downstream:
-            await self._act(self.director.on_tool_result())
         elif isinstance(frame, FunctionCallInProgressFrame) and downstream:
             self.director.on_examiner_began()
             self._said = ""

@@ -463,8 +463,7 @@ def test_a_model_that_does_not_follow_the_cue_still_asks_every_question_in_order
     assert any(e["kind"] == "fault" and e["fault"] == fault for e in entries)
     config = RUNS[fault][0]
     said = asked_lines(entries)
-    assert_every_question_asked_in_order([t for t in said], config, once=False)
-    exam = load_config(ROOT / config).exam
+    assert_every_question_asked_in_order(said, config, once=False)
     assert data["metrics"]["closing_phrases_heard"] == 1
     events = [e["type"] for e in data["events"]]
     if fault in ("ignores_cue", "skips_question"):
@@ -475,7 +474,6 @@ def test_a_model_that_does_not_follow_the_cue_still_asks_every_question_in_order
         assert "cue_read_aloud" in events
     if fault == "speaks_during_preparation":
         assert "examiner_withheld" in events
-    del exam
 
 
 def test_the_preparation_is_silent_and_nothing_the_candidate_says_reaches_the_model(sessions):

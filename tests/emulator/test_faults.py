@@ -2,6 +2,7 @@
 is visible in emulator.jsonl."""
 
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -455,30 +456,39 @@ async def journaled(server, session_id, predicate) -> None:
             await asyncio.sleep(0.01)
 
 
-async def test_speaks_during_preparation_talks_into_the_silence_and_keeps_the_pending_cue(exam, tmp_path):
+@contextlib.asynccontextmanager
+async def after_a_turn(exam, tmp_path, entry: dict, **settings):
+    """A session under one speaks_during_preparation entry, its first examiner turn over:
+    yields (server, session, the idle count's wait in seconds, the count); the count ends
+    when the test sets it (the client said nothing) or a client message cancels it."""
     sleeps = IdleSleeps()
-    settings = fast_settings(idle_sleep=sleeps.sleep)
-    entry = {"kind": "speaks_during_preparation", "times": 1}
-    async with EmulatorServer(log_dir=tmp_path, settings=settings, faults=faults(entry)) as server:
+    async with EmulatorServer(log_dir=tmp_path, settings=fast_settings(idle_sleep=sleeps.sleep, **settings),
+                              faults=faults(entry)) as server:
         async with await opened(server, exam, "s") as session:
             await session.send_realtime_input(text="Hello")
             await receive_turn(session)
-            idle_s, first = await sleeps.next()  # the client's silence counts from the turn's end
-            assert idle_s == 8.0
-            # Audio outside a window is no message to the model: the silence goes on.
-            await session.send_realtime_input(audio=types.Blob(data=SPEECH[:640], mime_type="audio/pcm;rate=16000"))
-            await journaled(server, "s", lambda r: r["kind"] == "audio")
-            assert not first.done()
-            # A cue for later is a message: that count stops and another starts.
-            await session.send_client_content(
-                turns=types.Content(role="user", parts=[types.Part(text=CUE)]), turn_complete=False)
-            await ended(first)
-            assert first.cancelled()
-            _, second = await sleeps.next()
-            second.set_result(None)  # the client has said nothing for idle_s
-            unprompted = await receive_turn(session)
-            await send_answer(session, SPEECH)
-            cued = await receive_turn(session)
+            idle_s, count = await sleeps.next()  # the client's silence counts from the turn's end
+            yield server, session, sleeps, idle_s, count
+
+
+async def test_speaks_during_preparation_talks_into_the_silence_and_keeps_the_pending_cue(exam, tmp_path):
+    entry = {"kind": "speaks_during_preparation", "times": 1}
+    async with after_a_turn(exam, tmp_path, entry) as (server, session, sleeps, idle_s, first):
+        assert idle_s == 8.0
+        # Audio outside a window is no message to the model: the silence goes on.
+        await session.send_realtime_input(audio=types.Blob(data=SPEECH[:640], mime_type="audio/pcm;rate=16000"))
+        await journaled(server, "s", lambda r: r["kind"] == "audio")
+        assert not first.done()
+        # A cue for later is a message: that count stops and another starts.
+        await session.send_client_content(
+            turns=types.Content(role="user", parts=[types.Part(text=CUE)]), turn_complete=False)
+        await ended(first)
+        assert first.cancelled()
+        _, second = await sleeps.next()
+        second.set_result(None)  # the client has said nothing for idle_s
+        unprompted = await receive_turn(session)
+        await send_answer(session, SPEECH)
+        cued = await receive_turn(session)
         entries = fault_entries(server, "s", "speaks_during_preparation")
     assert unprompted.text == PREPARATION_LINE and unprompted.audio > 0 and unprompted.turn_complete
     assert cued.text == CUED  # the unprompted turn did not use up the cue
@@ -486,38 +496,27 @@ async def test_speaks_during_preparation_talks_into_the_silence_and_keeps_the_pe
 
 
 async def test_speaks_during_preparation_says_nothing_when_the_client_speaks_first(exam, tmp_path):
-    sleeps = IdleSleeps()
-    settings = fast_settings(idle_sleep=sleeps.sleep)
     entry = {"kind": "speaks_during_preparation", "after_s": 0.3}
-    async with EmulatorServer(log_dir=tmp_path, settings=settings, faults=faults(entry)) as server:
-        async with await opened(server, exam, "s") as session:
-            await session.send_realtime_input(text="Hello")
-            await receive_turn(session)
-            idle_s, count = await sleeps.next()
-            await send_answer(session, SPEECH)  # the candidate answers before the idle time is up
-            await ended(count)
-            assert count.cancelled() and idle_s == 0.3
-            asked = await receive_turn(session)
-            _, after_answer = await sleeps.next()  # a new count, from the end of this turn
-            await session.send_realtime_input(activity_start=types.ActivityStart())
-            await ended(after_answer)
+    async with after_a_turn(exam, tmp_path, entry) as (server, session, sleeps, idle_s, count):
+        await send_answer(session, SPEECH)  # the candidate answers before the idle time is up
+        await ended(count)
+        assert count.cancelled() and idle_s == 0.3
+        asked = await receive_turn(session)
+        _, after_answer = await sleeps.next()  # a new count, from the end of this turn
+        await session.send_realtime_input(activity_start=types.ActivityStart())
+        await ended(after_answer)
         assert asked.text == "What do you do at the weekend?"
         assert fault_entries(server, "s", "speaks_during_preparation") == []
         assert PREPARATION_LINE not in [e.get("text") for e in logged(server, "s")]
 
 
 async def test_an_unprompted_turn_is_interrupted_like_any_other(exam, tmp_path):
-    sleeps = IdleSleeps()
-    settings = fast_settings(idle_sleep=sleeps.sleep, pace=1.25)  # real-time pace: the turn lasts
-    async with EmulatorServer(log_dir=tmp_path, settings=settings,
-                              faults=faults({"kind": "speaks_during_preparation", "times": 1})) as server:
-        async with await opened(server, exam, "s") as session:
-            await session.send_realtime_input(text="Hello")
-            await receive_turn(session)
-            _, count = await sleeps.next()
-            count.set_result(None)
-            await journaled(server, "s", lambda r: r["kind"] == "speak" and r["text"] == PREPARATION_LINE)
-            await session.send_realtime_input(activity_start=types.ActivityStart())
-            cut = await receive_turn(session)
+    entry = {"kind": "speaks_during_preparation", "times": 1}
+    # Real-time pace: the unprompted turn lasts long enough to be interrupted.
+    async with after_a_turn(exam, tmp_path, entry, pace=1.25) as (server, session, _, _, count):
+        count.set_result(None)
+        await journaled(server, "s", lambda r: r["kind"] == "speak" and r["text"] == PREPARATION_LINE)
+        await session.send_realtime_input(activity_start=types.ActivityStart())
+        cut = await receive_turn(session)
         flags = [m.server_content.interrupted for m in cut.messages if m.server_content]
         assert any(flags) and cut.turn_complete
