@@ -10,7 +10,6 @@ import re
 import ssl
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -79,7 +78,6 @@ class EmulatorServer:
         self._snapshots: dict[str, tuple[float, Snapshot]] = {}
         self._plans: dict[str, FaultPlan] = {}
         self.sessions: dict[str, ExamSession] = {}
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="silero")
         self._connection_tasks: set[asyncio.Task] = set()
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -117,7 +115,6 @@ class EmulatorServer:
             self._server = None
         for session in self.sessions.values():
             session.journal.close()
-        self._executor.shutdown(wait=False, cancel_futures=True)
         if self._tempdir is not None:
             self._tempdir.cleanup()
 
@@ -206,7 +203,6 @@ class EmulatorServer:
             new_session=self._new_session,
             resume=self._resume,
             remember=self._remember,
-            executor=self._executor,
         )
         await connection.serve()
 
