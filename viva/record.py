@@ -34,6 +34,7 @@ from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.processors.frame_processor import FrameDirection
 
 from processors.closing_guard import ClosingDetector
+from viva.scoring import ScoreRule, compute_scores
 
 _COUNTED = {
     "stalls": "stall_detected",
@@ -64,20 +65,23 @@ class SessionRecord:
         directory: the session's folder (created).
         session_id, config, exam, llm: as in session.json.
         clock: seconds, monotonic; t_s counts from the record's creation.
+        scores: the exam's score rules (`exam.scores`); `scores` in session.json is computed by
+            them from every result set, so a derived score is never the model's arithmetic.
     """
 
     def __init__(self, *, directory: Path, session_id: str, config: str, exam: str, llm: str,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, scores: list[ScoreRule] | None = None):
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self._clock = clock
         self._t0 = clock()
         self.started_at = self._t0  # on the clock given: event t_s counts from here
         self._turn_ended: set[str] = set()  # roles whose last turn ended (end_words)
+        self._score_rules = list(scores or [])
         self.data: dict[str, Any] = {
             "session_id": session_id, "config": config, "exam": exam, "llm": llm,
             "started_at": _utc(datetime.now()), "ended_at": None,
-            "outcome": None, "end_reason": None, "result": None, "result_source": None,
+            "outcome": None, "end_reason": None, "result": None, "result_source": None, "scores": [],
             "transcript": [], "events": [], "metrics": {},
         }
         self.write()
@@ -134,7 +138,9 @@ class SessionRecord:
         self.write()
 
     def set_result(self, result: dict | None, source: str | None) -> None:
+        """The result as the model gave it (kept untouched) and viva's scores computed from it."""
         self.data["result"], self.data["result_source"] = result, source
+        self.data["scores"] = compute_scores(self._score_rules, result)
         self.write()
 
     def end(self, *, outcome: str, end_reason: str) -> None:

@@ -84,11 +84,11 @@ def test_results_are_checked_against_the_full_schema_and_kept_once(tmp_path):
     good = {"fluency_coherence": 6.5, "lexical_resource": 6, "grammatical_range_accuracy": 7, "pronunciation": 6.5,
             "overall_band": 6.5, "evidence": {k: "note" for k in ("fluency_coherence", "lexical_resource",
                                                                  "grammatical_range_accuracy", "pronunciation")}}
-    bad = {**good, "overall_band": 6.3}
+    bad = {**good, "pronunciation": 6.3}
     assert "multiple of 0.5" in results.on_tool_call("record_assessment", bad)["error"]
     assert not results.complete and results.result() is None
     assert results.on_tool_call("record_assessment", good) == {"status": "recorded"}
-    assert results.on_tool_call("record_assessment", {**good, "overall_band": 9}) == {"status": "already recorded"}
+    assert results.on_tool_call("record_assessment", {**good, "pronunciation": 9}) == {"status": "already recorded"}
     assert results.result() == good and results.calls == 3
     assert results.on_tool_call("unknown_tool", {}) == {"error": "unknown function unknown_tool"}
     assert [kind for kind, _ in events].count("tool_result") == 2
