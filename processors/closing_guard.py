@@ -97,6 +97,24 @@ def _alike(word: str, wanted: str) -> bool:
     return word == wanted or difflib.SequenceMatcher(a=word, b=wanted).ratio() >= 0.75
 
 
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def begins_phrase(said: str, phrase: str) -> bool:
+    """Whether `said` (a turn so far) is the start of `phrase`: its first word alike, and
+    of four or more words all but one found in order, as ClosingDetector tolerates."""
+    heard, wanted = words_of(said), words_of(phrase)
+    if not heard:
+        return True
+    if not wanted or not _alike(heard[0], wanted[0]) or len(heard) > len(wanted) + 1:
+        return False
+    window = wanted[: len(heard)]
+    matched = sum(block.size for block in difflib.SequenceMatcher(
+        a=[_stem(w) for w in window], b=[_stem(w) for w in heard], autojunk=False).get_matching_blocks())
+    return matched >= len(heard) - (1 if len(heard) >= 4 else 0)
+
+
 class ClosingGuard:
     """Which examiner audio the candidate hears around the closing phrase.
 

@@ -17,6 +17,7 @@ from pipecat.frames.frames import (
     EndWorkerFrame,
     Frame,
     FunctionCallResultFrame,
+    LLMTextFrame,
     StartFrame,
     TTSAudioRawFrame,
     TTSStartedFrame,
@@ -26,6 +27,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from processors.closing_guard import ClosingDetector
+from processors.exam_frames import CandidateHoldFrame, ExaminerWithheldFrame
 from processors.live_link import LiveLinkFrame
 
 
@@ -40,21 +42,32 @@ class ExamEnd:
     closing, and a reconnect would have the model say it again from the start, after a
     pause the candidate may fill. viva says it as soon as the examiner's audio stops.
 
+    Once the examiner has been withheld in the assessment (marks said aloud,
+    processors/marks_gate.py), the model is saying what the candidate must not hear and
+    may believe it has closed the exam: viva says the closing at once, then waits for the
+    result (the call, or the withheld words in full to extract it from) for as long as
+    the model goes on, and `result_wait_s` after it falls quiet.
+
     Args:
         drain_s: wait this long after the examiner's audio stops (the tail of the words).
         closing_wait_s: quiet after the result before viva says the closing itself.
+        result_wait_s: after viva's closing for withheld marks, the model's quiet that ends the wait.
         clock: seconds, monotonic.
     """
 
-    def __init__(self, *, drain_s: float, closing_wait_s: float = 5.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, *, drain_s: float, closing_wait_s: float = 5.0, result_wait_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic):
         self._drain_s = drain_s
         self._closing_wait_s = closing_wait_s
+        self._result_wait_s = result_wait_s
         self._clock = clock
         self.closing_heard = False
         self.result_ready = False
         self.said_closing = False
         self.examiner_speaking = False
         self.link_down = False
+        self.examiner_withheld = False
+        self._withheld_at = 0.0  # the model's latest withheld words
         self._stopped_at: float | None = None
         self._ready_at: float | None = None
 
@@ -70,6 +83,11 @@ class ExamEnd:
         self.said_closing = True
         self._stopped_at = None
 
+    def on_examiner_withheld(self) -> None:
+        """Examiner words in the assessment were kept from the candidate (the model goes on)."""
+        self.examiner_withheld = True
+        self._withheld_at = self._clock()
+
     def on_link(self, up: bool) -> None:
         self.link_down = not up
 
@@ -84,10 +102,19 @@ class ExamEnd:
             return None
         quiet_since = max(self._stopped_at or 0.0, self._ready_at or 0.0)
         if (self.closing_heard or self.said_closing) and self._stopped_at is not None:
-            if now - self._stopped_at >= self._drain_s:
-                return "closing_phrase" if self.closing_heard else "closing_from_config"
+            if now - self._stopped_at < self._drain_s:
+                return None
+            if self.closing_heard:
+                return "closing_phrase"
+            quiet_since = max(self._stopped_at, self._withheld_at)
+            if self.result_ready or not self.examiner_withheld or now - quiet_since >= self._result_wait_s:
+                return "closing_from_config"
             return None
-        if self.result_ready and not self.said_closing and (self.link_down or now - quiet_since >= self._closing_wait_s):
+        if self.said_closing or self.closing_heard:
+            return None
+        if self.examiner_withheld:
+            return "say_closing"
+        if self.result_ready and (self.link_down or now - quiet_since >= self._closing_wait_s):
             return "say_closing"
         return None
 
@@ -110,11 +137,12 @@ class ExamEndProcessor(FrameProcessor):
     """
 
     def __init__(self, *, closing_phrase: str, results, record, drain_s: float, fallback=None,
-                 closing_wait_s: float = 5.0, say: Callable[[str], bytes] | None = None, **kwargs):
+                 closing_wait_s: float = 5.0, result_wait_s: float = 10.0, say: Callable[[str], bytes] | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
         self._phrase = closing_phrase
         self._closing = ClosingDetector(closing_phrase)
-        self._limits = {"drain_s": drain_s, "closing_wait_s": closing_wait_s}
+        self._limits = {"drain_s": drain_s, "closing_wait_s": closing_wait_s, "result_wait_s": result_wait_s}
         self._end: ExamEnd | None = None
         self._results = results
         self._record = record
@@ -122,26 +150,31 @@ class ExamEndProcessor(FrameProcessor):
         self._say = say
         self._watch: asyncio.Task | None = None
         self._ended = False
+        self._held = False
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
         end = self._end
+        downstream = direction == FrameDirection.DOWNSTREAM
         if isinstance(frame, StartFrame) and self._watch is None:
             self._end = ExamEnd(**self._limits)  # the session's clock starts with the pipeline
             self._watch = self.create_task(self._watch_loop(), "exam-end")
         elif end is None:
             pass
-        elif end.said_closing and direction == FrameDirection.DOWNSTREAM and isinstance(
-                frame, (TTSAudioRawFrame, TTSTextFrame, TTSStartedFrame, TTSStoppedFrame)):
-            return  # the model again, after viva's closing (its own frames are pushed, not processed)
         elif isinstance(frame, LiveLinkFrame):
             end.on_link(frame.up)
-        elif isinstance(frame, TTSTextFrame) and direction == FrameDirection.DOWNSTREAM:
+        elif isinstance(frame, ExaminerWithheldFrame):
             if self._fallback is not None:
                 self._fallback.on_examiner_text(frame.text)
-            if self._closing.feed(frame.text):
+            end.on_examiner_withheld()
+            return  # nothing for the output
+        elif isinstance(frame, TTSTextFrame) and downstream:
+            if self._fallback is not None:
+                self._fallback.on_examiner_text(frame.text)
+            if not end.said_closing and self._closing.feed(frame.text):
                 end.on_closing()
-        elif isinstance(frame, (TTSStartedFrame, TTSStoppedFrame)) and direction == FrameDirection.DOWNSTREAM:
+                await self._hold_candidate()
+        elif isinstance(frame, (TTSStartedFrame, TTSStoppedFrame)) and downstream:
             self._closing.end_turn()
             if isinstance(frame, TTSStoppedFrame) and self._fallback is not None and not self._results.complete:
                 if self._fallback.spoken():
@@ -152,6 +185,9 @@ class ExamEndProcessor(FrameProcessor):
             end.on_examiner_audio(True)
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
             end.on_examiner_audio(False)
+        if end is not None and end.said_closing and downstream and isinstance(
+                frame, (TTSAudioRawFrame, TTSTextFrame, LLMTextFrame, TTSStartedFrame, TTSStoppedFrame)):
+            return  # the model again, after viva's closing (its own frames are pushed, not processed)
         await self.push_frame(frame, direction)
 
     async def _watch_loop(self):
@@ -164,7 +200,16 @@ class ExamEndProcessor(FrameProcessor):
             elif action:
                 await self._finish(action)
 
+    async def _hold_candidate(self) -> None:
+        """The exam is over for the candidate: nothing they say now reaches the model (a reply
+        to the closing would interrupt what the model is still doing, the marks it is saying
+        and the result still to be had from them)."""
+        if not self._held:
+            self._held = True
+            await self.push_frame(CandidateHoldFrame(hold=True, reason="closing"), FrameDirection.UPSTREAM)
+
     async def _say_closing(self) -> None:
+        await self._hold_candidate()
         self._record.event("closing_from_config", text=self._phrase)
         if self._say is None:  # nothing to play: end as if it had been said
             self._end.on_examiner_audio(False)

@@ -1,10 +1,11 @@
-"""Frames the exam director sends upstream: to the Live service, the turn gate and the watchdog."""
+"""Frames the exam director sends: upstream to the Live service, the turn gate and the
+watchdog; downstream, what it withheld from the candidate, to exam end."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipecat.frames.frames import SystemFrame
+from pipecat.frames.frames import DataFrame, SystemFrame
 
 
 @dataclass
@@ -34,3 +35,12 @@ class CandidateHoldFrame(SystemFrame):
     hold: bool = False
     cut: bool = False
     reason: str = ""  # "preparation": the model owes nothing meanwhile (the watchdog waits)
+
+
+@dataclass
+class ExaminerWithheldFrame(DataFrame):
+    """Examiner words the candidate did not hear (marks said aloud in the assessment): for
+    the result's extraction, never for the output. first: the first words of their turn."""
+
+    text: str = ""
+    first: bool = False

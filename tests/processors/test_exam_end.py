@@ -141,3 +141,34 @@ def test_a_link_back_up_restores_the_usual_wait():
     assert end.due() is None
     clock.t += 0.1
     assert end.due() == "say_closing"
+
+
+def test_marks_withheld_in_the_assessment_mean_viva_closes_at_once_then_waits_for_the_result():
+    clock, end = exam_end()
+    end.on_examiner_withheld()  # the model is saying the marks; the candidate hears nothing
+    assert end.due() == "say_closing"  # no result yet, no quiet waited for
+    end.on_saying_closing()
+    end.on_examiner_audio(True)
+    clock.t += 3
+    end.on_examiner_audio(False)
+    clock.t += 0.5
+    assert end.due() is None  # the closing has played; the result is still to come
+    clock.t += 5
+    end.on_result_ready()  # the call after the spoken marks
+    assert end.due() == "closing_from_config"
+
+
+def test_after_viva_closed_for_withheld_marks_the_result_is_waited_for_while_the_model_goes_on():
+    clock, end = exam_end()
+    end.on_examiner_withheld()
+    end.on_saying_closing()
+    end.on_examiner_audio(True)
+    end.on_examiner_audio(False)
+    for _ in range(6):  # the model is still saying its marks, withheld, long after the closing
+        clock.t += 5
+        end.on_examiner_withheld()
+        assert end.due() is None
+    clock.t += 9.9
+    assert end.due() is None
+    clock.t += 0.1
+    assert end.due() == "closing_from_config"  # quiet for result_wait_s: ends, extracting what was said

@@ -140,9 +140,9 @@ async def test_a_partial_result_is_rejected_not_guessed():
 
 def test_bad_calls_are_answered_with_their_errors_a_bounded_number_of_times():
     results = ResultCollector(tools=EXAM.tools, max_invalid=2)
-    bad = {**arguments(7), "overall_band": 12}
+    bad = {**arguments(7), "pronunciation": 12}
     answers = [results.on_tool_call(TOOL.name, bad) for _ in range(3)]
-    assert "overall_band" in answers[0]["error"] and "overall_band" in answers[1]["error"]
+    assert "pronunciation" in answers[0]["error"] and "pronunciation" in answers[1]["error"]
     assert "do not call" in answers[2]["error"]
     assert results.on_tool_call(TOOL.name, arguments(7)) == {"status": "recorded"}
     assert results.on_tool_call(TOOL.name, arguments(8)) == {"status": "already recorded"}  # a duplicate
