@@ -14,6 +14,10 @@ Two ways of being told the exam, and a model that improvises without either:
   with speech, a text, a client turn. Once the session has had a cue it is in cue mode:
   with no cue pending it improvises generic follow-up questions and a nudge repeats the
   last cued line.
+- A role cue (`play this role ... Role: <brief> Start by saying exactly "X" ...`): the
+  examiner says X, then plays the role: each candidate turn (or nudge) with no cue pending
+  gets a reply in role, drawn from the brief (in_role_lines()), until a cue to say or call
+  something ends the role.
 
 In both, the closing phrase the instruction says to say exactly (`say exactly "..."`) is
 said once after the tool results, then the examiner is quiet. The state is a small frozen
@@ -40,6 +44,23 @@ _SAY_EXACTLY = re.compile(r'say exactly\s+"([^"]+)"', re.IGNORECASE)
 # In a cue: straight or curly quotes.
 _CUE_SAY_EXACTLY = re.compile(r'say\s+exactly\s*:?\s*(?:"([^"]+)"|\u201c([^\u201d]+)\u201d)', re.IGNORECASE)
 _CUE_CALL = re.compile(r"\bcall\s+([^.!?;]*)", re.IGNORECASE)
+# A role cue (processors/exam_director.py sends it for role-play parts) words its opening line
+# "Start by saying exactly": only there does "saying exactly" count, so other text keeps its meaning.
+_ROLE_CUE = re.compile(r"\bplay\s+this\s+role\b", re.IGNORECASE)
+_ROLE_OPENING = re.compile(r'say(?:ing)?\s+exactly\s*:?\s*(?:"([^"]+)"|\u201c([^\u201d]+)\u201d)', re.IGNORECASE)
+# The brief: after "Role:", up to the opening line's instruction (or the note's own closing words).
+_ROLE_BRIEF = re.compile(r"\bRole:\s*(.*?)\s*(?=\bStart\s+by\b|\bsay(?:ing)?\s+exactly\b|\bThis\s+note\b|$)",
+                         re.IGNORECASE | re.DOTALL)
+# What a model in role says when its brief has nothing more to tell (cycled).
+ROLE_FILLERS = ("I'm not sure, I'm afraid.", "No, nothing else I can think of.")
+# Sentence ends, but not after a title ("Mr. Jones").
+_BRIEF_SENTENCE_END = re.compile(r"(?<=[.?!])(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)\s+")
+# Second person to first, longest first; "you" alone is handled by _first_person().
+_FIRST_PERSON = {"you are": "I am", "you were": "I was", "you're": "I'm", "you've": "I've", "you'll": "I'll",
+                 "you'd": "I'd", "yourself": "myself", "yours": "mine", "your": "my"}
+# After these, "you" is the subject ("when you climb" -> "when I climb"); elsewhere the object ("tells you" -> "me").
+_SUBJECT_BEFORE = frozenset("and but or so when if because that as while since until though although do does "
+                            "did can could will would should".split())
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,7 @@ class Cue:
     text: str
     say: str | None = None
     tools: tuple[str, ...] = ()
+    role: str | None = None  # a role to play after saying `say` (the brief, in the second person)
 
 
 def parse_cue(text: str, tools: tuple[str, ...] | list[str] = ()) -> Cue | None:
@@ -88,10 +110,15 @@ def parse_cue(text: str, tools: tuple[str, ...] | list[str] = ()) -> Cue | None:
       text wins): the next turn says X, its whitespace collapsed.
     - otherwise `call NAME`, NAME a declared tool (several may follow in the same sentence,
       "call a and b"): the next turn calls those tools, in the order they are named.
+    - a role cue (it says "play this role" and has "Role:"): the brief after "Role:" is the
+      role to play, the quote after `say exactly` or `saying exactly` its opening line.
     - otherwise no cue: a marker such as "[Exam system]" alone does not make one.
     """
     if not text or not text.strip():
         return None
+    role = _parse_role(text)
+    if role is not None:
+        return role
     quoted = _CUE_SAY_EXACTLY.findall(text)
     if quoted:
         say = " ".join((quoted[-1][0] or quoted[-1][1]).split())
@@ -108,6 +135,43 @@ def parse_cue(text: str, tools: tuple[str, ...] | list[str] = ()) -> Cue | None:
     return None
 
 
+def _parse_role(text: str) -> Cue | None:
+    """The role cue in text, or None when text asks for no role."""
+    if not _ROLE_CUE.search(text):
+        return None
+    found = _ROLE_BRIEF.search(text)
+    brief = " ".join(found.group(1).split()) if found else ""
+    if not brief:
+        return None
+    quoted = _ROLE_OPENING.findall(text[found.end():])
+    opening = " ".join((quoted[-1][0] or quoted[-1][1]).split()) if quoted else ""
+    return Cue(text=text, say=opening or None, role=brief)
+
+
+def in_role_lines(brief: str) -> list[str]:
+    """What the examiner says in role, one a turn: the brief's sentences in order, in the
+    first person ("You are a bus driver." -> "I am a bus driver.")."""
+    sentences = [s for s in _BRIEF_SENTENCE_END.split(" ".join(brief.split())) if s]
+    return [_first_person(sentence) for sentence in sentences]
+
+
+def _first_person(sentence: str) -> str:
+    """A second-person sentence in the first person: the word swaps of _FIRST_PERSON, then
+    "you" as I (a subject: first, or after a conjunction or auxiliary) or me (otherwise)."""
+    def swap(match: re.Match) -> str:
+        said = match.group(0)
+        key = " ".join(said.lower().split())
+        if key in _FIRST_PERSON:
+            return _FIRST_PERSON[key]
+        before = re.findall(r"[A-Za-z']+", sentence[: match.start()])
+        return "I" if not before or before[-1].lower() in _SUBJECT_BEFORE else "me"
+
+    phrases = sorted(_FIRST_PERSON, key=len, reverse=True)
+    pattern = r"\b(?:" + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in phrases) + r"|you)\b"
+    text = re.sub(pattern, swap, sentence, flags=re.IGNORECASE)
+    return text[:1].upper() + text[1:]
+
+
 class Phase(str, Enum):
     NOT_STARTED = "not_started"
     ASKING = "asking"
@@ -120,6 +184,7 @@ class Speak:
     text: str
     line: int | None = None  # index of the script line, None for the closing and repeats
     cue: str | None = None  # the cue's text, when what is said was cued
+    role: bool = False  # said in role (a reply from a role cue's brief)
 
     @property
     def cued(self) -> bool:
@@ -149,6 +214,8 @@ class ExaminerState:
     cue_mode: bool = False  # the session has had a cue: the client conducts the exam
     last_cued: str | None = None  # the words of the last cued turn (what a nudge repeats)
     improvised: int = 0  # follow-up questions improvised so far (cycles FOLLOW_UP_QUESTIONS)
+    role: str | None = None  # the brief of the role being played (None: not in role)
+    role_replies: int = 0  # replies said in this role so far (the next of in_role_lines, then ROLE_FILLERS)
 
 
 @dataclass
@@ -192,10 +259,26 @@ class ScriptedExaminer:
         if cue is not None:
             self.state = dataclasses.replace(self.state, pending_cue=None,
                                              last_cued=cue.say or self.state.last_cued)
+            self._take_role(cue)
+
+    def _take_role(self, cue: Cue) -> None:
+        """A cue acted on: a role cue starts its role, any other cue ends the role played."""
+        self.state = dataclasses.replace(self.state, role=cue.role, role_replies=0)
+
+    def in_role(self) -> Speak:
+        """The next reply in role: the brief's next sentence, then ROLE_FILLERS in a cycle."""
+        lines = in_role_lines(self.state.role)
+        n = self.state.role_replies
+        self.state = dataclasses.replace(self.state, phase=Phase.ASKING, role_replies=n + 1)
+        text = lines[n] if n < len(lines) else ROLE_FILLERS[(n - len(lines)) % len(ROLE_FILLERS)]
+        return Speak(text, role=True)
 
     def _act_on_cue(self) -> Reply:
         cue = self.state.pending_cue
         self.state = dataclasses.replace(self.state, pending_cue=None)
+        self._take_role(cue)
+        if cue.say is None and cue.role is not None:
+            return self.in_role()  # a role with no opening line: straight into it
         if cue.say is not None:
             phase = Phase.ASKING if self.state.phase is Phase.NOT_STARTED else self.state.phase
             self.state = dataclasses.replace(self.state, phase=phase, last_cued=cue.say)
@@ -219,6 +302,8 @@ class ScriptedExaminer:
             return self._act_on_cue()
         if self.state.phase in (Phase.AWAITING_TOOL_RESULTS, Phase.DONE):
             return Silence()
+        if self.state.role is not None:
+            return self.in_role()
         if self.state.cue_mode:
             self.state = dataclasses.replace(self.state, phase=Phase.ASKING)
             return Speak(self.improvise())
@@ -234,6 +319,8 @@ class ScriptedExaminer:
             return self._act_on_cue()
         if self.state.phase in (Phase.AWAITING_TOOL_RESULTS, Phase.DONE):
             return Silence()
+        if self.state.role is not None:
+            return self.in_role()  # a nudge in role: the answer the candidate is waiting for
         if self.state.cue_mode:
             if self.state.last_cued:
                 return Speak(f"{AGAIN} {last_sentence(self.state.last_cued)}")

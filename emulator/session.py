@@ -416,7 +416,9 @@ class LiveConnection:
         cue = examiner.read_cue(text)
         if cue is None:
             return False
-        action = {"say": cue.say} if cue.say is not None else {"call_tools": list(cue.tools)}
+        action = {"say": cue.say} if cue.say is not None else {"call_tools": list(cue.tools)} if cue.tools else {}
+        if cue.role is not None:
+            action["role"] = cue.role
         self.session.journal.write(dir="action", kind="cue", source=source, text=text, pending=pending,
                                    **action, **({"replaces": earlier.text} if earlier else {}))
         return True
@@ -652,7 +654,7 @@ class LiveConnection:
         pcm = await self._settings.voice.synthesize(reply.text)
         duration = len(pcm) / 2 / OUTPUT_RATE
         self.session.journal.write(dir="out", kind="speak", text=reply.text, line=reply.line, cued=reply.cued,
-                                   audio_s=round(duration, 2))
+                                   audio_s=round(duration, 2), **_in_role(reply))
         self._disconnect_during(
             "closing" if self.session.examiner.closing_phrase in reply.text else "examiner_speech")
         chunk_bytes = int(self._settings.chunk_s * OUTPUT_RATE) * 2
@@ -692,7 +694,8 @@ class LiveConnection:
 
     async def _write(self, reply: Speak, *, end_turn: bool) -> bool:
         """One examiner turn in TEXT: text parts of a few words, no audio, no playback to wait for."""
-        self.session.journal.write(dir="out", kind="write", text=reply.text, line=reply.line, cued=reply.cued)
+        self.session.journal.write(dir="out", kind="write", text=reply.text, line=reply.line, cued=reply.cued,
+                                   **_in_role(reply))
         for _, text in _transcript_pieces(reply.text.split(), 0.0):
             await self._send(wire.text_part(text))
             await asyncio.sleep(0)  # others' sessions get their turn between parts
@@ -773,7 +776,7 @@ class LiveConnection:
 
 def _describe(reply) -> dict:
     if isinstance(reply, Speak):
-        return {"speak": reply.text, "line": reply.line, **({"cued": True} if reply.cued else {})}
+        return {"speak": reply.text, "line": reply.line, **({"cued": True} if reply.cued else {}), **_in_role(reply)}
     if isinstance(reply, CallTools):
         return {"call_tools": list(reply.names)}
     if isinstance(reply, CallWithBadArguments):
@@ -783,6 +786,12 @@ def _describe(reply) -> dict:
     if isinstance(reply, Nothing):
         return {"nothing": True}
     return {"silence": True}
+
+
+def _in_role(reply: Speak) -> dict:
+    """The journal's mark of a reply said in role; nothing for any other, so sessions without
+    a role cue journal exactly what they did before."""
+    return {"role": True} if reply.role else {}
 
 
 def broken_arguments(arguments: dict, schema: dict) -> dict:

@@ -2,7 +2,6 @@
 answers and refuses. The real SDK where it can say the case; raw JSON where it cannot
 (fields of a newer SDK, sent as its client sends them)."""
 
-import json
 
 import pytest
 from google.genai import errors, types

@@ -24,7 +24,7 @@ def test_a_gemini_schema_declaration_becomes_json_schema():
     declaration = types.FunctionDeclaration(name="f", parameters=declarable_schema(IELTS_TOOL.parameters))
     schema = declared_json_schema(declaration)
     assert schema["type"] == "object"
-    assert schema["properties"]["overall_band"]["type"] == "number"
+    assert schema["properties"]["pronunciation"]["type"] == "number"
     arguments = example_arguments(schema, random.Random(1))
     assert schema_errors(IELTS_TOOL.parameters, arguments) == []
 
@@ -41,6 +41,6 @@ def test_arguments_fit_other_schemas_too(schema):
 
 
 def test_schema_errors_say_where_and_what():
-    errors = schema_errors(IELTS_TOOL.parameters, {"overall_band": 9.3})
-    assert "overall_band: 9.3 is not a multiple of 0.5" in errors
+    errors = schema_errors(IELTS_TOOL.parameters, {"pronunciation": 9.3})
+    assert "pronunciation: 9.3 is not a multiple of 0.5" in errors
     assert any("'evidence' is a required property" in e for e in errors)
