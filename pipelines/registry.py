@@ -143,6 +143,9 @@ class ExamEndParams(StageParams):
     drain_s: float = Field(default=0.5, ge=0, description="wait after the examiner's audio stops")
     closing_wait_s: float = Field(default=5.0, gt=0, le=60, description="quiet after the result before viva "
                                   "says the closing phrase itself (the model never said it)")
+    result_wait_s: float = Field(default=10.0, gt=0, le=120, description="after viva has said the closing "
+                                 "because the model was saying marks aloud, how long the result is waited for "
+                                 "once the model has fallen quiet")
     say_closing: bool = Field(default=True, description="say the config's closing phrase when the model does not")
     extraction: Literal["model_then_parser", "parser", "none"] = Field(
         default="model_then_parser", description="how a result the model only spoke is taken from its transcript")
@@ -190,7 +193,8 @@ def _exam_director(params: ExamDirectorParams, context: "StageContext"):
 
     record = context.record
     director = director_for(context.config.exam, params, origin=record.started_at)  # record's clock: monotonic
-    processor = ExamDirectorProcessor(director=director, on_event=record.event, on_plan=record.set_plan)
+    processor = ExamDirectorProcessor(director=director, closing_phrase=context.config.exam.closing_phrase,
+                                      on_event=record.event, on_plan=record.set_plan)
     context.opening = processor.opening
     return processor
 
@@ -267,6 +271,7 @@ def _exam_end(params: ExamEndParams, context: "StageContext"):
         record=context.record,
         drain_s=params.drain_s,
         closing_wait_s=params.closing_wait_s,
+        result_wait_s=params.result_wait_s,
         fallback=fallback,
         say=say,
     )

@@ -37,8 +37,10 @@ from pipecat.frames.frames import (
     FunctionCallInProgressFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
+    LLMTextFrame,
     StartFrame,
     TTSAudioRawFrame,
+    TTSStartedFrame,
     TTSStoppedFrame,
     TTSTextFrame,
     UserStartedSpeakingFrame,
@@ -47,7 +49,8 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from processors.closing_guard import words_of
-from processors.exam_frames import CandidateHoldFrame, ExamCueFrame, ExamPartFrame
+from processors.exam_frames import CandidateHoldFrame, ExamCueFrame, ExaminerWithheldFrame, ExamPartFrame
+from processors.marks_gate import MarksGate, Play, Withhold
 
 CUE_MARK = "[Exam system]"
 REPLY_WAIT_S = 4.0  # a cue to answer at once with no examiner turn after this long is sent again
@@ -61,6 +64,7 @@ class StepKind(str, Enum):
     QUESTION = "question"
     CUE_CARD = "cue_card"
     LONG_TURN = "long_turn"  # the start of the candidate's timed talk
+    ROLE = "role"  # the model plays a role from a brief; the candidate leads until the time is up
     ASSESSMENT = "assessment"
     CLOSING = "closing"  # only when there is no tool to call first
 
@@ -72,7 +76,9 @@ class Step:
     key: its name in the record ("Part 1 q2"). line: the words it is to say (with the
     greeting or the part's intro in front when it leads). check: the words that show it
     was said (a question, a card's topic). prep_s: silent preparation after it is said.
-    limit_s: the candidate's answer is cut this long after the window opens.
+    limit_s: the candidate's answer is cut this long after the window opens (a role: the
+    role-play ends this long after its opening line). reask: a silent candidate is asked
+    again once. brief, closing: a role's brief, and what ends it.
     """
 
     key: str
@@ -83,6 +89,9 @@ class Step:
     prep_s: float = 0.0
     limit_s: float | None = None
     tools: tuple[str, ...] = ()
+    reask: bool = True
+    brief: str = ""
+    closing: str = ""
 
 
 def exam_plan(exam) -> list[Step]:
@@ -100,11 +109,25 @@ def exam_plan(exam) -> list[Step]:
                               limit_s=None if prepared else part.long_turn_s))
             lead = []
             if prepared:
-                steps.append(Step(f"{part.name} long turn", part.name, StepKind.LONG_TURN, part.start_line,
-                                  check=part.start_line, limit_s=part.long_turn_s))
+                steps.append(_start(part, f"{part.name} long turn", part.long_turn_s))
+        elif part.role and part.prep_s > 0 and lead != [exam.greeting]:
+            # Reading time before a role-play: the intro is said, then the silence is held.
+            steps.append(Step(f"{part.name} intro", part.name, StepKind.QUESTION, " ".join(lead), check=lead[-1],
+                              prep_s=part.prep_s))
+            lead = []
         for number, question in enumerate(part.questions, 1):
-            steps.append(Step(f"{part.name} q{number}", part.name, StepKind.QUESTION, " ".join([*lead, question]),
-                              check=question))
+            key = f"{part.name} q{number}"
+            prep_s = part.question_prep_s
+            steps.append(Step(key, part.name, StepKind.QUESTION, " ".join([*lead, question]), check=question,
+                              prep_s=prep_s, limit_s=None if prep_s else part.answer_s, reask=part.reask))
+            lead = []
+            if prep_s:
+                steps.append(_start(part, f"{key} answer", part.answer_s))
+        if part.role:
+            role = part.role
+            steps.append(Step(f"{part.name} role", part.name, StepKind.ROLE, " ".join([*lead, role.opening_line]),
+                              check=role.opening_line, limit_s=role.time_s, brief=role.brief,
+                              closing=role.closing_line))
             lead = []
         if lead and lead != [exam.greeting]:  # an intro with nothing after it is still said
             steps.append(Step(f"{part.name} intro", part.name, StepKind.QUESTION, " ".join(lead), check=lead[-1]))
@@ -116,6 +139,12 @@ def exam_plan(exam) -> list[Step]:
     else:
         steps.append(Step("closing", last, StepKind.CLOSING, exam.closing_phrase, check=exam.closing_phrase))
     return steps
+
+
+def _start(part, key: str, limit_s: float | None) -> Step:
+    """The start line after a preparation: the candidate's timed answer begins."""
+    return Step(key, part.name, StepKind.LONG_TURN, part.start_line, check=part.start_line, limit_s=limit_s,
+                reask=part.reask)
 
 
 def content_words(text: str) -> list[str]:
@@ -169,6 +198,14 @@ class WithholdExaminer:
 
 
 @dataclass(frozen=True)
+class SealMarks:
+    """From the assessment's cue on, the candidate hears the closing phrase only (MarksGate);
+    False: the exam went back to a question."""
+
+    sealed: bool
+
+
+@dataclass(frozen=True)
 class PartBegins:
     part: str
 
@@ -185,6 +222,7 @@ class Phase(str, Enum):
     NOT_STARTED = "not_started"
     CUED = "cued"  # a cue is out for the step the examiner is to say next
     PREPARING = "preparing"
+    ROLE = "role"  # the model plays its role; the candidate leads
     DONE = "done"  # assessment or closing cued: the exam's end is exam_end's
 
 
@@ -201,12 +239,13 @@ class StepRecord:
     cues: int = 0
     prep_s: float | None = None
     long_turn_s: float | None = None
+    role_s: float | None = None
     skipped: str | None = None
 
     def entry(self) -> dict:
         out = {"step": self.step, "part": self.part, "kind": self.kind, "cued_s": self.cued_s,
                "asked_s": self.asked_s, "answered_s": self.answered_s, "cues": self.cues}
-        for name in ("prep_s", "long_turn_s", "skipped"):
+        for name in ("prep_s", "long_turn_s", "role_s", "skipped"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         return out
@@ -253,8 +292,11 @@ class ExamDirector:
         self._silences = 0  # re-asks of the step awaiting an answer
         self._last_turn_asked = False  # the examiner's last turn said the step it was cued
         self._held = False
+        self._sealed = False  # the assessment is cued: marks must not be heard
         self._reply_due: float | None = None  # a cue to answer at once is owed a turn by then
         self._reply_wait_s = REPLY_WAIT_S
+        self._examiner_busy = False  # a model turn has begun and not yet ended
+        self._role_began = 0.0
 
     # -- what happened
 
@@ -270,13 +312,14 @@ class ExamDirector:
         """The examiner's turn is over (its audio has ended); `said` is its transcript, `began`
         when it started (the director's clock; default: now)."""
         now = self._clock()
+        self._examiner_busy = False
         if self.phase is Phase.PREPARING:
             return [Note("examiner_withheld", {"text": said[:200]})] if said.strip() else []
         if not said.strip():
             return []
         self._reply_due = None
         if self.phase is not Phase.CUED:
-            return []
+            return []  # in a role-play any reply is the role's
         step, record = self.steps[self.cued], self.records[self.cued]
         if step.kind in (StepKind.ASSESSMENT, StepKind.CLOSING):
             return []
@@ -297,6 +340,14 @@ class ExamDirector:
             record.asked_s = self._t(began if began is not None else now)
         self._placed = None
         actions.append(Note("step_asked", {"step": step.key, "cues": record.cues}))
+        # A part begins when its first step is said, not when it is cued: the candidate may
+        # still be answering the last question of the part before (with its gate settings).
+        actions += self._begin_part(step.part, began if began is not None else now)
+        if step.kind is StepKind.ROLE:
+            # The candidate leads now; the role's time runs from its opening line.
+            self.phase, self._role_began = Phase.ROLE, now
+            self.answering, self._silence_due = self.cued, None
+            return actions + self._release() + [Note("role_started", {"step": step.key, "time_s": step.limit_s})]
         if step.prep_s > 0:
             self.phase = Phase.PREPARING
             self._prep_until = now + step.prep_s
@@ -310,6 +361,7 @@ class ExamDirector:
     def on_examiner_began(self) -> None:
         """The model has begun a turn (speech or a call): a cue to answer at once has its answer."""
         self._reply_due = None
+        self._examiner_busy = True
 
     def on_window(self, open_: bool) -> list:
         """The candidate's activity window opened or closed."""
@@ -323,6 +375,8 @@ class ExamDirector:
             self._silence_due = None
             record.answered_s.append([self._t(now), None])
             step = self.steps[self.answering]
+            if step.kind is StepKind.ROLE:
+                return []
             if step.limit_s and self._long_turn_until is None:
                 self._long_turn_until = now + step.limit_s
             return self._recheck_next(now)
@@ -338,6 +392,8 @@ class ExamDirector:
         now = self._clock()
         if self.phase is not Phase.PREPARING and (resend := self._check_reply(now)):
             return resend
+        if self.phase is Phase.ROLE:
+            return self._role_time(now)
         if self.phase is Phase.PREPARING and now >= self._prep_until:
             record = self.records[self.cued]
             record.prep_s = round(now - (self._prep_until - self.steps[self.cued].prep_s), 3)
@@ -364,18 +420,30 @@ class ExamDirector:
                 return [Note("silence_recue", {"step": self.steps[self.cued].key}),
                         *self._cue_step(self.cued, respond_now=True, now=now)]
             step = self.steps[self.answering]
-            if self._silences == 0:
+            if self._silences == 0 and step.reask:
                 self._silences = 1
                 question = step.check if step.kind is StepKind.QUESTION else step.line
                 # The step is the one cued again (even past the assessment's cue): said, it is
                 # answered, and the step after it is cued once more.
                 self.cued, self.phase = self.answering, Phase.CUED
-                return [Note("silence_reask", {"step": step.key}),
+                return [Note("silence_reask", {"step": step.key}), *self._seal(False),
                         *self._cue(step, f"say exactly \"{question}\"", respond_now=True, now=now)]
             self.records[self.answering].skipped = "no answer"
             return [Note("no_answer", {"step": step.key}),
                     *self._cue_step(self._next_index(self.answering, now), respond_now=True, now=now)]
         return []
+
+    def _role_time(self, now: float) -> list:
+        """The role-play's end: once its time is up and the model is not mid-reply, the next
+        step is cued with the role's closing line in front: at once if the candidate is
+        quiet, else for the end of what they are saying."""
+        step = self.steps[self.answering]
+        if now - self._role_began < step.limit_s or (self._examiner_busy and not self._window_open):
+            return []
+        self.records[self.answering].role_s = round(now - self._role_began, 3)
+        following = self._next_index(self.answering, now)
+        return [Note("role_ended", {"step": step.key, "after_s": self.records[self.answering].role_s}),
+                *self._cue_step(following, respond_now=not self._window_open, now=now, lead=step.closing)]
 
     # -- state others read
 
@@ -412,6 +480,19 @@ class ExamDirector:
             self.answering = index
             self._silences = 0
         self._silence_due = now + self._silence_reask_s
+
+    def _begin_part(self, part: str, at: float) -> list:
+        if part == self._part:
+            return []
+        self._part = part
+        self._part_started.setdefault(part, at)
+        return [PartBegins(part)]
+
+    def _seal(self, sealed: bool) -> list:
+        if sealed == self._sealed:
+            return []
+        self._sealed = sealed
+        return [SealMarks(sealed)]
 
     def _release(self) -> list:
         if not self._held:
@@ -468,19 +549,20 @@ class ExamDirector:
 
     def _cue_step(self, index: int, *, respond_now: bool, now: float, lead: str = "", again: bool = False) -> list:
         step = self.steps[index]
-        actions: list = []
-        if step.part != self._part:
-            self._part = step.part
-            self._part_started.setdefault(step.part, now)
-            actions.append(PartBegins(step.part))
+        actions: list = [] if self._part is not None else self._begin_part(step.part, now)
         self.cued = index
+        actions += self._seal(step.kind is StepKind.ASSESSMENT)
         if step.kind is StepKind.ASSESSMENT:
             self.phase = Phase.DONE
             what = f"the questions are over: call {' and '.join(step.tools)} once, silently, with your assessment."
             return actions + self._cue(step, what, respond_now=respond_now, now=now)
         self.phase = Phase.DONE if step.kind is StepKind.CLOSING else Phase.CUED
         line = f"{lead} {step.line}".strip()
-        return actions + self._cue(step, f"say exactly \"{line}\"", respond_now=respond_now, now=now, again=again)
+        what = f"say exactly \"{line}\""
+        if step.kind is StepKind.ROLE:
+            what = (f"play this role until a note tells you to stop. Role: {step.brief} Start by saying exactly "
+                    f"\"{line}\", then answer the candidate in role, briefly.")
+        return actions + self._cue(step, what, respond_now=respond_now, now=now, again=again)
 
     def _cue(self, step: Step, what: str, *, respond_now: bool, now: float, again: bool = False) -> list:
         record = self.records[self.steps.index(step)]
@@ -501,16 +583,20 @@ class ExamDirectorProcessor(FrameProcessor):
     """Carries out ExamDirector's actions; sits after the Live service and its guards.
 
     Cues and holds travel upstream (to the Live service and the turn gate); the examiner's
-    audio is dropped here while withheld. The director's clock is checked every tick_s.
+    audio is dropped here while withheld (the preparation), and once the assessment is
+    cued only the closing phrase passes (MarksGate): what is withheld goes downstream as
+    ExaminerWithheldFrame, to the record and the result's extraction. The director's clock
+    is checked every tick_s.
 
     Args:
         director: the ExamDirector.
+        closing_phrase: the exam's, for the marks gate.
         on_event: called with (kind, **fields) for cues and notes.
         on_plan: called with the plan entries whenever they change.
         tick_s, sleep: how often time is checked; sleep injected for tests.
     """
 
-    def __init__(self, *, director: ExamDirector, on_event: Callable[..., None] | None = None,
+    def __init__(self, *, director: ExamDirector, closing_phrase: str, on_event: Callable[..., None] | None = None,
                  on_plan: Callable[[list[dict]], None] | None = None, tick_s: float = 0.1,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, **kwargs):
         super().__init__(**kwargs)
@@ -527,6 +613,8 @@ class ExamDirectorProcessor(FrameProcessor):
         self._turn_over = False  # the model's turn ended; waiting for its audio to end
         self._began: float | None = None
         self._opening_actions: list = []  # what the first step asks besides its cue, once running
+        self.marks_gate = MarksGate(closing_phrase)
+        self._withheld_text = ""  # of the examiner's turn, for the record at its end
 
     def opening(self) -> str:
         """The first cue's text (the exam session sends it to start the model)."""
@@ -547,6 +635,18 @@ class ExamDirectorProcessor(FrameProcessor):
             await self._act(opening)
         if isinstance(frame, TTSAudioRawFrame) and downstream and self._withholding:
             return  # the preparation is silent
+        if downstream and self.marks_gate.sealed and isinstance(frame, (TTSAudioRawFrame, TTSTextFrame, LLMTextFrame)):
+            if isinstance(frame, TTSTextFrame):
+                self._said += frame.text
+                await self._gate(self.marks_gate.on_text(frame, frame.text))
+            else:
+                await self._gate(self.marks_gate.on_item(frame))
+            return
+        if isinstance(frame, TTSStartedFrame) and downstream:
+            await self._gate(self.marks_gate.on_turn_start())
+        elif isinstance(frame, TTSStoppedFrame) and downstream:
+            await self._gate(self.marks_gate.on_turn_end())
+            self._record_withheld()
         await self.push_frame(frame, direction)
         if isinstance(frame, LLMFullResponseStartFrame) and downstream:
             self.director.on_examiner_began()
@@ -570,6 +670,20 @@ class ExamDirectorProcessor(FrameProcessor):
         elif isinstance(frame, FunctionCallInProgressFrame) and downstream:
             self.director.on_examiner_began()
             self._said = ""
+
+    async def _gate(self, actions: list) -> None:
+        for action in actions:
+            if isinstance(action, Play):
+                for item in action.items:
+                    await self.push_frame(item, FrameDirection.DOWNSTREAM)
+            elif isinstance(action, Withhold):
+                self._withheld_text += action.text
+                await self.push_frame(ExaminerWithheldFrame(text=action.text, first=action.first))
+
+    def _record_withheld(self) -> None:
+        if self._withheld_text.strip():
+            self._on_event("examiner_withheld", reason="assessment", text=self._withheld_text.strip()[:500])
+        self._withheld_text = ""
 
     async def _maybe_turn_over(self) -> None:
         if not self._turn_over or (self._speaking and not self._withholding):
@@ -598,6 +712,9 @@ class ExamDirectorProcessor(FrameProcessor):
                                       FrameDirection.UPSTREAM)
             elif isinstance(action, WithholdExaminer):
                 self._withholding = action.withhold
+            elif isinstance(action, SealMarks):
+                self._on_event("marks_sealed", sealed=action.sealed)
+                await self._gate(self.marks_gate.seal(action.sealed))
             elif isinstance(action, PartBegins):
                 self._on_event("exam_part", name=action.part)
                 await self.push_frame(ExamPartFrame(part=action.part), FrameDirection.UPSTREAM)

@@ -13,6 +13,7 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from viva.errors import BadInput
+from viva.scoring import ScoreRule, check_scores
 from viva.yamlfile import Places, format_key_path, read_document, validate
 
 
@@ -33,13 +34,32 @@ class CueCard(Strict):
         return f"Your topic is: {self.topic} You should say: {'; '.join(self.points)}."
 
 
+class Role(Strict):
+    """A part in which the examiner model plays someone the candidate talks to (a patient,
+    a shopkeeper) from a brief, for a set time; the candidate leads."""
+
+    brief: str = Field(description="who the model plays, in the second person; it answers from this")
+    opening_line: str = Field(description="what the role says first")
+    time_s: float = Field(gt=0, description="how long the role-play runs from the opening line")
+    closing_line: str = Field(default="Thank you. That is the end of the role-play.",
+                              description="said, in front of the next step, when the time is up")
+
+    @field_validator("brief")
+    @classmethod
+    def _no_double_quotes(cls, value: str) -> str:
+        if '"' in value:
+            raise ValueError("a role's brief may not contain double quotes (the cue quotes the opening line)")
+        return " ".join(value.split())
+
+
 class ExamPart(Strict):
     """One part of the exam, asked in order."""
 
     name: str
     intro: str | None = None
     cue_card: CueCard | None = None
-    prep_s: float = Field(default=0, ge=0, description="silent preparation after the cue card")
+    prep_s: float = Field(default=0, ge=0, description="silent preparation after the cue card, or reading "
+                          "time after the intro of a part with a role")
     long_turn_s: float | None = Field(default=None, gt=0, description="time allowed for the long turn")
     questions: list[str] = Field(default_factory=list)
     duration_min: tuple[float, float] | None = Field(default=None, description="planned minutes, low and high; "
@@ -48,6 +68,13 @@ class ExamPart(Strict):
                             "stop you. I'll tell you when the time is up. Can you start speaking now, please?",
                             description="said when the preparation is over")
     time_up_line: str = Field(default="Thank you.", description="said when the long turn is cut at its limit")
+    answer_s: float | None = Field(default=None, gt=0, description="each answer to a question of this part "
+                                   "is cut at this limit (a hard cut; time_up_line leads the next step)")
+    question_prep_s: float = Field(default=0, ge=0, description="silent preparation after each question; then "
+                                   "start_line is said and the answer is timed")
+    reask: bool = Field(default=True, description="a candidate silent after a question is asked it once more; "
+                        "false: the next one follows (an item said once)")
+    role: Role | None = Field(default=None, description="the examiner plays a role, after the part's questions")
 
 
 class ToolSpec(Strict):
@@ -83,6 +110,13 @@ class ExamConfig(Strict):
         default="The candidate has joined and is ready. Please begin the exam.",
         description="the text that starts the examiner (sent once, when the session begins)",
     )
+    scores: list[ScoreRule] = Field(default_factory=list, description="derived scores viva computes by rule "
+                                    "from the tool's marks (viva/scoring.py)")
+
+    @model_validator(mode="after")
+    def _scores_name_known_marks(self) -> "ExamConfig":
+        check_scores(self.scores, self.tools)
+        return self
 
     @property
     def required_tools(self) -> list[ToolSpec]:

@@ -17,8 +17,10 @@ CUE_RULES = (
     "sends you a note that begins \"[Exam system]\". A note is for you alone: never read it aloud and never "
     "mention it. Do what the latest note says, and nothing more, when the candidate has finished speaking (or "
     "at once, when the note says \"Now:\"). When it says: say exactly \"...\", say those words, word for word, "
-    "as your whole turn. When it says: call a function, call it once, silently, and say nothing. Never ask a "
-    "question you were not given, never add a second question, and never speak while the candidate prepares."
+    "as your whole turn. When it says: call a function, call it once, silently, and say nothing. When it says: "
+    "play this role, say its first line, then answer the candidate as that person, briefly, until the next note. "
+    "Never ask a question you were not given, never add a second question, and never speak while the candidate "
+    "prepares."
 )
 
 
@@ -52,6 +54,14 @@ def structure(exam: ExamConfig) -> str:
             said.append(f"{part.prep_s:g} s of silent preparation")
         if part.long_turn_s:
             said.append(f"the candidate talks for up to {part.long_turn_s:g} s")
+        if part.question_prep_s:
+            said.append(f"{part.question_prep_s:g} s of silent preparation before each answer")
+        if part.answer_s:
+            said.append(f"each answer is stopped at {part.answer_s:g} s")
+        if not part.reask:
+            said.append("each item is said once")
+        if part.role:
+            said.append(f"a role-play of {part.role.time_s:g} s in which you play someone the candidate talks to")
         out.append(f"- {part.name}: {', '.join(said) or 'as cued'}.")
     return "\n".join(out)
 

@@ -7,6 +7,8 @@ from pipecat.frames.frames import (
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     TTSAudioRawFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
     TTSTextFrame,
 )
 from pipecat.tests.utils import run_test
@@ -19,13 +21,14 @@ from processors.exam_director import (
     HoldCandidate,
     Note,
     PartBegins,
+    SealMarks,
     StepKind,
     WithholdExaminer,
     asked,
     director_for,
     exam_plan,
 )
-from processors.exam_frames import CandidateHoldFrame, ExamCueFrame, ExamPartFrame
+from processors.exam_frames import CandidateHoldFrame, ExamCueFrame, ExaminerWithheldFrame, ExamPartFrame
 from tests.helpers import FakeClock
 from viva.config import load_config
 
@@ -234,7 +237,9 @@ def test_a_part_past_its_upper_bound_gives_way_to_the_next_part(ielts, clock):
     clock.t = 5 * 60 + 1  # Part 1's five minutes are over when q2 has been asked
     actions = d.on_examiner_turn(d.steps[1].line)
     (cue,) = cues(actions)
-    assert cue.step == "Part 2 cue card" and PartBegins("Part 2") in actions
+    # Part 2 begins when its card is said: Part 1's last answer keeps Part 1's gate settings.
+    assert cue.step == "Part 2 cue card" and not [a for a in actions if isinstance(a, PartBegins)]
+    assert PartBegins("Part 2") in d.on_examiner_turn(d.steps[8].line)
     plan = {e["step"]: e for e in d.plan_entries()}
     assert plan["Part 1 q3"]["skipped"] == "part_time_up" and plan["Part 1 q8"]["skipped"] == "part_time_up"
 
@@ -260,11 +265,18 @@ def test_past_the_exam_limit_the_next_step_is_the_assessment(ielts, clock):
 # -- the processor
 
 
-async def test_the_processor_cues_upstream_and_withholds_the_examiner_during_the_preparation(ielts):
+def processor_of(exam) -> tuple[FakeClock, ExamDirector, ExamDirectorProcessor, list]:
+    """A director on a fake clock inside its processor, and the events the processor records."""
     clock = FakeClock(0.0)
-    d = director(ielts, clock)
+    d = director(exam, clock)
     events = []
-    processor = ExamDirectorProcessor(director=d, on_event=lambda kind, **f: events.append((kind, f)))
+    processor = ExamDirectorProcessor(director=d, closing_phrase=exam.closing_phrase,
+                                      on_event=lambda kind, **f: events.append((kind, f)))
+    return clock, d, processor, events
+
+
+async def test_the_processor_cues_upstream_and_withholds_the_examiner_during_the_preparation(ielts):
+    clock, d, processor, events = processor_of(ielts)
     opening = processor.opening()
     assert opening.startswith("[Exam system] Now:") and d.steps[0].line in opening
     ask_through(d, clock, "Part 2 cue card")
@@ -280,10 +292,11 @@ async def test_the_processor_cues_upstream_and_withholds_the_examiner_during_the
         frames_to_send=[*turn(card), audio, *turn("Take your time.")],
         expected_down_frames=[LLMFullResponseStartFrame, TTSTextFrame, LLMFullResponseEndFrame,
                               LLMFullResponseStartFrame, TTSTextFrame, LLMFullResponseEndFrame],  # no audio
-        expected_up_frames=[ExamPartFrame, CandidateHoldFrame],
+        expected_up_frames=[ExamPartFrame, ExamPartFrame, CandidateHoldFrame],
     )
     assert up[0].part == "Part 1"  # the opening's, once the pipeline runs
-    assert up[1].hold and up[1].reason == "preparation"
+    assert up[1].part == "Part 2"  # when the card is said
+    assert up[2].hold and up[2].reason == "preparation"
     kinds = [kind for kind, _ in events]
     assert "examiner_withheld" in kinds and kinds.count("cue") == 1  # only the opening
 
@@ -291,7 +304,7 @@ async def test_the_processor_cues_upstream_and_withholds_the_examiner_during_the
 async def test_the_processor_places_the_next_cue_when_the_examiner_turn_has_ended(ielts):
     clock = FakeClock(0.0)
     d = director(ielts, clock)
-    processor = ExamDirectorProcessor(director=d)
+    processor = ExamDirectorProcessor(director=d, closing_phrase=ielts.closing_phrase)
     processor.opening()
     down, up = await run_test(
         processor,
@@ -314,3 +327,159 @@ def test_a_silence_after_the_last_question_asks_it_again_then_the_assessment_is_
     assert again.step == "Part 3 q5" and again.respond_now
     actions = d.on_examiner_turn(ielts.parts[2].questions[4])
     assert [c.step for c in cues(actions)] == ["assessment"]  # the exam goes on to its end
+
+
+def seals(actions) -> list[bool]:
+    return [a.sealed for a in actions if isinstance(a, SealMarks)]
+
+
+def test_the_assessment_cue_seals_the_examiner_and_a_reask_opens_it_again(ielts, clock):
+    d = director(ielts, clock, silence_reask_s=10)
+    d.start()
+    ask_through(d, clock, "Part 3 q5")
+    actions = d.on_examiner_turn(d.steps[d.cued].line)
+    assert cues(actions)[0].step == "assessment" and seals(actions) == [True]
+    clock.t += 10.1
+    actions = d.tick()  # the candidate said nothing: the question is asked again, and heard
+    assert cues(actions)[0].step == "Part 3 q5" and seals(actions) == [False]
+    actions = d.on_examiner_turn(ielts.parts[2].questions[4])
+    assert seals(actions) == [True]
+
+
+async def test_the_processor_lets_only_the_closing_through_once_the_assessment_is_cued(ielts):
+    clock, d, processor, events = processor_of(ielts)
+    processor.opening()
+    ask_through(d, clock, "Part 3 q5")
+    await processor._act(d.on_examiner_turn(d.steps[d.cued].line))  # the assessment is cued: sealed
+    assert processor.marks_gate.sealed
+
+    def audio():
+        return TTSAudioRawFrame(audio=b"\1" * 960, sample_rate=24000, num_channels=1)
+
+    marks = [TTSStartedFrame(), audio(), TTSTextFrame(text="Fluency and coherence six,", aggregated_by="word"),
+             audio(), TTSTextFrame(text=" pronunciation seven.", aggregated_by="word"), TTSStoppedFrame()]
+    closing = [TTSStartedFrame(), audio(), TTSTextFrame(text="Thank you.", aggregated_by="word"), audio(),
+               TTSTextFrame(text=" That is the end of the Speaking test.", aggregated_by="word"), TTSStoppedFrame()]
+    down, _ = await run_test(
+        processor,
+        frames_to_send=[*marks, *closing],
+        expected_down_frames=[TTSStartedFrame, ExaminerWithheldFrame, ExaminerWithheldFrame, TTSStoppedFrame,
+                              TTSStartedFrame, TTSAudioRawFrame, TTSTextFrame, TTSAudioRawFrame, TTSTextFrame,
+                              TTSStoppedFrame],
+        expected_up_frames=[ExamPartFrame],
+    )
+    assert down[1].first and down[1].text + down[2].text == "Fluency and coherence six, pronunciation seven."
+    withheld = [f for kind, f in events if kind == "examiner_withheld"]
+    assert withheld == [{"reason": "assessment", "text": "Fluency and coherence six, pronunciation seven."}]
+
+
+# -- timed answers, items said once, role-play (other formats, from the config alone)
+
+
+def exam_of(*parts, tools=True):
+    from viva.config import ExamConfig
+
+    tool = [{"name": "record_assessment", "description": "marks",
+             "parameters": {"type": "object", "properties": {"mark": {"type": "integer"}}}}]
+    return ExamConfig.model_validate({"name": "t", "greeting": "Hello.", "system_prompt": "Examiner.",
+                                      "closing_phrase": "That is the end of the test.", "parts": list(parts),
+                                      "tools": tool if tools else []})
+
+
+def test_a_question_with_preparation_is_held_silent_then_started_and_its_answer_cut_at_the_limit(clock):
+    exam = exam_of({"name": "Task", "questions": ["Which do you prefer, cities or towns?"],
+                    "question_prep_s": 15, "answer_s": 45, "start_line": "Begin speaking now."})
+    d = director(exam, clock)
+    assert [s.key for s in d.steps] == ["Task q1", "Task q1 answer", "assessment"]
+    d.start()
+    actions = d.on_examiner_turn("Hello. Which do you prefer, cities or towns?")
+    assert HoldCandidate(True, "preparation") in actions and not cues(actions)
+    clock.t += 15
+    (start,) = cues(d.tick())
+    assert start.step == "Task q1 answer" and start.respond_now and "Begin speaking now." in start.text
+    d.on_examiner_turn("Begin speaking now.")
+    d.on_window(True)
+    clock.t += 44.9
+    assert not cues(d.tick())
+    clock.t += 0.2
+    actions = d.tick()
+    assert "long_turn_cut" in notes(actions) and HoldCandidate(True, "long_turn_limit", cut=True) in actions
+    assert cues(actions)[0].step == "assessment"
+
+
+def test_an_item_said_once_is_not_asked_again_when_the_candidate_is_silent(clock):
+    exam = exam_of({"name": "Repeat", "questions": ["The library opens at nine.", "Bring your student card."],
+                    "answer_s": 12, "reask": False})
+    d = director(exam, clock, silence_reask_s=10)
+    d.start()
+    d.on_examiner_turn("Hello. The library opens at nine.")
+    clock.t += 10.1
+    actions = d.tick()
+    assert notes(actions) == ["no_answer"] and cues(actions)[0].step == "Repeat q2"
+
+
+ROLE = {"brief": "You are Mr Jones, 58. You have had chest pain for three days.",
+        "opening_line": "Hello, doctor.", "time_s": 60, "closing_line": "Thank you, that is the time."}
+
+
+def role_exam():
+    return exam_of({"name": "Consultation", "intro": "You have five minutes to read the scenario.", "prep_s": 300,
+                    "role": ROLE},
+                   {"name": "Questions", "questions": ["What is your most likely diagnosis?"]})
+
+
+def test_a_role_play_is_cued_with_its_brief_after_the_reading_time_and_the_candidate_leads(clock):
+    d = director(role_exam(), clock)
+    assert [s.key for s in d.steps] == ["Consultation intro", "Consultation role", "Questions q1", "assessment"]
+    d.start()
+    actions = d.on_examiner_turn("Hello. You have five minutes to read the scenario.")
+    assert HoldCandidate(True, "preparation") in actions
+    clock.t += 300
+    (cue,) = cues(d.tick())
+    assert cue.respond_now and "play this role" in cue.text and ROLE["brief"] in cue.text
+    assert 'Start by saying exactly "Hello, doctor."' in cue.text
+    d.on_examiner_began()
+    actions = d.on_examiner_turn("Hello, doctor.")
+    assert "role_started" in notes(actions) and not cues(actions)
+    for _ in range(5):  # the candidate asks, the patient answers: nothing is cued meanwhile
+        d.on_window(True)
+        clock.t += 4
+        d.on_window(False)
+        d.on_examiner_began()
+        clock.t += 3
+        assert not cues(d.tick())
+        assert d.on_examiner_turn("It started three days ago.") == []
+    assert d.phase.value == "role"
+
+
+def in_role(clock) -> ExamDirector:
+    """A director whose role-play has just begun (the reading time over, the opening line said)."""
+    d = director(role_exam(), clock)
+    d.start()
+    d.on_examiner_turn("Hello. You have five minutes to read the scenario.")
+    clock.t += 300
+    d.tick()
+    d.on_examiner_turn("Hello, doctor.")
+    return d
+
+
+def test_the_role_play_ends_at_its_time_at_once_when_quiet_and_never_over_the_examiner(clock):
+    d = in_role(clock)
+    clock.t += 59
+    d.on_examiner_began()  # the patient is answering when the time comes
+    clock.t += 2
+    assert not cues(d.tick())
+    d.on_examiner_turn("No, nothing else.")
+    actions = d.tick()
+    (cue,) = cues(actions)
+    assert "role_ended" in notes(actions) and cue.step == "Questions q1" and cue.respond_now
+    assert '"Thank you, that is the time. What is your most likely diagnosis?"' in cue.text
+    assert d.records[1].role_s == 61.0
+
+
+def test_a_role_play_whose_time_ends_while_the_candidate_speaks_is_closed_at_their_answer(clock):
+    d = in_role(clock)
+    d.on_window(True)
+    clock.t += 61
+    (cue,) = cues(d.tick())
+    assert cue.step == "Questions q1" and not cue.respond_now  # for the end of what they are saying
