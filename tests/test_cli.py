@@ -113,8 +113,9 @@ def test_report_renders_a_record_again_and_refuses_a_folder_without_one(tmp_path
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "s1" / "report.html").read_text()
     assert "Exam &lt;1&gt;" in page and "<svg" in page
-    missing = run_viva("report", tmp_path)
-    assert missing.returncode == 2 and "session.json: no such file" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    missing = run_viva("report", tmp_path / "empty")
+    assert missing.returncode == 2 and "no session records" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
 
 

@@ -1,12 +1,19 @@
-"""report.html: escaping, the timeline's geometry, partial records, write_report and its errors."""
+"""report.html and index.html: escaping, the timeline's geometry, the player and its times, the
+scores, partial records, write_report / write_reports and `viva report`'s errors."""
 
 import json
 import re
+import subprocess
+import sys
+import wave
 
+import numpy as np
 import pytest
 
+from tests.conftest import ROOT
 from viva.errors import BadInput
-from viva.report import PLOT_LEFT, PLOT_WIDTH, render_report, write_report
+from viva.report import (PLOT_LEFT, PLOT_WIDTH, RECORDING_OFFSET_S, audio_time, render_report, write_report,
+                         write_reports)
 
 POINT_TYPES = [
     "noise_rejected", "stall_detected", "nudge_sent", "tool_call", "tool_result", "tool_fallback",
@@ -65,7 +72,8 @@ def expected_x(t: float, span: float) -> float:
 
 def test_transcript_text_is_escaped():
     page = render_report(full_record())
-    assert "<script>" not in page
+    assert page.count("<script") == 1  # the page's own, at its end
+    assert "alert(1)" not in page.split("<script>")[-1]
     assert "Tell me about &lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "Fish &amp; chips, &quot;quoted&quot; and &#x27;single&#x27;" in page
 
@@ -127,12 +135,16 @@ def test_each_point_event_gets_a_marker_titled_with_its_type():
     assert not {"activity_start", "examiner_audio_end"} & {kind for kind, *_ in markers}
 
 
-def test_report_is_self_contained():
-    page = render_report(full_record())
-    assert "<svg" in page and "<style>" in page
-    assert not re.search(r'<(script|link|img)\b', page)
-    assert not re.search(r'(src|href)=', page)
-    assert "url(" not in page and "@import" not in page
+def test_report_is_self_contained_but_for_its_recording():
+    for recording in (False, True):
+        page = render_report(full_record(), recording=recording)
+        assert "<svg" in page and "<style>" in page
+        assert not re.search(r'<(link|img|iframe|object|embed)\b', page)
+        assert re.findall(r"<script\b[^>]*>", page) == ["<script>"]  # inline, nothing loaded
+        # the one reference: the record's own recording, relative
+        assert re.findall(r'\b(src|href)=', page) == (["src"] if recording else [])
+        assert "url(" not in page and "@import" not in page and "fetch(" not in page
+        assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", page)
 
 
 def test_partial_record_renders_and_says_what_is_missing():
@@ -195,3 +207,296 @@ def test_the_timeline_shows_the_parts_and_the_preparation_from_the_plan():
     assert 'data-part="Part 2"' in page
     (prep,) = rects(page, "preparation")
     assert (prep["data-start"], prep["data-end"]) == (42, 44)
+
+
+# -- the recording: the player, and where each line and mark plays from
+
+
+def write_wav(path, seconds: float, *, rate: int = 16000) -> None:
+    """A stereo 16-bit WAV like recording.wav: a quiet tone, so it is real audio."""
+    samples = (np.sin(np.arange(int(seconds * rate)) * 2 * np.pi * 440 / rate) * 3000).astype("<i2")
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(np.repeat(samples, 2).tobytes())
+
+
+def seek_times(page: str, pattern: str) -> list[float]:
+    return [float(t) for t in re.findall(pattern, page)]
+
+
+def test_the_player_plays_the_records_own_recording(tmp_path):
+    (tmp_path / "session.json").write_text(json.dumps(full_record()), encoding="utf-8")
+    write_wav(tmp_path / "recording.wav", 1.0)
+    page = write_report(tmp_path).read_text(encoding="utf-8")
+    [audio] = re.findall(r"<audio\b[^>]*>", page)
+    assert 'src="recording.wav"' in audio and " controls" in audio and 'id="recording"' in audio
+    assert "No recording" not in page
+
+
+@pytest.mark.parametrize("wav", [None, b"", b"RIFF"])
+def test_without_a_recording_the_page_says_so_instead_of_a_player(tmp_path, wav):
+    (tmp_path / "session.json").write_text(json.dumps(full_record()), encoding="utf-8")
+    if wav is not None:
+        (tmp_path / "recording.wav").write_bytes(wav)  # empty: a session that crashed at once
+    page = write_report(tmp_path).read_text(encoding="utf-8")
+    assert "<audio" not in page
+    assert "No recording: there is no recording.wav" in page
+
+
+def test_audio_time_is_the_record_time_less_the_recordings_offset():
+    assert RECORDING_OFFSET_S == 0.0  # see viva/report.py: both clocks start together
+    for t in (0.0, 1.234, 99.5):
+        assert audio_time(t) == max(0.0, t - RECORDING_OFFSET_S)
+
+
+def test_a_record_time_is_the_same_moment_in_the_recording(tmp_path):
+    """What RECORDING_OFFSET_S = 0 rests on: a record and a recorder made at the same clock
+    reading (as viva/exam_session.py makes them) put an event and the audio that arrived with
+    it at the same second of recording.wav."""
+    from viva.record import SessionRecord
+    from viva.recording import LEFT, RIGHT, StereoRecorder
+
+    now = [100.0]
+    record = SessionRecord(directory=tmp_path, session_id="s", config="c", exam="e", llm="l", clock=lambda: now[0])
+    recorder = StereoRecorder(tmp_path / "recording.wav", clock=lambda: now[0])
+    rate, chunk = 16000, 320  # 20 ms
+    for step in range(400):  # 8 s; the examiner speaks from 3.0 s for 1 s, the candidate from 5.5 s
+        now[0] = 100.0 + (step + 1) * chunk / rate
+        t = (step + 1) * chunk / rate
+        recorder.add(RIGHT, np.full(chunk, 1000 if 3.0 < t <= 4.0 else 0, np.int16))
+        recorder.add(LEFT, np.full(chunk, 1000 if 5.5 < t <= 6.5 else 0, np.int16))
+        if abs(t - 3.0) < 1e-9:
+            record.event("examiner_audio_start")
+        if abs(t - 5.5) < 1e-9:
+            record.event("activity_start")
+    recorder.close()
+    with wave.open(str(tmp_path / "recording.wav")) as wav:
+        frames = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").reshape(-1, 2)
+    for kind, channel in (("examiner_audio_start", RIGHT), ("activity_start", LEFT)):
+        [t_s] = [e["t_s"] for e in record.data["events"] if e["type"] == kind]
+        first = np.flatnonzero(frames[:, channel])[0] / rate
+        assert audio_time(t_s) == pytest.approx(first, abs=0.001)
+
+
+def test_transcript_lines_carry_their_start_on_the_recording():
+    record = full_record()
+    record["transcript"].append({"role": "candidate", "start_s": 45.123, "end_s": 70.0, "text": "later"})
+    record["transcript"].append({"role": "candidate", "start_s": None, "end_s": None, "text": "no time"})
+    page = render_report(record, recording=True)
+    rows = re.findall(r'<tr class="(?:examiner|candidate)"([^>]*)><td class="role">', page)
+    assert len(rows) == 4
+    starts = [float(m.group(1)) if (m := re.search(r'data-t="([^"]+)"', attrs)) else None for attrs in rows]
+    assert starts == [pytest.approx(audio_time(t)) if t is not None else None for t in (0.0, 12.0, 45.123, None)]
+
+
+def test_every_timeline_mark_carries_its_time_on_the_recording():
+    record = full_record()
+    page = render_report(record, recording=True)
+    for lane in ("examiner", "candidate"):
+        for tag in re.findall(r'<rect class="' + lane + r'[^"]*"[^>]*>', page):
+            start = float(re.search(r'data-start="([^"]+)"', tag).group(1))
+            assert float(re.search(r'data-t="([^"]+)"', tag).group(1)) == pytest.approx(audio_time(start))
+    marks = re.findall(r'<g class="marker [^"]*" data-type="[^"]+" data-t="([^"]+)">', page)
+    expected = sorted(audio_time(e["t_s"]) for e in record["events"] if e["type"] in POINT_TYPES)
+    assert sorted(float(t) for t in marks) == pytest.approx(expected)
+
+
+def prep_record() -> dict:
+    """A session with parts, a preparation and a long turn cut at its limit (as the exam director writes them)."""
+    record = full_record()
+    record["plan"] = [
+        {"step": "Part 1 q1", "part": "Part 1", "kind": "question", "cued_s": 1.0, "asked_s": 1.5,
+         "answered_s": [[12.0, 30.0]], "cues": 1},
+        {"step": "Part 2 cue card", "part": "Part 2", "kind": "cue_card", "cued_s": 30.0, "asked_s": 32.0,
+         "answered_s": [], "cues": 1, "prep_s": 12.0},
+        {"step": "Part 2 long turn", "part": "Part 2", "kind": "long_turn", "cued_s": 40.0, "asked_s": 41.0,
+         "answered_s": [[45.0, 70.0]], "cues": 1, "long_turn_s": 25.0},
+        {"step": "Part 1", "kind": "part", "start_s": 1.0, "end_s": 30.0, "duration_s": 29.0},
+        {"step": "Part 2", "kind": "part", "start_s": 30.0, "end_s": None, "duration_s": None},
+    ]
+    record["events"] += [
+        {"t_s": 1.0, "type": "exam_part", "name": "Part 1"}, {"t_s": 30.0, "type": "exam_part", "name": "Part 2"},
+        {"t_s": 32.5, "type": "preparation_started", "step": "Part 2 cue card", "prep_s": 12.0},
+        {"t_s": 44.5, "type": "preparation_ended", "step": "Part 2 cue card", "prep_s": 12.0},
+        {"t_s": 69.0, "type": "long_turn_cut", "step": "Part 2 long turn", "after_s": 24.0},
+    ]
+    return record
+
+
+def test_parts_preparation_and_long_turn_are_labelled_spans():
+    page = render_report(prep_record(), recording=True)
+    [(part1, part2)] = [rects(page, "part")]
+    assert (part1["x"], part1["width"]) == (pytest.approx(expected_x(1, 100)), pytest.approx(29 / 100 * PLOT_WIDTH))
+    assert part2["x"] + part2["width"] == pytest.approx(expected_x(100, 100))  # the last runs to the end
+    [prep] = rects(page, "preparation")
+    [long_turn] = rects(page, "long_turn")
+    assert (prep["data-start"], prep["data-end"]) == (32.5, 44.5)
+    assert (long_turn["data-start"], long_turn["data-end"]) == (45, 70)
+    assert long_turn["x"] == pytest.approx(expected_x(45, 100))
+    for label in ("Part 1", "Part 2"):
+        assert re.search(r'<text class="part"[^>]*>' + label + "</text>", page)
+    for label in ("preparation", "long turn"):
+        assert re.search(r'<text class="timer"[^>]*>' + label + "</text>", page)
+    assert "long turn (Part 2 long turn) 45.00–70.00 s, cut at its limit" in page
+    # a preparation too short for its name at this scale gets the short one
+    record = prep_record()
+    record["events"][-2]["t_s"] = 37.5
+    assert re.search(r'<text class="timer"[^>]*>prep</text>', render_report(record))
+    for kind, t in (("part", 1.0), ("part", 30.0), ("preparation", 32.5), ("long_turn", 45.0)):
+        assert re.search(r'<rect class="' + kind + r'[^"]*"[^>]*data-t="' + f"{audio_time(t):.3f}" + '"', page)
+
+
+def test_parts_come_from_exam_part_events_when_there_is_no_plan():
+    record = prep_record()
+    del record["plan"]
+    bands = rects(render_report(record), "part")
+    assert [(b["x"], b["width"]) for b in bands] == [
+        (pytest.approx(expected_x(1, 100)), pytest.approx(29 / 100 * PLOT_WIDTH)),
+        (pytest.approx(expected_x(30, 100)), pytest.approx(70 / 100 * PLOT_WIDTH))]
+
+
+# -- derived scores beside the model's marks
+
+SCORES = [
+    {"name": "speaking_band", "label": "Speaking band", "value": 6.5, "rule": "mean, floor_half",
+     "of": {"fluency_coherence": 6.5, "lexical_resource": 7}, "official": True,
+     "source": "IELTS: the four criteria are equally weighted"},
+    {"name": "cefr", "label": "CEFR level", "value": "B2", "position": 4, "rule": "band table",
+     "of": {"speaking_band": 6.5}, "official": False, "source": "an approximate alignment of bands to CEFR"},
+    {"name": "pronunciation_band", "label": "Pronunciation", "value": None, "rule": "as given",
+     "of": {}, "official": False, "source": "the model's mark", "missing": ["pronunciation"]},
+]
+
+
+def test_scores_are_shown_with_rule_and_whether_it_is_official():
+    record = full_record()
+    record["scores"] = SCORES
+    page = render_report(record)
+    marks = page.split('<div class="marks">')[1].split("</div>")[0]
+    assert "overall_band" in marks.split('<section class="derived">')[0]  # the model's marks, beside
+    rows = dict(re.findall(r'<tr data-score="([^"]+)">(.*?)</tr>', marks))
+    assert list(rows) == ["speaking_band", "cefr", "pronunciation_band"]
+    assert "<th>Speaking band</th>" in rows["speaking_band"] and ">6.5<" in rows["speaking_band"]
+    assert "mean, floor_half" in rows["speaking_band"] and '<span class="official">official</span>' in rows["speaking_band"]
+    assert "IELTS: the four criteria are equally weighted" in rows["speaking_band"]
+    assert "fluency_coherence 6.5, lexical_resource 7" in rows["speaking_band"]
+    assert "B2 (position 4)" in rows["cefr"] and '<span class="approximate">approximate</span>' in rows["cefr"]
+    assert "an approximate alignment of bands to CEFR" in rows["cefr"]
+    assert "no value: missing pronunciation" in rows["pronunciation_band"]
+
+
+def test_a_record_without_scores_still_renders():
+    page = render_report(full_record())
+    assert "no derived scores in this record" in page and "overall_band" in page
+    assert "not a list" in render_report({**full_record(), "scores": "not a list"})
+
+
+# -- a folder of records: index.html, and `viva report`
+
+
+def records_folder(tmp_path) -> list[str]:
+    """tmp_path/sessions with three records (one with scores and a recording) and a folder that is not one."""
+    names = []
+    for i, outcome in enumerate(("completed", "failed", "aborted")):
+        record = full_record()
+        record.update(session_id=f"2026112{i}-101500-ab1{i}", outcome=outcome, end_reason=f"reason {i}",
+                      exam=f"Exam {i} & co", config=f"configs/exam_{i}.yaml", result_source=f"source_{i}")
+        if i == 0:
+            record["scores"] = SCORES
+        folder = tmp_path / "sessions" / record["session_id"]
+        folder.mkdir(parents=True)
+        (folder / "session.json").write_text(json.dumps(record), encoding="utf-8")
+        names.append(folder.name)
+    write_wav(tmp_path / "sessions" / names[0] / "recording.wav", 0.5)
+    (tmp_path / "sessions" / "emulator-logs").mkdir()
+    return names
+
+
+def test_a_folder_of_records_gets_each_report_and_an_index(tmp_path):
+    names = records_folder(tmp_path)
+    index = write_reports(tmp_path / "sessions")
+    assert index == tmp_path / "sessions" / "index.html"
+    page = index.read_text(encoding="utf-8")
+    rows = re.findall(r'<tr data-folder="([^"]+)">(.*?)</tr>', page)
+    assert [name for name, _ in rows] == names
+    for i, (name, row) in enumerate(rows):
+        assert f"Exam {i} &amp; co" in row and f"configs/exam_{i}.yaml" in row and f"reason {i}" in row
+        assert f"source_{i}" in row and ("completed", "failed", "aborted")[i] in row
+        [href] = re.findall(r'href="([^"]+)"', row)
+        assert href == f"{name}/report.html"
+        assert (index.parent / href).is_file()
+    assert "Speaking band 6.5<" in rows[0][1] and "CEFR level B2 ≈" in rows[0][1]
+    assert "none" in rows[1][1]
+    assert "<audio" in (index.parent / names[0] / "report.html").read_text(encoding="utf-8")
+    assert "<audio" not in (index.parent / names[1] / "report.html").read_text(encoding="utf-8")
+    assert not (index.parent / "emulator-logs" / "report.html").exists()
+
+
+def viva_report(path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "viva.cli", "report", str(path)], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+
+
+def test_viva_report_keeps_rendering_one_record(tmp_path):
+    (tmp_path / "session.json").write_text(json.dumps(full_record()), encoding="utf-8")
+    result = viva_report(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "report.html")
+    assert not (tmp_path / "index.html").exists()
+
+
+def test_viva_report_of_a_folder_writes_the_index(tmp_path):
+    records_folder(tmp_path)
+    result = viva_report(tmp_path / "sessions")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "sessions" / "index.html")
+
+
+def one_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    return line
+
+
+def test_viva_report_bad_input_is_one_line_and_exit_2(tmp_path):
+    assert one_line(viva_report(tmp_path / "nowhere")) == f"viva: {tmp_path / 'nowhere'}: no such folder"
+    (tmp_path / "empty" / "logs").mkdir(parents=True)
+    assert one_line(viva_report(tmp_path / "empty")).startswith(f"viva: {tmp_path / 'empty'}: no session records")
+    (tmp_path / "file.txt").write_text("x")
+    assert "not a folder" in one_line(viva_report(tmp_path / "file.txt"))
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "session.json").write_text('{"events": [', encoding="utf-8")
+    assert one_line(viva_report(tmp_path / "bad")).startswith(f"viva: {tmp_path / 'bad' / 'session.json'}: not valid JSON")
+
+
+def test_a_corrupt_record_in_a_folder_is_exit_2_and_the_rest_are_still_reported(tmp_path):
+    names = records_folder(tmp_path)
+    corrupt = tmp_path / "sessions" / names[1] / "session.json"
+    corrupt.write_text('{"session_id": "x",\n "events": [', encoding="utf-8")
+    (tmp_path / "sessions" / "listed").mkdir()
+    (tmp_path / "sessions" / "listed" / "session.json").write_text("[1, 2]", encoding="utf-8")
+    line = one_line(viva_report(tmp_path / "sessions"))
+    assert line.startswith(f"viva: {corrupt}: not valid JSON")
+    assert "(and 1 more unreadable)" in line and str(tmp_path / "sessions" / "index.html") in line
+    page = (tmp_path / "sessions" / "index.html").read_text(encoding="utf-8")
+    assert len(re.findall(r'<tr data-folder="', page)) == 2
+    assert len(re.findall(r'<tr class="no-report" data-folder="', page)) == 2
+    assert (tmp_path / "sessions" / names[0] / "report.html").exists()
+    assert not (tmp_path / "sessions" / names[1] / "report.html").exists()
+
+
+def test_a_band_the_model_gave_itself_is_set_aside_for_vivas_own():
+    record = full_record()
+    record["result"] = {"fluency_coherence": 6, "lexical_resource": 6, "grammatical_range_accuracy": 6,
+                        "pronunciation": 6.5, "overall_band": 8.0, "evidence": {"fluency_coherence": "ok"}}
+    record["scores"] = [{"name": "speaking_band", "label": "Speaking band (estimated)", "value": 6.0,
+                         "rule": "mean, floor_half", "of": {k: record["result"][k] for k in (
+                             "fluency_coherence", "lexical_resource", "grammatical_range_accuracy", "pronunciation")},
+                         "official": False, "source": "an estimate"}]
+    page = render_report(record)
+    assert "The model also gave overall_band 8.0: not used." in page
+    (row,) = re.findall(r'<tr data-score="speaking_band">(.*?)</tr>', page)
+    assert ">6.0<" in row

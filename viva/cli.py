@@ -47,8 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default="localhost", help="webrtc: where the browser page is served")
     run.add_argument("--port", type=int, default=7860, help="webrtc: its port")
 
-    report = commands.add_parser("report", help="render a session record's report.html again")
-    report.add_argument("record_dir", type=Path, metavar="RECORD_DIR")
+    report = commands.add_parser("report", help="render a session record's report.html again, or each record's "
+                                                "in a folder of records and its index.html")
+    report.add_argument("record_dir", type=Path, metavar="DIR",
+                        help="a record's folder (with session.json), or a folder of such folders")
 
     validate = commands.add_parser("validate", help="check configs")
     validate.add_argument("configs", nargs="+", type=Path, metavar="CONFIG")
@@ -89,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return asyncio.run(run_live(args))
         if args.command == "report":
-            from viva.report import write_report
+            from viva.report import write_reports
 
-            print(write_report(args.record_dir))
+            print(write_reports(args.record_dir))
             return 0
         if args.command == "validate":
             from viva.config import load_config
