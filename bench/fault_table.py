@@ -31,6 +31,7 @@ COLUMNS = ["completed", "results (source)", "schema-valid results", "stalls > 5 
            "closings heard per session", "reconnects", "tool results lost", "audio bytes outside windows"]
 CONNECTION_COLUMNS = ["shortest speech window", "reconnect waits (attempt: s)", "waits on schedule"]
 DIRECTOR_COLUMNS = ["every step asked in order", "steps at the first cue"]
+MARKS_COLUMNS = ["examiner audio before the closing"]
 
 
 async def cell(config_path: str, fault_path: Path, runs: int, out: Path, *, rerun: bool = True) -> dict[str, str]:
@@ -58,13 +59,16 @@ async def main() -> None:
     parser.add_argument("--connection", action="store_true", help="add the reconnect waits and their check")
     parser.add_argument("--director", action="store_true", help="add the exam director's columns (steps asked "
                         "in order, at the first cue)")
+    parser.add_argument("--marks", action="store_true", help="add the examiner audio played between the last "
+                        "answer and the closing (marks read aloud), from recording.wav")
     parser.add_argument("--records", type=Path, help="summarize the records of an earlier run here instead of running")
     args = parser.parse_args()
     logger.remove()
 
     fault_paths = [Path(f) for f in args.faults] if args.faults else sorted((ROOT / "faults").glob("*.yaml"))
     records = args.records or Path(tempfile.mkdtemp(prefix="viva-fault-table-"))
-    columns = COLUMNS + (CONNECTION_COLUMNS if args.connection else []) + (DIRECTOR_COLUMNS if args.director else [])
+    columns = COLUMNS + (CONNECTION_COLUMNS if args.connection else []) + (DIRECTOR_COLUMNS if args.director else []) \
+        + (MARKS_COLUMNS if args.marks else [])
     lines = ["| config | fault | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 2)]
     started = time.monotonic()
     for fault_path in fault_paths:
@@ -76,7 +80,7 @@ async def main() -> None:
     command = ("uv run python bench/fault_table.py --configs " + " ".join(args.configs)
                + (" --faults " + " ".join(args.faults) if args.faults else "")
                + f" --runs {args.runs}" + (" --connection" if args.connection else "")
-               + (" --director" if args.director else "")
+               + (" --director" if args.director else "") + (" --marks" if args.marks else "")
                + (f" --out {args.out}" if args.out else ""))
     print(f"{time.monotonic() - started:.0f} s; records in {records}")
     if args.out:

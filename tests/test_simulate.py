@@ -18,6 +18,7 @@ import wave
 import numpy as np
 import pytest
 
+import bench.formats as formats_bench
 from emulator.toolargs import schema_errors
 from tests.conftest import ROOT
 from viva.config import load_config
@@ -54,6 +55,9 @@ BEHAVIOUR_RUNS = {"stall": "stall", "stall_after_empty_window": "production",
                   "speak_instead_of_tool_call": "speak_instead_of_tool_call", "tool_call_and_speak": "tool_call_and_speak",
                   "bad_tool_args": "bad_tool_args", "repeat_closing": "repeat_closing"}
 
+
+# The other formats (issue 15), from their YAML alone, timers scaled down (bench/formats.py).
+FORMATS = formats_bench.FORMATS
 
 CONCURRENT = 10  # sessions at once: more, on 2 cores, and the audio clock itself falls behind
 
@@ -105,12 +109,15 @@ def sessions(tmp_path_factory):
     out = tmp_path_factory.mktemp("sessions")
     emulator, exports = start_emulator(out / "wire_logs")
     candidate = long_turn_candidate(out)
+    # The formats first: they are the longest runs, and the short ones fill in around them.
+    runs = {**{name: (*map(str, formats_bench.format_run(out, name, FORMATS[name][2])), None) for name in FORMATS},
+            **RUNS}
     wire = subprocess.Popen(
         [sys.executable, "-m", "viva.cli", "simulate", CONFIGS["full"], "--candidate", candidate, "--llm", "gemini",
          "--out", out / "wire"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, **exports, "GOOGLE_API_KEY": "not-a-real-key"})
-    waiting, running, results = list(RUNS.items()), {}, {}
+    waiting, running, results = list(runs.items()), {}, {}
     while waiting or running:
         while waiting and len(running) < CONCURRENT:
             name, (config, candidate, faults) = waiting.pop(0)
@@ -487,3 +494,80 @@ def test_the_preparation_is_silent_and_nothing_the_candidate_says_reaches_the_mo
     # The candidate (b2-steady, who does not prepare) answered the card at once: it was held.
     assert not [e for e in entries[card:start] if e["kind"] in ("activity_start", "text")]
     assert not [e for e in entries[card:start] if e["kind"] == "audio" and e.get("window_open")]
+
+
+# -- the other formats (issue 15) and marks never heard
+
+
+def format_items(exam) -> list[str]:
+    """What the examiner must say, in order: each cue card's topic, question and role's first line."""
+    return [said for part in exam.parts
+            for said in ([part.cue_card.topic] if part.cue_card else []) + part.questions
+            + ([part.role.opening_line] if part.role else [])]
+
+
+def limit_of(part, step: str) -> float | None:
+    """The limit that cuts the answer to a step: the long turn's for a cue card and its start."""
+    return part.long_turn_s if ("cue card" in step or "long turn" in step) else part.answer_s
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_each_format_is_conducted_from_its_yaml_with_every_step_and_timer_kept(sessions, name):
+    from processors.closing_guard import normalize
+
+    code, stdout, stderr, record = sessions[name]
+    assert code == 0, stderr[-3000:]
+    data = json.loads((record / "session.json").read_text())
+    config, answers, scale = FORMATS[name]
+    exam = load_config(ROOT / config).exam
+    assert data["outcome"] == "completed" and data["result_source"] == "tool_call", data["end_reason"]
+    assert schema_errors(exam.tools[0].parameters, data["result"]) == []
+    assert data["metrics"]["closing_phrases_heard"] == 1
+    assert [s["name"] for s in data["scores"]] == [rule.name for rule in exam.scores]
+    assert all(s["value"] is not None for s in data["scores"])
+    entries = journal(record)
+    # Every step said, in order, as the emulator heard it cued (a turn cut by the candidate
+    # talking over it is said again: the exam never moves past a step not said).
+    spoken = [normalize(text) for text in asked_lines(entries)]
+    where = -1
+    for item in format_items(exam):
+        later = [i for i, text in enumerate(spoken) if normalize(item) in text and i > where]
+        assert later, f"{item!r} never said, or out of order"
+        where = later[0]
+    plan = {entry["step"]: entry for entry in data["plan"]}
+    assert not [entry for entry in data["plan"] if entry.get("skipped")]
+    for part in exam.parts:
+        # Each preparation held for its time, with no window opened in it.
+        prepared = [key for key, entry in plan.items() if entry.get("part") == part.name and "prep_s" in entry]
+        wanted = part.prep_s if (part.cue_card or part.role) else part.question_prep_s
+        for key in prepared:
+            assert plan[key]["prep_s"] == pytest.approx(wanted * scale, abs=0.5), key
+        # No timed answer ran past its limit; the role-play ran its time.
+        for key, entry in plan.items():
+            if entry.get("part") == part.name and "long_turn_s" in entry and limit_of(part, key):
+                assert entry["long_turn_s"] <= limit_of(part, key) * scale + 0.5, key
+        if part.role:
+            role_s = plan[f"{part.name} role"]["role_s"]
+            assert part.role.time_s * scale - 0.1 <= role_s <= part.role.time_s * scale + 10
+    cuts = [e for e in data["events"] if e["type"] == "long_turn_cut"]
+    overran = [a for a in answers if isinstance(a, tuple)]
+    assert len(cuts) == len(overran), "each overrunning answer is cut at its limit"
+    for cut in cuts:
+        part = next(p for p in exam.parts if cut["step"].startswith(p.name))
+        assert cut["after_s"] == pytest.approx(limit_of(part, cut["step"]) * scale, abs=0.5), cut
+
+
+@pytest.mark.parametrize("fault", ["tool_call_and_speak", "speak_instead_of_tool_call"])
+def test_marks_said_aloud_never_reach_the_candidate_and_the_result_is_still_had(sessions, fault):
+    from viva.summary import examiner_before_closing_s
+
+    code, stdout, stderr, record = sessions[fault]
+    assert code == 0, stderr[-3000:]
+    data = json.loads((record / "session.json").read_text())
+    assert data["outcome"] == "completed" and data["result"] is not None
+    assert any(e["kind"] == "fault" and e["fault"] == fault for e in journal(record))
+    withheld = [e for e in data["events"] if e["type"] == "examiner_withheld" and e.get("reason") == "assessment"]
+    assert withheld and "fluency" in withheld[0]["text"].lower()  # the marks, kept in the record
+    # The examiner channel carries nothing between the last answer and the closing.
+    assert examiner_before_closing_s(data, record / "recording.wav") == 0
+    assert data["metrics"]["closing_phrases_heard"] == 1

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import wave
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from emulator.toolargs import schema_errors
 
@@ -33,6 +36,47 @@ class RunRow:
     steps_first_cue: int | None = None
     steps_cued_again: int | None = None
     steps_in_order: bool | None = None  # every step of the plan asked, in order (None: not directed)
+    # Seconds of examiner audio played between the last answer and the closing (marks read
+    # aloud would show here), from recording.wav. None: no recording.
+    examiner_before_closing_s: float | None = None
+
+
+def closing_started_s(data: dict) -> float | None:
+    """When the closing the candidate heard began: viva's own, or the examiner's turn in
+    which the phrase was heard. None: no closing."""
+    events = sorted(data["events"], key=lambda e: e["t_s"])
+    for i, event in enumerate(events):
+        if event["type"] == "closing_from_config":
+            return event["t_s"]
+        if event["type"] == "closing_phrase":
+            starts = [e["t_s"] for e in events[:i] if e["type"] == "examiner_audio_start"]
+            return starts[-1] if starts else event["t_s"]
+    return None
+
+
+def examiner_before_closing_s(data: dict, recording: Path, *, frame_s: float = 0.02,
+                              level: float = 0.01) -> float | None:
+    """Seconds of voiced examiner audio (the recording's right channel, what was played,
+    above `level` of full scale) between the end of the last answer and the closing."""
+    if not recording.exists():
+        return None
+    ends = [e["t_s"] for e in data["events"] if e["type"] == "activity_end"]
+    if not ends:
+        return None
+    with wave.open(str(recording)) as wav:
+        rate, channels = wav.getframerate(), wav.getnchannels()
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    if channels != 2:
+        return None
+    examiner = samples.reshape(-1, 2)[:, 1].astype(np.float32) / 32768
+    closing = closing_started_s(data)
+    start = int(max(ends) * rate)
+    stop = len(examiner) if closing is None else int(closing * rate)
+    step = int(frame_s * rate)
+    voiced = 0
+    for i in range(start, max(start, stop - step + 1), step):
+        voiced += float(np.sqrt(np.mean(examiner[i : i + step] ** 2))) > level
+    return round(voiced * frame_s, 2)
 
 
 def asked_in_order(data: dict) -> bool | None:
@@ -133,6 +177,7 @@ def run_row(record_dir: Path, tools=None, schedule: tuple[list[float], float] | 
         steps_first_cue=(followed := adherence(data)) and followed[0],
         steps_cued_again=followed and followed[1],
         steps_in_order=asked_in_order(data),
+        examiner_before_closing_s=examiner_before_closing_s(data, record_dir / "recording.wav"),
     )
 
 
@@ -161,7 +206,13 @@ def aggregate(rows: list[RunRow]) -> dict[str, str]:
         "waits on schedule": _on_schedule(rows),
         "steps at the first cue": _adherence(rows),
         "every step asked in order": _in_order(rows),
+        "examiner audio before the closing": _before_closing(rows),
     }
+
+
+def _before_closing(rows: list[RunRow]) -> str:
+    values = [r.examiner_before_closing_s for r in rows if r.examiner_before_closing_s is not None]
+    return f"{max(values):.2f} s at most" if values else "-"
 
 
 def _in_order(rows: list[RunRow]) -> str:

@@ -39,7 +39,7 @@ def test_a_row_counts_stalls_reconnects_lost_results_and_audio_outside(tmp_path)
     row = run_row(tmp_path / "r1", TOOLS)
     assert (row.stalls_over_5s, row.longest_silence_s, row.reconnects) == (1, 7.0, 1)
     assert (row.tool_results_lost, row.audio_bytes_outside, row.result_valid) == (1, 640, True)
-    write_record(tmp_path / "r2", events=events[:2], result={**GOOD, "overall_band": 11}, journal=journal[:1])
+    write_record(tmp_path / "r2", events=events[:2], result={**GOOD, "pronunciation": 11}, journal=journal[:1])
     second = run_row(tmp_path / "r2", TOOLS)
     assert second.result_valid is False and second.reconnects == 0
     summary = aggregate([row, second])
