@@ -51,6 +51,7 @@ class ClosingDetector:
         self._text = ""
         self.count = 0
         self.end_word = 0  # index (in words so far) just past the last occurrence found
+        self.start_word = 0  # index of the last occurrence's first word
 
     def feed(self, piece: str) -> int:
         """Adds transcript text; returns how many new occurrences it completed."""
@@ -66,6 +67,7 @@ class ClosingDetector:
                 start += 1
                 continue
             found += 1
+            self.start_word = start
             start += size
             self.end_word = start
         self.count += found

@@ -6,7 +6,9 @@ tool_call_and_speak and speak_instead_of_tool_call faults). From the assessment'
 on, `MarksGate` (plain) holds each examiner turn's audio and words until its first words
 are in: a turn that begins the closing phrase plays (what was held first, then the rest
 as it comes); any other turn is withheld whole, and so is a closing turn the moment it
-strays from the phrase. Withheld words go to the record and to the result's fallback
+strays from the phrase before the phrase is complete. Once the whole phrase is said, what
+follows is the closing guard's (it sits upstream and cuts everything after the phrase):
+withholding it here would make exam end say the closing a second time. Withheld words go to the record and to the result's fallback
 extraction, never to the candidate.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from processors.closing_guard import begins_phrase
+from processors.closing_guard import begins_phrase, words_of
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class _Turn:
     held: list = field(default_factory=list)
     said: str = ""
     verdict: str = "undecided"  # -> "closing" (plays) or "withheld"
+    phrase_said: bool = False  # a closing turn has said the whole phrase
 
 
 class MarksGate:
@@ -83,10 +86,13 @@ class MarksGate:
         turn.said += text
         if turn.verdict == "withheld":
             return [Withhold(text, first=False)]
+        if turn.phrase_said:
+            return [Play([item])]
         if not turn.said.strip():
             turn.held.append(item)
             return []
         if begins_phrase(turn.said, self._phrase):
+            turn.phrase_said = len(words_of(turn.said)) >= len(words_of(self._phrase))
             if turn.verdict == "closing":
                 return [Play([item])]
             turn.verdict, held, turn.held = "closing", [*turn.held, item], []

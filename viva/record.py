@@ -210,6 +210,7 @@ class SessionObserver(BaseObserver):
         super().__init__(observe_every_push=False)
         self._record = record
         self._closing = ClosingDetector(closing_phrase)
+        self._turn_first_word = 0  # the detector's word count when the examiner's turn began
         self._vad_stop_secs = 0.0
 
     async def on_process_frame(self, data: FrameProcessed):
@@ -219,11 +220,15 @@ class SessionObserver(BaseObserver):
             return
         if isinstance(data.frame, (TTSStartedFrame, TTSStoppedFrame)):
             self._closing.end_turn()
+            self._turn_first_word = self._closing.words_seen
             self._record.end_words("examiner")
         elif isinstance(data.frame, TTSTextFrame):
             self._record.text("examiner", data.frame.text)
+            # words_before: where in the examiner's turn the phrase began (marks said before
+            # the closing in the same turn are told apart from the closing by it).
             for _ in range(self._closing.feed(data.frame.text)):
-                self._record.event("closing_phrase")
+                self._record.event("closing_phrase",
+                                   words_before=max(0, self._closing.start_word - self._turn_first_word))
 
 
     async def on_push_frame(self, data: FramePushed):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from emulator.toolargs import schema_errors
+from processors.closing_guard import words_of
 
 STALL_S = 5.0  # a silence after a candidate turn longer than this is a stall
 
@@ -42,15 +43,24 @@ class RunRow:
 
 
 def closing_started_s(data: dict) -> float | None:
-    """When the closing the candidate heard began: viva's own, or the examiner's turn in
-    which the phrase was heard. None: no closing."""
+    """When the closing the candidate heard began: viva's own, or where the phrase began in
+    the examiner's turn that said it (words said before it in that turn, such as marks,
+    are not the closing: its start is placed in proportion to the words before it).
+    None: no closing."""
     events = sorted(data["events"], key=lambda e: e["t_s"])
     for i, event in enumerate(events):
         if event["type"] == "closing_from_config":
             return event["t_s"]
         if event["type"] == "closing_phrase":
             starts = [e["t_s"] for e in events[:i] if e["type"] == "examiner_audio_start"]
-            return starts[-1] if starts else event["t_s"]
+            began = starts[-1] if starts else event["t_s"]
+            turn = next((entry for entry in reversed(data.get("transcript", []))
+                         if entry["role"] == "examiner" and entry["start_s"] <= event["t_s"]), None)
+            before = event.get("words_before", 0)
+            if turn is None or not before or turn["end_s"] is None:
+                return began
+            words = len(words_of(turn["text"])) or 1
+            return round(turn["start_s"] + (turn["end_s"] - turn["start_s"]) * min(before, words) / words, 3)
     return None
 
 

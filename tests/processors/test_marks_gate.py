@@ -75,6 +75,19 @@ def test_a_closing_that_strays_into_marks_is_cut_from_there():
     assert gate.on_item("a2") == []
 
 
+def test_a_closing_said_whole_plays_on_and_the_closing_guard_cuts_what_follows():
+    # repeat_closing: the phrase said twice in one turn. The first is heard whole; the
+    # repeat is the closing guard's to cut, and nothing is withheld (which would make exam
+    # end say the closing once more).
+    gate = MarksGate(PHRASE)
+    gate.seal(True)
+    gate.on_turn_start()
+    assert played(gate.on_text("t1", "Thank you. That is the end of the Speaking test.")) == ["t1"]
+    assert played(gate.on_text("t2", " Thank you.")) == ["t2"]
+    assert played(gate.on_item("a2")) == ["a2"]
+    assert gate.on_turn_end() == [] and gate.withheld_turns == 0
+
+
 def test_a_turn_that_never_shows_its_words_is_not_heard():
     gate = MarksGate(PHRASE)
     gate.seal(True)

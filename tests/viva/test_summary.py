@@ -127,3 +127,36 @@ def test_every_step_asked_in_order_reads_the_plan():
     plan[2]["asked_s"] = 5
     assert asked_in_order({"plan": plan}) is False  # asked before the card that comes first
     assert asked_in_order({}) is None
+
+
+def _stereo(path, seconds: float, voiced: list[tuple[float, float]], rate: int = 16000):
+    """A two-channel recording whose examiner (right) channel holds a tone over `voiced`."""
+    import wave
+
+    import numpy as np
+
+    examiner = np.zeros(int(seconds * rate), dtype=np.float32)
+    for start, end in voiced:
+        t = np.arange(int(start * rate), int(end * rate))
+        examiner[t] = 0.3 * np.sin(2 * np.pi * 220 * t / rate)
+    frames = np.stack([np.zeros_like(examiner), examiner], axis=1)
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(2), wav.setsampwidth(2), wav.setframerate(rate)
+        wav.writeframes((frames * 32767).astype("<i2").tobytes())
+
+
+def test_marks_said_before_the_closing_in_the_same_turn_count_and_the_closing_itself_does_not(tmp_path):
+    from viva.summary import examiner_before_closing_s
+
+    # One examiner turn from 10 s to 20 s: 15 words of marks, then the 10-word closing (given
+    # as words_before), the whole turn voiced.
+    marks = "fluency six lexical resource six grammar six pronunciation six and that is my assessment today"
+    closing = "Thank you. That is the end of the Speaking test."
+    data = {"events": [{"t_s": 9.5, "type": "activity_end"}, {"t_s": 10.0, "type": "examiner_audio_start"},
+                       {"t_s": 12.0, "type": "closing_phrase", "words_before": 15}],
+            "transcript": [{"role": "examiner", "start_s": 10.0, "end_s": 20.0, "text": f"{marks}. {closing}"}]}
+    _stereo(tmp_path / "recording.wav", 21, [(10.0, 20.0)])
+    assert abs(examiner_before_closing_s(data, tmp_path / "recording.wav") - 10 * 15 / 25) <= 0.05
+    # The closing alone in its turn: nothing before it.
+    data["events"][-1]["words_before"] = 0
+    assert examiner_before_closing_s(data, tmp_path / "recording.wav") == 0
