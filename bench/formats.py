@@ -88,6 +88,20 @@ def _s(value) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
+def configured_timers(config: str) -> list[str]:
+    """Each part's timers as its YAML sets them (at the configs' own timings)."""
+    labels = {"prep_s": "preparation", "question_prep_s": "preparation per question",
+              "answer_s": "answer limit", "long_turn_s": "long turn limit"}
+    out = []
+    for part in yaml.safe_load((ROOT / config).read_text())["exam"]["parts"]:
+        timers = [f"{label} {part[key]:g} s" for key, label in labels.items() if part.get(key)]
+        if part.get("role"):
+            timers.append(f"role-play {part['role']['time_s']:g} s")
+        if timers:
+            out.append(f"{part['name']}: " + ", ".join(timers))
+    return out
+
+
 def format_table(name: str, record: Path) -> str:
     data = json.loads((record / "session.json").read_text())
     lines = [f"## {data['exam']} (`{FORMATS[name][0]}`)", "",
@@ -99,13 +113,19 @@ def format_table(name: str, record: Path) -> str:
             f"{s['label']} = {s['value']} ({s['rule']}, {'official' if s['official'] else 'approximate'})"
             for s in scores) + ".")
         lines.append("")
+    limits = configured_timers(FORMATS[name][0])
+    if limits:
+        lines += ["Configured: " + "; ".join(limits) + ".", ""]
     lines += ["| step | kind | cued (s) | said (s) | answered (s) | cues | timer |", "|---|---|---|---|---|---|---|"]
     for entry in data["plan"]:
         if entry.get("kind") == "part":
+            duration = entry.get("duration_s")
             lines.append(f"| **{entry['step']}** | part | {_s(entry['start_s'])} | | | | "
-                         f"{_s(entry.get('duration_s'))} s |")
+                         f"{'to the assessment' if duration is None else f'{duration:.1f} s'} |")
             continue
-        answered = ", ".join(f"{_s(a)}-{_s(b)}" for a, b in entry["answered_s"])
+        windows = entry["answered_s"]
+        answered = ", ".join(f"{_s(a)}-{_s(b)}" for a, b in windows) if len(windows) <= 3 else \
+            f"{len(windows)} turns, {_s(windows[0][0])}-{_s(windows[-1][1])}"
         timer = "; ".join(f"{label} {entry[key]:.1f} s" for key, label in (
             ("prep_s", "preparation"), ("long_turn_s", "answer"), ("role_s", "role-play")) if key in entry)
         if entry.get("skipped"):
@@ -126,7 +146,10 @@ Each was run once, whole, at its real timings, against the emulator (which knows
 with a candidate of real speech (audio/) whose answers run past each limit that cuts: so every
 cut below is viva's. Times are seconds from the start of the session. "answer" is how long the
 candidate's timed answer ran before it ended or was cut; "role-play" how long the model played
-its role.
+its role. "cues" counts the notes the step was given: a step's cue is placed while the
+step before is answered, and replaced once more when that answer is cut at its limit (the
+new cue puts the time-up line in front), so a step after a cut shows 2 without the model
+having missed anything; a cue the model did not follow is a `step_not_asked` event.
 
 What the formats need beyond IELTS, and the config keys that give it:
 
