@@ -91,8 +91,10 @@ class MarksGate:
         if not turn.said.strip():
             turn.held.append(item)
             return []
-        if begins_phrase(turn.said, self._phrase):
-            turn.phrase_said = len(words_of(turn.said)) >= len(words_of(self._phrase))
+        words, size = words_of(turn.said), len(words_of(self._phrase))
+        # The whole phrase may come in one piece with more after it.
+        turn.phrase_said = len(words) >= size and begins_phrase(" ".join(words[:size]), self._phrase)
+        if turn.phrase_said or begins_phrase(turn.said, self._phrase):
             if turn.verdict == "closing":
                 return [Play([item])]
             turn.verdict, held, turn.held = "closing", [*turn.held, item], []

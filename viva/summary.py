@@ -80,6 +80,8 @@ def examiner_before_closing_s(data: dict, recording: Path, *, frame_s: float = 0
         return None
     examiner = samples.reshape(-1, 2)[:, 1].astype(np.float32) / 32768
     closing = closing_started_s(data)
+    # The last answer before the closing (a candidate may go on talking after it).
+    ends = [t for t in ends if closing is None or t <= closing] or ends
     start = int(max(ends) * rate)
     stop = len(examiner) if closing is None else int(closing * rate)
     step = int(frame_s * rate)

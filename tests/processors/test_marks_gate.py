@@ -86,6 +86,11 @@ def test_a_closing_said_whole_plays_on_and_the_closing_guard_cuts_what_follows()
     assert played(gate.on_text("t2", " Thank you.")) == ["t2"]
     assert played(gate.on_item("a2")) == ["a2"]
     assert gate.on_turn_end() == [] and gate.withheld_turns == 0
+    # The phrase and its repeat in one piece of transcript: the same.
+    gate.on_turn_start()
+    gate.on_item("a3")
+    assert played(gate.on_text("t3", "Thank you. That is the end of the Speaking test. Thank you.")) == ["a3", "t3"]
+    assert gate.on_turn_end() == [] and gate.withheld_turns == 0
 
 
 def test_a_turn_that_never_shows_its_words_is_not_heard():

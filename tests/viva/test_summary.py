@@ -157,6 +157,9 @@ def test_marks_said_before_the_closing_in_the_same_turn_count_and_the_closing_it
             "transcript": [{"role": "examiner", "start_s": 10.0, "end_s": 20.0, "text": f"{marks}. {closing}"}]}
     _stereo(tmp_path / "recording.wav", 21, [(10.0, 20.0)])
     assert abs(examiner_before_closing_s(data, tmp_path / "recording.wav") - 10 * 15 / 25) <= 0.05
+    # A candidate who goes on talking after the closing does not move "the last answer".
+    data["events"].append({"t_s": 20.5, "type": "activity_end"})
+    assert abs(examiner_before_closing_s(data, tmp_path / "recording.wav") - 10 * 15 / 25) <= 0.05
     # The closing alone in its turn: nothing before it.
-    data["events"][-1]["words_before"] = 0
+    data["events"][2]["words_before"] = 0
     assert examiner_before_closing_s(data, tmp_path / "recording.wav") == 0
