@@ -16,6 +16,14 @@ def withheld(actions) -> list[Withhold]:
     return [action for action in actions if isinstance(action, Withhold)]
 
 
+def sealed_gate() -> MarksGate:
+    """A gate in the assessment, at the start of an examiner turn."""
+    gate = MarksGate(PHRASE)
+    gate.seal(True)
+    gate.on_turn_start()
+    return gate
+
+
 @pytest.mark.parametrize("said, begins", [
     ("", True),
     ("Thank", True),
@@ -38,9 +46,7 @@ def test_unsealed_everything_passes_at_once():
 
 
 def test_a_closing_turn_is_held_until_its_first_words_then_plays_in_order_and_streams():
-    gate = MarksGate(PHRASE)
-    gate.seal(True)
-    gate.on_turn_start()
+    gate = sealed_gate()
     assert gate.on_item("a1") == [] and gate.on_item("llm1") == []
     assert played(gate.on_text("t1", "Thank you.")) == ["a1", "llm1", "t1"]
     assert played(gate.on_item("a2")) == ["a2"]
@@ -49,9 +55,7 @@ def test_a_closing_turn_is_held_until_its_first_words_then_plays_in_order_and_st
 
 
 def test_marks_said_aloud_are_withheld_whole_and_their_words_go_to_the_record():
-    gate = MarksGate(PHRASE)
-    gate.seal(True)
-    gate.on_turn_start()
+    gate = sealed_gate()
     gate.on_item("a1")
     first = gate.on_text("t1", "Fluency and coherence six,")
     assert played(first) == [] and withheld(first) == [Withhold("Fluency and coherence six,", first=True)]
@@ -66,9 +70,7 @@ def test_marks_said_aloud_are_withheld_whole_and_their_words_go_to_the_record():
 
 
 def test_a_closing_that_strays_into_marks_is_cut_from_there():
-    gate = MarksGate(PHRASE)
-    gate.seal(True)
-    gate.on_turn_start()
+    gate = sealed_gate()
     assert played(gate.on_text("t1", "Thank you.")) == ["t1"]
     cut = gate.on_text("t2", " Your fluency band is six.")
     assert played(cut) == [] and withheld(cut)[0].first
@@ -79,9 +81,7 @@ def test_a_closing_said_whole_plays_on_and_the_closing_guard_cuts_what_follows()
     # repeat_closing: the phrase said twice in one turn. The first is heard whole; the
     # repeat is the closing guard's to cut, and nothing is withheld (which would make exam
     # end say the closing once more).
-    gate = MarksGate(PHRASE)
-    gate.seal(True)
-    gate.on_turn_start()
+    gate = sealed_gate()
     assert played(gate.on_text("t1", "Thank you. That is the end of the Speaking test.")) == ["t1"]
     assert played(gate.on_text("t2", " Thank you.")) == ["t2"]
     assert played(gate.on_item("a2")) == ["a2"]
@@ -94,17 +94,13 @@ def test_a_closing_said_whole_plays_on_and_the_closing_guard_cuts_what_follows()
 
 
 def test_a_turn_that_never_shows_its_words_is_not_heard():
-    gate = MarksGate(PHRASE)
-    gate.seal(True)
-    gate.on_turn_start()
+    gate = sealed_gate()
     gate.on_item("a1")
     assert withheld(gate.on_turn_end()) == [Withhold("", first=True)] and gate.withheld_turns == 1
 
 
 def test_unsealing_plays_what_an_undecided_turn_held():
-    gate = MarksGate(PHRASE)
-    gate.seal(True)
-    gate.on_turn_start()
+    gate = sealed_gate()
     gate.on_item("a1")
     assert played(gate.seal(False)) == ["a1"]
     assert played(gate.on_item("a2")) == ["a2"]
