@@ -40,6 +40,7 @@ class GatePartParams(StageParams):
     pause_tolerance_s: float | None = Field(default=None, gt=0, le=30)
     end_of_turn: Literal["silence", "smart_turn"] | None = None
     end_silence_s: float | None = Field(default=None, gt=0, le=30)
+    min_answer_s: float | None = Field(default=None, ge=0, le=30)
     barge_in_confirm_s: float | None = Field(default=None, ge=0, le=3)
     half_duplex: bool | None = None
 
@@ -59,9 +60,14 @@ class TurnGateParams(StageParams):
     end_of_turn: Literal["silence", "smart_turn"] = Field(
         default="smart_turn", description="silence: close at pause_tolerance_s; smart_turn: also ask Pipecat's "
         "Smart Turn model at each pause, and close at end_silence_s when it calls the turn complete")
-    end_silence_s: float = Field(default=0.8, gt=0, le=30,
+    # 1.0 s and 2.5 s: the point of docs/gate_corpus.md's trade-off curve that splits no answer of
+    # the corpus (audio/), with 0.2 s to spare over the longest pause Smart Turn called complete.
+    end_silence_s: float = Field(default=1.0, gt=0, le=30,
                                  description="silence that ends a turn Smart Turn called complete")
     smart_turn_threshold: float = Field(default=0.5, ge=0, le=1)
+    min_answer_s: float = Field(default=2.5, ge=0, le=30, description="voiced audio an answer needs before Smart "
+                                "Turn may end it (an opening phrase sounds finished); before, pauses wait "
+                                "pause_tolerance_s")
     barge_in_confirm_s: float = Field(default=0.6, ge=0, le=3,
                                       description="voiced audio that opens a window while the examiner speaks")
     barge_in_min_volume: float = Field(default=0.75, ge=0, le=1,

@@ -68,6 +68,7 @@ class GateSettings:
     end_of_turn: EndOfTurn = "silence"  # the stage's default is smart_turn; the plain gate needs no model
     end_silence_s: float = 0.8
     smart_turn_threshold: float = 0.5
+    min_answer_s: float = 0.0
     barge_in_confirm_s: float = 0.6
     barge_in_min_volume: float = 0.75
     half_duplex: bool = False
@@ -128,6 +129,7 @@ class TurnGate:
         self.vad_speaking = False  # between the VAD's start and stop
         self.window_open = False
         self._silence_s = 0.0  # in a window: audio since the last voiced frame
+        self._answer_voiced_s = 0.0  # in a window: voiced audio so far
         self._judged = False  # this pause was put to the end-of-turn model
         self._complete = False  # ...and it said the turn is complete
         self._turn_audio: deque[InputAudioRawFrame] = deque()
@@ -309,6 +311,7 @@ class TurnGate:
         self.confirming = False
         self.window_open = True
         self._silence_s = 0.0
+        self._answer_voiced_s = self._voiced_s
         self._judged = self._complete = False
         self._turn_audio.clear()
         self._turn_audio_s = 0.0
@@ -319,12 +322,20 @@ class TurnGate:
 
     def _in_window(self, frame: InputAudioRawFrame, seconds: float) -> list:
         # A voiced frame ends the silence even before the VAD's start (which comes start_secs late).
-        self._silence_s = 0.0 if self._voiced(frame) else self._silence_s + seconds
+        if self._voiced(frame):
+            self._silence_s = 0.0
+            self._answer_voiced_s += seconds
+        else:
+            self._silence_s += seconds
         actions = self._out(self._send(frame))
         return actions + self._maybe_close()
 
     def _pause_began(self) -> list:
         if self.settings.end_of_turn != "smart_turn" or self._judged:
+            return self._maybe_close()
+        if self._answer_voiced_s < self.settings.min_answer_s - 1e-9:
+            # An opening phrase ("Well, in my country,") sounds finished to the model; so
+            # early in an answer a pause waits the full tolerance.
             return self._maybe_close()
         self._judged = True
         audio = b"".join(f.audio for f in self._turn_audio)

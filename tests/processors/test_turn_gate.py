@@ -198,6 +198,26 @@ def test_smart_turn_incomplete_waits_for_the_tolerance_and_asks_once_per_pause()
     assert kinds(feed(gate, QUIET, 0.1))[-1] == "CloseWindow"
 
 
+def test_a_pause_before_min_answer_s_is_voiced_is_not_judged_and_waits_the_tolerance():
+    """An opening phrase then a pause: Smart Turn is not asked, so it cannot end the answer there."""
+    gate = TurnGate(end_of_turn="smart_turn", end_silence_s=0.8, pause_tolerance_s=1.5, min_answer_s=2.0)
+    actions = speak(gate, 1.5)  # 1.5 s voiced, then the VAD's stop
+    assert "JudgeTurn" not in kinds(actions)
+    assert "CloseWindow" not in kinds(feed(gate, QUIET, 0.9))  # past end_silence_s: still open
+    assert kinds(feed(gate, QUIET, 0.3))[-1] == "CloseWindow"  # at pause_tolerance_s
+
+
+def test_once_min_answer_s_is_voiced_the_next_pause_is_judged():
+    gate = TurnGate(end_of_turn="smart_turn", end_silence_s=0.8, pause_tolerance_s=1.5, min_answer_s=2.0)
+    assert "JudgeTurn" not in kinds(speak(gate, 1.5))
+    gate.on_speech_start()  # the answer goes on after 0.3 s of pause: 1.5 s + 0.6 s voiced
+    actions = feed(gate, SPEECH, 0.6) + feed(gate, QUIET, 0.3) + gate.on_speech_stop()
+    assert kinds(actions).count("JudgeTurn") == 1
+    gate.on_verdict(True)
+    closing = feed(gate, QUIET, 0.5)
+    assert kinds(closing)[-1] == "CloseWindow" and closing[-1].reason == "smart_turn"
+
+
 def test_a_verdict_after_speech_resumed_is_ignored():
     gate = TurnGate(end_of_turn="smart_turn", end_silence_s=0.3)
     speak(gate, 1.0)

@@ -77,10 +77,12 @@ async def test_each_recorded_answer_is_one_window_on_silence_alone(entry):
     assert count(events, "window_closed") == 1
 
 
-# Only a pause longer than end_silence_s can end a turn on Smart Turn's word. In
-# synthetic__espeak_en_us_turn.wav two complete sentences are followed by such pauses
-# (0.88 s, 0.95 s): one window or several there is the model's call, so it is not here.
-@pytest.mark.parametrize("entry", [e for e in ANSWERS if longest_pause_s(e) < SETTINGS.end_silence_s],
+# Only a pause longer than end_silence_s can end a turn on Smart Turn's word. The labels are
+# +-0.1 s, and the gate counts silence from the last voiced frame, so a pause within 0.1 s of
+# end_silence_s is left out: in synthetic__espeak_en_us_turn.wav the labelled 0.95 s pause is
+# longer than 1.0 s to the gate. Answers with such pauses are held by the model's verdicts
+# (bench/gate_corpus.py) and by min_answer_s (the opening-phrase test below).
+@pytest.mark.parametrize("entry", [e for e in ANSWERS if longest_pause_s(e) < SETTINGS.end_silence_s - 0.1],
                          ids=lambda e: e["name"])
 async def test_an_answer_whose_pauses_are_shorter_than_end_silence_s_is_one_window_whatever_smart_turn_says(entry):
     events = await gate_events(np.concatenate([silence(1.0), wav(entry["name"]), silence(2.5)]), verdict=COMPLETE)
@@ -90,13 +92,24 @@ async def test_an_answer_whose_pauses_are_shorter_than_end_silence_s_is_one_wind
 
 @pytest.mark.parametrize("verdict, reasons", [(COMPLETE, ["smart_turn", "smart_turn"]), (UNFINISHED, ["silence"])])
 async def test_a_pause_after_a_complete_turn_ends_it_at_end_silence_s_and_an_unfinished_one_waits(verdict, reasons):
-    """Two sentences about 1.05 s apart as the gate hears them: past end_silence_s (0.8 s) and
+    """Two sentences about 1.25 s apart as the gate hears them: past end_silence_s (1.0 s) and
     short of pause_tolerance_s (1.5 s), each by ten frames or more."""
-    samples = np.concatenate([silence(1.0), wav("speech__cmu_arctic_aew_a0001.wav"), silence(0.6),
+    assert SETTINGS.end_silence_s + 0.2 <= 1.25 <= SETTINGS.pause_tolerance_s - 0.2
+    samples = np.concatenate([silence(1.0), wav("speech__cmu_arctic_aew_a0001.wav"), silence(0.8),
                               wav("speech__cmu_arctic_aew_a0002.wav"), silence(2.5)])
     events = await gate_events(samples, verdict=verdict)
     assert count(events, "window_opened") == len(reasons)
     assert [fields["reason"] for kind, fields in events if kind == "window_closed"] == reasons
+
+
+async def test_a_pause_after_an_opening_phrase_does_not_end_the_answer_even_if_smart_turn_says_complete():
+    """"And so, my fellow Americans, [1.1 s] ask not": the pause comes before min_answer_s is
+    voiced, so Smart Turn is not asked there; the answer ends after "ask not"."""
+    opening = wav("speech__jfk_inaugural_1961_ask_not.wav")[: int(4.6 * RATE)]
+    assert SETTINGS.end_silence_s < 1.09 < SETTINGS.pause_tolerance_s  # the labelled pause
+    events = await gate_events(np.concatenate([silence(1.0), opening, silence(2.5)]), verdict=COMPLETE)
+    assert count(events, "window_opened") == 1
+    assert [fields["reason"] for kind, fields in events if kind == "window_closed"] == ["smart_turn"]
 
 
 @pytest.mark.parametrize("entry", [e for e in MANIFEST if e["kind"].split()[0] == "noise"], ids=lambda e: e["name"])
