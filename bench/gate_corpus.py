@@ -8,6 +8,7 @@ how long after the labelled end of speech the last window closed
 (audio/manifest.json has the labels, +-0.1 s).
 
     uv run python bench/gate_corpus.py [--config configs/ielts_speaking.yaml] [--out docs/gate_corpus.md]
+        [--curve 0.8,1.2,1.0/2.5]   # smart_turn points END_SILENCE_S[/MIN_ANSWER_S] (default: CURVE)
 """
 
 from __future__ import annotations
@@ -122,8 +123,13 @@ async def run_variant(config, manifest, end_of_turn: str, timed: TimedModel, **c
         samples = read_wav(ROOT / "audio" / entry["name"])
         padded = np.concatenate([np.zeros(int(LEAD_S * RATE), np.int16), samples, np.zeros(int(TAIL_S * RATE), np.int16)])
         stages = gate_stages(config, end_of_turn, **changes)
+        verdicts: list[tuple[float, float]] = []  # (file time, probability) of each judgement
         if end_of_turn == "smart_turn":
-            stages[1]._model = timed
+            def judged(audio: bytes, sample_rate: int, gate=stages[1].gate) -> float:
+                probability = timed(audio, sample_rate)
+                verdicts.append((gate.now_s - LEAD_S, probability))
+                return probability
+            stages[1]._model = judged
         windows = await measure(padded, stages)
         segments = entry.get("speech_segments") or []
         clip = delay = None
@@ -132,7 +138,8 @@ async def run_variant(config, manifest, end_of_turn: str, timed: TimedModel, **c
             if windows[-1]["end"] is not None:
                 delay = (windows[-1]["end"] - segments[-1][1]) * 1000
         rows.append({"name": entry["name"], "kind": entry["kind"].split()[0], "segments": len(segments),
-                     "expected": expected_windows(entry), "windows": len(windows), "clip": clip, "delay": delay})
+                     "expected": expected_windows(entry), "windows": len(windows), "clip": clip, "delay": delay,
+                     "verdicts": [(p, "pause" if t < segments[-1][1] else "end") for t, p in verdicts]})
     return rows
 
 
@@ -142,20 +149,37 @@ def summary(rows: list[dict]) -> tuple[str, dict]:
     clips = [r["clip"] for r in answers if r["clip"] is not None]
     figures = {
         "right": sum(r["windows"] == r["expected"] for r in rows), "files": len(rows),
+        "split": sum(r["windows"] > r["expected"] for r in answers), "answers": len(answers),
         "noise_windows": sum(r["windows"] for r in rows if r["kind"] == "noise"),
         "clip_max": max(clips), "p50": statistics.median(delays), "p95": percentile(delays, 0.95),
     }
-    return (f"{figures['right']}/{figures['files']} files with the expected windows; noise files opened "
-            f"{figures['noise_windows']}; onset clipped at most {figures['clip_max']:.0f} ms; end-of-turn delay "
-            f"p50 {figures['p50']:.0f} ms, p95 {figures['p95']:.0f} ms"), figures
+    return (f"{figures['right']}/{figures['files']} files with the expected windows; answers split "
+            f"{figures['split']}/{figures['answers']}; noise files opened {figures['noise_windows']}; onset clipped "
+            f"at most {figures['clip_max']:.0f} ms; end-of-turn delay p50 {figures['p50']:.0f} ms, p95 "
+            f"{figures['p95']:.0f} ms"), figures
+
+
+def point(text: str) -> tuple[float, float, float]:
+    """A point of the curve: "END_SILENCE_S[/MIN_ANSWER_S[/THRESHOLD]]"."""
+    fields = [float(x) for x in text.split("/")]
+    end_silence, min_answer, threshold = (fields + [0.0, 0.5][len(fields) - 1:])[:3]
+    return end_silence, min_answer, threshold
+
+
+# The trade-off curve: smart_turn's wait after a complete verdict (end_silence_s), how much of
+# an answer must be voiced before Smart Turn may end it (min_answer_s), and how sure it must
+# be (smart_turn_threshold).
+CURVE = ["0.6", "0.8", "1.0", "1.1", "1.2", "1.3", "0.6/0/0.95", "0.8/0/0.95", "1.0/0/0.95",
+         "0.6/2.5", "0.8/2.5", "0.9/2.5", "1.0/2.5"]
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/ielts_speaking.yaml")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--sweep", type=lambda text: [float(x) for x in text.split(",")], default=[],
-                        help="also run smart_turn at these end_silence_s values (e.g. 0.4,0.6,0.8)")
+    parser.add_argument("--curve", type=lambda text: [point(x) for x in text.split(",")],
+                        default=[point(x) for x in CURVE],
+                        help="smart_turn points: END_SILENCE_S[/MIN_ANSWER_S[/THRESHOLD]],... (default: CURVE)")
     args = parser.parse_args()
     logger.remove()
     config = load_config(ROOT / args.config)
@@ -170,7 +194,8 @@ async def main() -> None:
         f"The turn gate on the corpus (audio/, labels from audio/manifest.json), config `{args.config}`: "
         f"VAD stop_secs {vad.stop_secs:.2f} s, confirm_s {gate.confirm_s:.2f} s, pause_tolerance_s "
         f"{gate.pause_tolerance_s:.2f} s; smart_turn closes at end_silence_s {gate.end_silence_s:.2f} s when "
-        f"Smart Turn calls the turn complete. The config uses `{chosen}`.",
+        f"Smart Turn calls the turn complete, once min_answer_s {gate.min_answer_s:.1f} s of the answer is voiced "
+        f"(before, a pause waits pause_tolerance_s). The config uses `{chosen}`.",
         f"Regenerate: `uv run python bench/gate_corpus.py --config {args.config} --out docs/gate_corpus.md`", "",
         "Expected windows: one per answer (a speech file is one answer, pauses and all; a scenario has one per "
         "speaker's turn), none for noise. Onset clipped: labelled speech start to the first audio sent. Delay: "
@@ -184,11 +209,35 @@ async def main() -> None:
     lines.append("")
     for name, rows in variants.items():
         lines.append(f"- **{name}**: {summary(rows)[0]}")
-    for end_silence in args.sweep:
-        rows = await run_variant(config, manifest, "smart_turn", timed, end_silence_s=end_silence)
-        lines.append(f"- smart_turn at end_silence_s {end_silence:.2f} s: {summary(rows)[0]}")
-    lines.append(f"- Smart Turn judgements: {len(timed.times_ms)}, compute p50 {statistics.median(timed.times_ms):.0f} ms "
-                 f"(inside end_silence_s, so it adds nothing to the delay)")
+    # Every pause put to Smart Turn (none closes a window early here): does its probability
+    # tell a pause inside an answer from the answer's end?
+    asked = await run_variant(config, manifest, "smart_turn", timed, end_silence_s=gate.pause_tolerance_s,
+                              min_answer_s=0.0)
+    for where in ("pause", "end"):
+        probabilities = sorted(p for r in asked if r["kind"] in ("speech", "synthetic")
+                               for p, kind in r["verdicts"] if kind == where)
+        lines.append(f"- Smart Turn's probability at {'pauses inside answers' if where == 'pause' else 'the ends of answers'}"
+                     f": {len(probabilities)} judgements, median {statistics.median(probabilities):.2f}, "
+                     f"{sum(p >= 0.9 for p in probabilities)} at 0.9 or more, {sum(p <= 0.5 for p in probabilities)} "
+                     f"at 0.5 or less")
+    lines += ["", "The trade-off: smart_turn at other settings (every other parameter as the config's). An answer "
+              "is split when it got more windows than it has answers.", "",
+              "| end_silence_s | min_answer_s | smart_turn_threshold | end-of-turn p50 ms | p95 ms | answers split "
+              "| which | noise windows |",
+              "|---|---|---|---|---|---|---|---|"]
+    for end_silence, min_answer, threshold in args.curve:
+        rows = await run_variant(config, manifest, "smart_turn", timed, end_silence_s=end_silence,
+                                 min_answer_s=min_answer, smart_turn_threshold=threshold)
+        _, figures = summary(rows)
+        split = ", ".join(r["name"].removesuffix(".wav") for r in rows
+                          if r["kind"] in ("speech", "synthetic") and r["windows"] > r["expected"])
+        is_config = (end_silence, min_answer, threshold) == (gate.end_silence_s, gate.min_answer_s,
+                                                           gate.smart_turn_threshold)
+        lines.append(f"| {end_silence:.2f}{' (config)' if is_config else ''} | {min_answer:.1f} | {threshold:.2f} | "
+                     f"{figures['p50']:.0f} | {figures['p95']:.0f} | "
+                     f"{figures['split']}/{figures['answers']} | {split or '-'} | {figures['noise_windows']} |")
+    lines.append(f"Smart Turn judgements: {len(timed.times_ms)}, compute p50 {statistics.median(timed.times_ms):.0f} ms "
+                 f"(run while the silence goes on, inside end_silence_s, so it adds nothing to the delay)")
     text = "\n".join(lines)
     print(text)
     if args.out:
