@@ -7,16 +7,18 @@ as `viva/simulated_transport.py` drives it in-process:
 
 - the microphone: a 20 ms frame of 16 kHz audio every 20 ms at real-time pace, what
   CandidateBehavior renders at that moment (answers, sounds, background, echo);
-- the loudspeaker: examiner audio as it arrives, played at real time from its arrival
-  (a chunk that arrives while earlier audio still plays is queued after it), which is
-  how the candidate knows when the examiner has stopped.
+- the loudspeaker: examiner audio played at real time, a turn starting JITTER_S after
+  its first audio arrives (a player's jitter buffer; a chunk that arrives while earlier
+  audio still plays is queued after it), which is how the candidate knows when the
+  examiner has stopped.
 
 What it measures (the pipeline's audio as the candidate gets it):
 
-- underruns: examiner audio arriving after everything before it has played, within the
+- holes: examiner audio arriving after everything before it has played, within the
   same examiner turn (a gap shorter than the candidate's turn gap, 0.4 s): the
-  listener would hear a hole. Pipecat's output transport paces audio at real time one
-  40 ms chunk ahead, so a pipeline late by more than that leaves one.
+  listener hears a hole, and the buffer fills again. Pipecat's output transport paces
+  audio at real time one 40 ms chunk ahead, so a pipeline late by more than the jitter
+  buffer leaves one; so does a model pausing briefly inside its turn.
 - its own send lateness (how late this process sent a microphone frame against its
   20 ms schedule), to tell a late candidate process from a late pipeline.
 

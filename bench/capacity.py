@@ -18,9 +18,10 @@ Real time, per level (all must hold):
 - every session completed with its result;
 - event-loop lag (a probe task in each pipeline process sleeping 10 ms and measuring the
   overshoot) p99 within LAG_P99_MS;
-- the examiner's audio reaches the candidate without an underrun: no hole inside an
-  examiner turn (Pipecat's output paces audio one 40 ms chunk ahead, so a pipeline
-  late by more than that leaves one);
+- the examiner's audio reaches the candidate in time: holes inside an examiner turn
+  (audio arriving after all before it has played, past the player's 100 ms jitter
+  buffer) at most HOLE_SHARE of the examiner's audio. Not zero: the model's own
+  short pauses inside a turn are counted as holes too;
 - the microphone consumed without a backlog: each 20 ms frame's arrival at the
   pipeline against the candidate's 20 ms schedule (relative to the session's earliest
   frame), p99 within MIC_P99_MS.
@@ -51,6 +52,7 @@ if str(ROOT) not in sys.path:
 
 LAG_P99_MS = 50.0
 MIC_P99_MS = 100.0
+HOLE_SHARE = 0.01  # examiner audio heard as holes, of all examiner audio (a model's own pause can be one)
 PROBE_S = 0.01
 CONFIGS = {"viva": "configs/ielts_speaking_short.yaml", "stock": "configs/baseline_pipecat.yaml"}
 
@@ -166,6 +168,7 @@ async def worker(args: argparse.Namespace) -> None:
                         queue_max = max(queue_max, queue.qsize())
 
     cpu_at_first = None
+    times_at_first = [0.0, 0.0]
 
     async def run(i: int, session):
         result = await session.run()
@@ -179,11 +182,12 @@ async def worker(args: argparse.Namespace) -> None:
         while not connected:
             await asyncio.sleep(0.005)
         cpu_at_first = time.process_time()
+        times_at_first[:] = os.times()[:2]
 
     prober = asyncio.create_task(probe())
     announcer = asyncio.create_task(announce())
     results = await asyncio.gather(*(run(i, s) for i, s in enumerate(sessions)))
-    cpu_end, wall_end = time.process_time(), time.monotonic()
+    cpu_end, wall_end, times_end = time.process_time(), time.monotonic(), os.times()
     prober.cancel()
     announcer.cancel()
 
@@ -217,6 +221,7 @@ async def worker(args: argparse.Namespace) -> None:
         "label": args.label, "pid": os.getpid(), "ports": args.ports, "sessions": session_rows,
         "cpu_s": cpu_end - (cpu_at_first if cpu_at_first is not None else cpu_end),
         "window_s": wall_end - first,
+        "cpu_user_s": times_end[0] - times_at_first[0], "cpu_system_s": times_end[1] - times_at_first[1],
         "lag_p99_ms": 1000 * percentile(lags, 99), "lag_max_ms": 1000 * max(lags, default=0.0),
         "mic_p99_ms": max(mic_p99, default=0.0), "mic_max_ms": max(mic_max, default=0.0),
         "audio_in_queue_max": queue_max,
@@ -331,6 +336,8 @@ def summarize(level: dict, label: str | None = None) -> dict:
         "mic_p99_ms": max((w["mic_p99_ms"] for w in workers), default=0.0),
         "queue_max": max((w["audio_in_queue_max"] for w in workers), default=0),
         "underruns": sum(c.get("underruns", 0) for c in clients),
+        "hole_share": (sum(c.get("underrun_s", 0.0) for c in clients)
+                       / max(1e-9, sum(c.get("examiner_audio_s", 0.0) for c in clients))),
         "worst_underrun_ms": max((c.get("worst_underrun_ms", 0.0) for c in clients), default=0.0),
         "client_errors": sum(1 for c in clients if c.get("error")),
         "client_send_p99_ms": max((c.get("send_lateness_p99_ms", 0.0) for c in clients), default=0.0),
@@ -339,7 +346,7 @@ def summarize(level: dict, label: str | None = None) -> dict:
 
 def holds(row: dict) -> bool:
     return (row["completed"] == row["sessions"] and row["lag_p99_ms"] <= LAG_P99_MS
-            and row["underruns"] == 0 and row["mic_p99_ms"] <= MIC_P99_MS)
+            and row["hole_share"] <= HOLE_SHARE and row["mic_p99_ms"] <= MIC_P99_MS)
 
 
 def main() -> None:
@@ -357,10 +364,11 @@ def main() -> None:
     parser.add_argument("--candidate", default="candidates/b2_steady.yaml")
     parser.add_argument("--cpu-sessions", type=int, default=3, help="sessions of each config in the CPU run")
     parser.add_argument("--cpu-rounds", type=int, default=2)
-    parser.add_argument("--levels", type=int, nargs="+", default=[1, 5, 10, 20, 30, 50])
+    parser.add_argument("--levels", type=int, nargs="+", default=[1, 5, 10, 15, 20, 30, 50])
     parser.add_argument("--modes", nargs="+", choices=["processes", "one"], default=["processes", "one"])
     parser.add_argument("--profile", help="instead: one session sampled by py-spy, raw stacks to this file")
     parser.add_argument("--profile-config", choices=sorted(CONFIGS), default="viva")
+    parser.add_argument("--only", choices=["cpu", "concurrency"], help="one of the two tables")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.command == "worker":
@@ -375,8 +383,10 @@ def main() -> None:
         if args.profile:
             profile(emulator, out, args)
             return
-        cpu_table(emulator, out, args)
-        concurrency_table(emulator, out, args)
+        if args.only in (None, "cpu"):
+            cpu_table(emulator, out, args)
+        if args.only in (None, "concurrency"):
+            concurrency_table(emulator, out, args)
     finally:
         emulator.stop()
 
@@ -391,7 +401,7 @@ def profile(emulator: Emulator, out: Path, args) -> None:
                "--result", str(result)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "ready"
-    spy = subprocess.Popen(["uvx", "py-spy", "record", "-p", str(process.pid), "-o", args.profile, "-f", "raw",
+    spy = subprocess.Popen(["uvx", "py-spy", "record", "-p", str(process.pid), "-o", args.profile, "-f", "raw", "--gil",
                             "-r", "250"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)
     subprocess.run([sys.executable, str(ROOT / "bench/candidate_client.py"), "--candidate", args.candidate,
@@ -451,7 +461,8 @@ def cpu_table(emulator: Emulator, out: Path, args) -> None:
 
 def concurrency_table(emulator: Emulator, out: Path, args) -> None:
     print(f"\n## Concurrent viva sessions on {os.cpu_count()} cores (real time: all completed, loop lag p99 "
-          f"<= {LAG_P99_MS:.0f} ms, no examiner-audio underrun, mic p99 <= {MIC_P99_MS:.0f} ms)\n")
+          f"<= {LAG_P99_MS:.0f} ms, examiner-audio holes <= {100 * HOLE_SHARE:.0f}% of it, "
+          f"mic p99 <= {MIC_P99_MS:.0f} ms)\n")
     print("| mode | sessions | completed | CPU s per session-min | pipeline CPU (cores) | emulator CPU (cores) | "
           "candidates CPU (cores) | loop lag p99 / max ms | mic p99 ms | underruns (worst ms) | real time | "
           "load avg before / after |")
@@ -469,7 +480,8 @@ def concurrency_table(emulator: Emulator, out: Path, args) -> None:
                   f"{row['completed']}/{row['sessions']} | {row['cpu_per_min']:.2f} | {row['cpu_s'] / window:.2f} | "
                   f"{level['emulator_cpu_s'] / level['wall_s']:.2f} | {cand_cpu / level['wall_s']:.2f} | "
                   f"{row['lag_p99_ms']:.0f} / {row['lag_max_ms']:.0f} | {row['mic_p99_ms']:.0f} | "
-                  f"{row['underruns']} ({row['worst_underrun_ms']:.0f}) | {'yes' if ok else 'no'} | "
+                  f"{row['underruns']} ({row['worst_underrun_ms']:.0f}, {100 * row['hole_share']:.2f}%) | "
+                  f"{'yes' if ok else 'no'} | "
                   f"{level['load_before']} / {level['load_after']} |", flush=True)
             if not ok:
                 break

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADState
 from pipecat.frames.frames import Frame, InputAudioRawFrame
 from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
@@ -45,6 +46,12 @@ class VoicingSileroAnalyzer(SileroVADAnalyzer):
         self._chunks: list[Voicing] = []
         self._confidence = 0.0
         self._last = SILENT
+
+    async def analyze_audio(self, buffer: bytes) -> VADState:
+        """Analyses on the event loop, not in Pipecat's executor thread: most 20 ms frames only
+        fill the 32 ms buffer, and a thread hop per frame cost more CPU than Silero itself
+        (bench/capacity.py, docs/performance.md)."""
+        return self._run_analyzer(buffer)
 
     def voice_confidence(self, buffer: bytes) -> float:
         confidence = super().voice_confidence(buffer)
