@@ -15,10 +15,12 @@ as `viva/simulated_transport.py` drives it in-process:
 What it measures (the pipeline's audio as the candidate gets it):
 
 - holes: examiner audio arriving after everything before it has played, within the
-  same examiner turn (a gap shorter than the candidate's turn gap, 0.4 s): the
-  listener hears a hole, and the buffer fills again. Pipecat's output transport paces
-  audio at real time one 40 ms chunk ahead, so a pipeline late by more than the jitter
-  buffer leaves one; so does a model pausing briefly inside its turn.
+  same examiner turn: the listener hears a hole, and the buffer fills again. Pipecat's
+  output transport paces audio at real time one 40 ms chunk ahead, so a pipeline late
+  by more than the jitter buffer leaves one. A gap of HOLE_MAX_S or more (and under
+  the candidate's turn gap, 0.4 s) is counted apart, as the model's own pause: the
+  emulated examiner pauses about 0.38 s inside some turns, whatever the load. A
+  pipeline that late fails bench/capacity.py's event-loop lag limit anyway.
 - its own send lateness (how late this process sent a microphone frame against its
   20 ms schedule), to tell a late candidate process from a late pipeline.
 
@@ -43,6 +45,7 @@ from viva.simulated_transport import FRAME_SAMPLES, _Speaker
 
 ROOT = Path(__file__).resolve().parent.parent
 JITTER_S = 0.1  # the player's jitter buffer: a turn starts playing this long after its first audio
+HOLE_MAX_S = 0.25  # a longer gap inside a turn is the model's own pause (the emulator makes ~0.38 s ones)
 
 
 def mic_message(samples: np.ndarray) -> bytes:
@@ -54,8 +57,10 @@ def mic_message(samples: np.ndarray) -> bytes:
 class Loudspeaker:
     """Examiner audio played at real time from its arrival, on the microphone's 16 kHz clock."""
 
-    def __init__(self, turn_gap_s: float, jitter_s: float = JITTER_S):
+    def __init__(self, turn_gap_s: float, jitter_s: float = JITTER_S, hole_max_s: float = HOLE_MAX_S):
         self._jitter = int(jitter_s * RATE)
+        self._hole_max = int(hole_max_s * RATE)
+        self.pauses = 0  # gaps inside a turn too long to be a hole
         self.speaker = _Speaker()
         self._turn_gap = int(turn_gap_s * RATE)
         self.underruns: list[float] = []  # seconds of each hole inside a turn
@@ -66,8 +71,11 @@ class Loudspeaker:
         until = self.speaker.playing_until
         if until is None or now - until >= self._turn_gap:  # a new turn: buffer before playing
             self.speaker.play(samples_16k, now + self._jitter)
-        elif now > until:  # a hole inside the turn: heard; the buffer fills again
-            self.underruns.append((now - until) / RATE)
+        elif now > until:  # a hole inside the turn (or the model's pause): the buffer fills again
+            if now - until < self._hole_max:
+                self.underruns.append((now - until) / RATE)
+            else:
+                self.pauses += 1
             self.speaker.play(samples_16k, now + self._jitter)
         else:
             self.speaker.play(samples_16k, now)
@@ -146,6 +154,7 @@ async def run_candidate(url: str, candidate: Candidate, *, delay_s: float = 0.0)
             examiner_turns=behavior.examiner_turns,
             answers_started=behavior.answers_started,
             underruns=len(loudspeaker.underruns),
+            model_pauses=loudspeaker.pauses,
             underrun_s=sum(loudspeaker.underruns),
             worst_underrun_ms=1000 * max(loudspeaker.underruns, default=0.0),
             mic_frames=len(send_lateness),

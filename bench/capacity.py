@@ -20,8 +20,7 @@ Real time, per level (all must hold):
   overshoot) p99 within LAG_P99_MS;
 - the examiner's audio reaches the candidate in time: holes inside an examiner turn
   (audio arriving after all before it has played, past the player's 100 ms jitter
-  buffer) at most HOLE_SHARE of the examiner's audio. Not zero: the model's own
-  short pauses inside a turn are counted as holes too;
+  buffer; bench/candidate_client.py) at most HOLE_SHARE of the examiner's audio;
 - the microphone consumed without a backlog: each 20 ms frame's arrival at the
   pipeline against the candidate's 20 ms schedule (relative to the session's earliest
   frame), p99 within MIC_P99_MS.
@@ -52,8 +51,9 @@ if str(ROOT) not in sys.path:
 
 LAG_P99_MS = 50.0
 MIC_P99_MS = 100.0
-HOLE_SHARE = 0.01  # examiner audio heard as holes, of all examiner audio (a model's own pause can be one)
+HOLE_SHARE = 0.005  # examiner audio heard as holes, of all examiner audio
 PROBE_S = 0.01
+PRIORITY = -5  # nice of the emulator and candidate processes
 CONFIGS = {"viva": "configs/ielts_speaking_short.yaml", "stock": "configs/baseline_pipecat.yaml"}
 
 
@@ -253,6 +253,16 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+def _priority() -> None:
+    """The emulator and the candidates stand for the other ends of the line, on machines of
+    their own: they run ahead of the pipelines (nice -5, when allowed), so that a starved
+    candidate is not read as a late pipeline. They still use the same 2 cores."""
+    try:
+        os.nice(PRIORITY)
+    except OSError:
+        pass
+
+
 def _drain(stream) -> None:
     for _ in stream:
         pass
@@ -262,7 +272,7 @@ class Emulator:
     def __init__(self, log_dir: Path):
         self.process = subprocess.Popen(
             [sys.executable, "-m", "viva.cli", "emulator", "--port", "0", "--log-dir", str(log_dir)],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=_priority)
         banner = [self.process.stdout.readline() for _ in range(3)]
         self.base_url = banner[0].split(" at ")[1].split()[0]
         self.ca_file = banner[1].split(": ", 1)[1].strip()
@@ -307,7 +317,8 @@ def run_level(emulator: Emulator, groups: list[tuple[str, str, int]], mode: str,
     started = time.monotonic()
     candidates = subprocess.Popen(
         [sys.executable, str(ROOT / "bench/candidate_client.py"), "--candidate", candidate,
-         "--ports", *map(str, all_ports), "--result", str(out / "candidates.json")], cwd=ROOT)
+         "--ports", *map(str, all_ports), "--result", str(out / "candidates.json")], cwd=ROOT,
+        preexec_fn=_priority)
     candidates.wait(timeout=timeout_s)
     for process, _, log in workers:
         process.wait(timeout=60)
@@ -441,7 +452,7 @@ def cpu_table(emulator: Emulator, out: Path, args) -> None:
     print(f"\n## CPU per session-minute: {n} viva and {n} stock Pipecat sessions at once, a process each, "
           f"{args.cpu_rounds} rounds\n")
     print("| round | config | sessions completed | session-min | pipeline CPU s | CPU s per session-min | "
-          "loop lag p99 ms | underruns | load avg before / after |")
+          "loop lag p99 ms | holes | load avg before / after |")
     print("|---|---|---|---|---|---|---|---|---|")
     totals = {"viva": [0.0, 0.0], "stock": [0.0, 0.0]}
     for r in range(args.cpu_rounds):
@@ -461,10 +472,10 @@ def cpu_table(emulator: Emulator, out: Path, args) -> None:
 
 def concurrency_table(emulator: Emulator, out: Path, args) -> None:
     print(f"\n## Concurrent viva sessions on {os.cpu_count()} cores (real time: all completed, loop lag p99 "
-          f"<= {LAG_P99_MS:.0f} ms, examiner-audio holes <= {100 * HOLE_SHARE:.0f}% of it, "
+          f"<= {LAG_P99_MS:.0f} ms, examiner-audio holes <= {100 * HOLE_SHARE:.1f}% of it, "
           f"mic p99 <= {MIC_P99_MS:.0f} ms)\n")
     print("| mode | sessions | completed | CPU s per session-min | pipeline CPU (cores) | emulator CPU (cores) | "
-          "candidates CPU (cores) | loop lag p99 / max ms | mic p99 ms | underruns (worst ms) | real time | "
+          "candidates CPU (cores) | loop lag p99 / max ms | mic p99 ms | holes: count (worst ms, share) | real time | "
           "load avg before / after |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     held = {}
@@ -479,7 +490,8 @@ def concurrency_table(emulator: Emulator, out: Path, args) -> None:
             print(f"| {'a process per session' if mode == 'processes' else 'one process'} | {n} | "
                   f"{row['completed']}/{row['sessions']} | {row['cpu_per_min']:.2f} | {row['cpu_s'] / window:.2f} | "
                   f"{level['emulator_cpu_s'] / level['wall_s']:.2f} | {cand_cpu / level['wall_s']:.2f} | "
-                  f"{row['lag_p99_ms']:.0f} / {row['lag_max_ms']:.0f} | {row['mic_p99_ms']:.0f} | "
+                  f"{row['lag_p99_ms']:.0f} / {row['lag_max_ms']:.0f} | {row['mic_p99_ms']:.0f} "
+                  f"({row['client_send_p99_ms']:.0f}) | "
                   f"{row['underruns']} ({row['worst_underrun_ms']:.0f}, {100 * row['hole_share']:.2f}%) | "
                   f"{'yes' if ok else 'no'} | "
                   f"{level['load_before']} / {level['load_after']} |", flush=True)
