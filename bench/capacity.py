@@ -285,7 +285,7 @@ class Emulator:
 
 
 def run_level(emulator: Emulator, groups: list[tuple[str, str, int]], mode: str, out: Path,
-              candidate: str, timeout_s: float = 400.0) -> dict:
+              candidate: str, timeout_s: float = 400.0, uvloop: bool = False) -> dict:
     """groups: (label, config, sessions); mode "processes" (a process per session) or "one"
     (a process per group holding all its sessions). Returns workers' and candidates' results."""
     out.mkdir(parents=True, exist_ok=True)
@@ -302,6 +302,8 @@ def run_level(emulator: Emulator, groups: list[tuple[str, str, int]], mode: str,
         command = [sys.executable, str(Path(__file__).resolve()), "worker", "--label", label, "--config", config,
                    "--ports", *map(str, ports), "--base-url", emulator.base_url, "--rest-url", emulator.rest_url,
                    "--ca-file", emulator.ca_file, "--out", str(out / "records"), "--result", str(result)]
+        if uvloop or label.endswith("+uvloop"):
+            command.append("--uvloop")
         log = open(out / f"worker-{k}.log", "w")
         workers.append((subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True),
                         result, log))
@@ -372,18 +374,26 @@ def main() -> None:
     w.add_argument("--ca-file", required=True)
     w.add_argument("--out", required=True)
     w.add_argument("--result", required=True)
+    w.add_argument("--uvloop", action="store_true")
     parser.add_argument("--candidate", default="candidates/b2_steady.yaml")
     parser.add_argument("--cpu-sessions", type=int, default=3, help="sessions of each config in the CPU run")
     parser.add_argument("--cpu-rounds", type=int, default=2)
-    parser.add_argument("--levels", type=int, nargs="+", default=[1, 5, 10, 15, 20, 30, 50])
+    parser.add_argument("--cpu-labels", nargs="+", default=["viva", "stock"],
+                        help="configs side by side in the CPU table (viva, stock; X+uvloop: X on uvloop)")
+    parser.add_argument("--levels", type=int, nargs="+", default=[1, 5, 7, 10, 15, 20, 30, 50])
     parser.add_argument("--modes", nargs="+", choices=["processes", "one"], default=["processes", "one"])
     parser.add_argument("--profile", help="instead: one session sampled by py-spy, raw stacks to this file")
     parser.add_argument("--profile-config", choices=sorted(CONFIGS), default="viva")
+    parser.add_argument("--uvloop", action="store_true", help="pipeline processes on uvloop's event loop")
     parser.add_argument("--only", choices=["cpu", "concurrency"], help="one of the two tables")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.command == "worker":
-        asyncio.run(worker(args))
+        if args.uvloop:
+            import uvloop
+            uvloop.run(worker(args))
+        else:
+            asyncio.run(worker(args))
         return
 
     out = args.out or Path(tempfile.mkdtemp(prefix="viva-capacity-"))
@@ -448,26 +458,29 @@ def print_profile(path: Path, top: int = 25) -> None:
 
 
 def cpu_table(emulator: Emulator, out: Path, args) -> None:
-    n = args.cpu_sessions
-    print(f"\n## CPU per session-minute: {n} viva and {n} stock Pipecat sessions at once, a process each, "
+    """Each label's sessions at once, a process each, in the same level: the machine's other
+    load falls on all alike. A label "X+uvloop" runs config X on uvloop's event loop."""
+    n, labels = args.cpu_sessions, args.cpu_labels
+    print(f"\n## CPU per session-minute: {n} sessions each of {', '.join(labels)} at once, a process each, "
           f"{args.cpu_rounds} rounds\n")
     print("| round | config | sessions completed | session-min | pipeline CPU s | CPU s per session-min | "
           "loop lag p99 ms | holes | load avg before / after |")
     print("|---|---|---|---|---|---|---|---|---|")
-    totals = {"viva": [0.0, 0.0], "stock": [0.0, 0.0]}
+    totals = {label: [0.0, 0.0] for label in labels}
     for r in range(args.cpu_rounds):
-        level = run_level(emulator, [("viva", CONFIGS["viva"], n), ("stock", CONFIGS["stock"], n)], "processes",
-                          out / f"cpu-{r}", args.candidate)
-        for label in ("viva", "stock"):
+        level = run_level(emulator, [(label, CONFIGS[label.split("+")[0]], n) for label in labels], "processes",
+                          out / f"cpu-{r}", args.candidate, uvloop=args.uvloop)
+        for label in labels:
             row = summarize(level, label)
             totals[label][0] += row["cpu_s"]
             totals[label][1] += row["session_min"]
             print(f"| {r + 1} | {label} | {row['completed']}/{row['sessions']} | {row['session_min']:.2f} | "
                   f"{row['cpu_s']:.1f} | {row['cpu_per_min']:.2f} | {row['lag_p99_ms']:.1f} | "
                   f"{row['underruns']} | {level['load_before']} / {level['load_after']} |", flush=True)
-    viva, stock = (totals[k][0] / totals[k][1] for k in ("viva", "stock"))
-    print(f"\nAll rounds: viva {viva:.2f} CPU s per session-minute, stock Pipecat {stock:.2f}; "
-          f"viva / stock = {viva / stock:.2f}", flush=True)
+    per_min = {label: totals[label][0] / totals[label][1] for label in labels}
+    print("\nAll rounds: " + ", ".join(f"{label} {v:.2f}" for label, v in per_min.items())
+          + " CPU s per session-minute" + (f"; viva / stock = {per_min['viva'] / per_min['stock']:.2f}"
+                                            if "viva" in per_min and "stock" in per_min else ""), flush=True)
 
 
 def concurrency_table(emulator: Emulator, out: Path, args) -> None:
@@ -475,14 +488,15 @@ def concurrency_table(emulator: Emulator, out: Path, args) -> None:
           f"<= {LAG_P99_MS:.0f} ms, examiner-audio holes <= {100 * HOLE_SHARE:.1f}% of it, "
           f"mic p99 <= {MIC_P99_MS:.0f} ms)\n")
     print("| mode | sessions | completed | CPU s per session-min | pipeline CPU (cores) | emulator CPU (cores) | "
-          "candidates CPU (cores) | loop lag p99 / max ms | mic p99 ms | holes: count (worst ms, share) | real time | "
+          "candidates CPU (cores) | loop lag p99 / max ms | mic p99 ms (candidates' own send p99) | holes: count (worst ms, share) | real time | "
           "load avg before / after |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     held = {}
     for mode in args.modes:
         held[mode] = 0
         for n in args.levels:
-            level = run_level(emulator, [("viva", CONFIGS["viva"], n)], mode, out / f"{mode}-{n}", args.candidate)
+            level = run_level(emulator, [("viva", CONFIGS["viva"], n)], mode, out / f"{mode}-{n}", args.candidate,
+                              uvloop=args.uvloop)
             row = summarize(level)
             window = max(w["window_s"] for w in level["workers"])
             ok = holds(row)
