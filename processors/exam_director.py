@@ -367,12 +367,13 @@ class ExamDirector:
         """The candidate's activity window opened or closed."""
         now = self._clock()
         self._window_open = open_
+        if open_:
+            self._silence_due = None  # the candidate speaks, whatever they answer
         if self.answering is None:
             return []
         record = self.records[self.answering]
         if open_:
             self._window_opened_at = now
-            self._silence_due = None
             record.answered_s.append([self._t(now), None])
             step = self.steps[self.answering]
             if step.kind is StepKind.ROLE:
@@ -413,7 +414,9 @@ class ExamDirector:
                     *self._cue_step(following, respond_now=False, now=now,
                                     lead=self._time_up.get(step.part, "Thank you.")),
                     HoldCandidate(True, "long_turn_limit", cut=True)]
-        if self._silence_due is not None and not self._window_open and now >= self._silence_due:
+        # Not while the model speaks: a cue to answer now would cut its turn off (it interrupts).
+        if self._silence_due is not None and not self._window_open and not self._examiner_busy \
+                and now >= self._silence_due:
             self._silence_due = None
             if not self._last_turn_asked:
                 # What the examiner said last was not the step: it is asked now.
@@ -442,8 +445,15 @@ class ExamDirector:
             return []
         self.records[self.answering].role_s = round(now - self._role_began, 3)
         following = self._next_index(self.answering, now)
-        return [Note("role_ended", {"step": step.key, "after_s": self.records[self.answering].role_s}),
-                *self._cue_step(following, respond_now=not self._window_open, now=now, lead=step.closing)]
+        quiet = not self._window_open
+        actions = [Note("role_ended", {"step": step.key, "after_s": self.records[self.answering].role_s}),
+                   *self._cue_step(following, respond_now=quiet, now=now, lead=step.closing)]
+        if quiet:
+            # The candidate may be just starting to speak (no window yet): held until the
+            # examiner has said the time is up, so as not to cut that off.
+            self._held = True
+            actions.append(HoldCandidate(True, "role_time_up"))
+        return actions
 
     # -- state others read
 
@@ -504,6 +514,8 @@ class ExamDirector:
         """A cue to answer at once that the model left unanswered is sent again, later each time."""
         if self._reply_due is None or now < self._reply_due or self._placed is None or not self._placed.respond_now:
             return []
+        if self._window_open:
+            return []  # the candidate speaks: sent now, it would cut in; their activityEnd asks the model anyway
         self._reply_wait_s *= 2
         self._reply_due = now + self._reply_wait_s
         step = next(s for s in self.steps if s.key == self._placed.step)

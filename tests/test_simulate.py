@@ -21,6 +21,7 @@ import pytest
 import bench.formats as formats_bench
 from emulator.toolargs import schema_errors
 from tests.conftest import ROOT
+from viva.candidate import load_candidate
 from viva.config import load_config
 from viva.summary import reconnect_schedule, run_row, waits_off_schedule
 
@@ -276,6 +277,38 @@ def test_real_speech_over_the_echo_interrupts_the_examiner_once(sessions):
     # card, is what cut the examiner.
     assert starts[1] < interrupted < ends[1]
     assert barge_in["at_s"] > 0
+
+
+def barges_in(name: str) -> bool:
+    """Whether the run's candidate file speaks over the examiner on purpose."""
+    if name not in RUNS:  # the formats' and the wire run's candidates answer only when asked
+        return False
+    return any(answer.barge_in_s is not None for answer in load_candidate(ROOT / RUNS[name][1]).answers)
+
+
+@pytest.mark.parametrize("name", [*FORMATS, *RUNS, "wire"])
+def test_the_examiner_is_never_cut_off_unless_the_candidate_barges_in(sessions, name):
+    """An answer split at a pause has the examiner start over the rest of it, which cuts the
+    examiner off (the emulator's `interrupted`): no answer of the suite is split."""
+    _, _, _, record = sessions[name]
+    logs = [record / "emulator.jsonl"] if name != "wire" else list((record.parent.parent / "wire_logs").glob("*/emulator.jsonl"))
+    assert logs and all(log.exists() for log in logs)
+    entries = [json.loads(line) for log in logs for line in log.read_text().splitlines()]
+    if barges_in(name):
+        assert [e for e in entries if e["kind"] == "interrupted"]
+        return
+    said, cut = [], []
+    for entry in entries:
+        if entry["kind"] == "speak":
+            said.append(entry["text"])
+        elif entry["kind"] == "interrupted":
+            # The one cut viva may cause: a model resumed from before its last turn says that
+            # turn again, viva does not play it (repeated_turn_skipped), and the candidate's
+            # answer to the first one cuts the repeat, which no one hears.
+            repeat = len(said) >= 2 and said[-1] == said[-2] and record_events(record, "repeated_turn_skipped")
+            if not repeat:
+                cut.append((entry["t_s"], said[-1] if said else None))
+    assert cut == [], f"the examiner was cut off (at s, saying): {cut}"
 
 
 @pytest.mark.parametrize("fault", BEHAVIOUR_RUNS)

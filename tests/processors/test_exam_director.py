@@ -213,6 +213,36 @@ def test_a_silent_candidate_is_asked_again_once_then_given_the_next_question(iel
     assert {e["step"]: e for e in d.plan_entries()}["Part 1 q1"]["skipped"] == "no answer"
 
 
+def test_an_answer_to_a_line_that_was_not_the_step_is_not_taken_for_silence(ielts, clock):
+    """The model said something else; the candidate answers it and the model replies: no cue
+    to answer now reaches it then (it would cut the reply off), and none for the silence."""
+    d = director(ielts, clock, silence_reask_s=10)
+    d.start()
+    actions = d.on_examiner_turn("Why do you think that is?")
+    assert "step_not_asked" in notes(actions)
+    clock.t += 2
+    d.on_window(True)
+    clock.t += 7
+    d.on_window(False)
+    d.on_examiner_began()  # the model replies to the answer
+    clock.t += 2  # 11 s since the line that was not the step
+    assert d.tick() == []
+    clock.t += 20
+    assert d.tick() == []  # still speaking (a long reply): nothing cut
+    actions = d.on_examiner_turn(d.steps[0].line)
+    assert "step_asked" in notes(actions)
+
+
+def test_the_silence_timer_waits_while_the_model_speaks(ielts, clock):
+    d = director(ielts, clock, silence_reask_s=10)
+    d.start()
+    d.on_examiner_turn("Why do you think that is?")  # not the step: it is to be asked after 10 s of silence
+    clock.t += 9
+    d.on_examiner_began()  # the model speaks up on its own
+    clock.t += 5
+    assert d.tick() == []
+
+
 def test_a_cue_to_answer_at_once_that_gets_no_turn_is_sent_again(ielts, clock):
     d = director(ielts, clock)
     (first,) = cues(d.start())
@@ -228,6 +258,16 @@ def test_a_cue_to_answer_at_once_that_gets_no_turn_is_sent_again(ielts, clock):
     d.on_examiner_began()  # the model answers at last
     clock.t = 40
     assert d.tick() == []
+
+
+def test_a_cue_to_answer_at_once_is_not_sent_again_while_the_candidate_speaks(ielts, clock):
+    d = director(ielts, clock)
+    d.start()
+    clock.t = 4.1
+    d.on_window(True)  # the candidate speaks before the model has begun
+    assert d.tick() == []
+    d.on_window(False)
+    assert "cue_unanswered" in notes(d.tick())
 
 
 def test_a_part_past_its_upper_bound_gives_way_to_the_next_part(ielts, clock):
@@ -475,6 +515,11 @@ def test_the_role_play_ends_at_its_time_at_once_when_quiet_and_never_over_the_ex
     assert "role_ended" in notes(actions) and cue.step == "Questions q1" and cue.respond_now
     assert '"Thank you, that is the time. What is your most likely diagnosis?"' in cue.text
     assert d.records[1].role_s == 61.0
+    # The candidate is held while the examiner says it (they may be just starting to speak),
+    # and let go once it is said.
+    assert HoldCandidate(True, "role_time_up") in actions and d.holding_candidate
+    actions = d.on_examiner_turn("Thank you, that is the time. What is your most likely diagnosis?")
+    assert HoldCandidate(False, "examiner_spoke") in actions and not d.holding_candidate
 
 
 def test_a_role_play_whose_time_ends_while_the_candidate_speaks_is_closed_at_their_answer(clock):
