@@ -7,12 +7,17 @@
    gate decided (its window_closed event) until the emulator has the activityEnd.
 2. Examiner audio: from the emulator sending the first audio of a turn to that audio
    starting to play at the output transport.
+3. The director's cues: from each activityEnd to the examiner's first audio at the
+   emulator, viva's config beside a config without the director (stock Pipecat, no
+   cues), and how many cues reached the emulator in between (viva places the next
+   step's cue while the candidate answers, so none should).
 
 Everything runs in one process on one clock (time.monotonic). Goal: under 30 ms at p95 for
 what the pipeline adds (the gate's wait is a choice: docs/gate_corpus.md).
 
     uv run python bench/pipeline_latency.py            # 3 sessions of the short config at once
     uv run python bench/pipeline_latency.py --runs 6
+    uv run python bench/pipeline_latency.py --baseline ''   # viva's config only
 """
 
 from __future__ import annotations
@@ -54,18 +59,13 @@ def describe(name: str, values_ms: list[float]) -> str:
             f"p95 {p95:6.1f} ms  max {values[-1]:6.1f} ms")
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--config", default="configs/ielts_speaking_short.yaml")
-    parser.add_argument("--candidate", default="candidates/b2_steady.yaml")
-    args = parser.parse_args()
-    logger.remove()
-
-    config = load_config(ROOT / args.config)
-    candidate = load_candidate(ROOT / args.candidate)
-    stop_secs = next(s.params.stop_secs for s in config.stages if s.name == "silero_vad")
+async def measure(config_path: str, candidate_path: str, runs: int) -> dict[str, list[float]]:
+    """`runs` sessions of a config at once against one emulator: the figures, in ms."""
+    config = load_config(ROOT / config_path)
+    candidate = load_candidate(ROOT / candidate_path)
     out = Path(tempfile.mkdtemp(prefix="viva-latency-"))
+    figures: dict[str, list[float]] = {key: [] for key in (
+        "end_of_speech", "gate_wait", "gate_to_server", "examiner_audio", "reply", "cues_late")}
     async with EmulatorServer(log_dir=out, settings=SessionSettings(voice=ExaminerVoice())) as emulator:
         async def one(i: int):
             session_id = f"latency-{i}"
@@ -73,37 +73,69 @@ async def main() -> None:
             return session_id, await simulate_session(config=config, candidate=candidate, llm=llm,
                                                       out_dir=out, session_id=session_id)
 
-        runs = await asyncio.gather(*(one(i) for i in range(args.runs)))
+        runs_done = await asyncio.gather(*(one(i) for i in range(runs)))
 
-        end_of_speech, gate_wait, gate_to_server, examiner_audio = [], [], [], []
-        for session_id, run in runs:
+        for session_id, run in runs_done:
             journal = emulator.sessions[session_id].journal
             t0 = run.transport.clock.at(0)
-            activity_ends, audio_starts = (
+            activity_ends, audio_starts, contents = (
                 [journal.started_at + e["t_s"] for e in journal.records if e["kind"] == kind]
-                for kind in ("activity_end", "audio_start")
+                for kind in ("activity_end", "audio_start", "client_content")
             )
             gate_closes = [run.started_at + e["t_s"] for e in run.data["events"] if e["type"] == "window_closed"]
             for position, answer in run.transport.behavior.answer_starts:
                 true_end = t0 + position / RATE + speech_end_s(answer.source)
                 sent, decided = first_after(activity_ends, true_end), first_after(gate_closes, true_end)
                 if sent is not None and decided is not None:
-                    end_of_speech.append(1000 * (sent - true_end))
-                    gate_wait.append(1000 * (decided - true_end))
-                    gate_to_server.append(1000 * (sent - decided))
+                    figures["end_of_speech"].append(1000 * (sent - true_end))
+                    figures["gate_wait"].append(1000 * (decided - true_end))
+                    figures["gate_to_server"].append(1000 * (sent - decided))
+            # The examiner's reply to each answer: activityEnd to its first audio at the server, and
+            # whether a cue (clientContent) came in between (the cue is meant to be there before).
+            for end in activity_ends:
+                reply = first_after(audio_starts, end)
+                if reply is not None:
+                    figures["reply"].append(1000 * (reply - end))
+                    figures["cues_late"].append(sum(1 for t in contents if end <= t < reply))
             plays = [t0 + start / RATE for start in run.transport.speaker.burst_starts]
             for sent in audio_starts:
                 played = first_after(plays, sent)
                 if played is not None:
-                    examiner_audio.append(1000 * (played - sent))
-            print(f"{session_id}: {run.data['outcome']}, {len(activity_ends)} answers, {len(audio_starts)} examiner turns")
+                    figures["examiner_audio"].append(1000 * (played - sent))
+            print(f"{config_path} {session_id}: {run.data['outcome']}, {len(activity_ends)} answers, "
+                  f"{len(audio_starts)} examiner turns")
+    return figures
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--config", default="configs/ielts_speaking_short.yaml")
+    parser.add_argument("--baseline", default="configs/baseline_pipecat.yaml",
+                        help="a config without the exam director (no cues), for the reply time beside viva's")
+    parser.add_argument("--candidate", default="candidates/b2_steady.yaml")
+    args = parser.parse_args()
+    logger.remove()
+
+    config = load_config(ROOT / args.config)
+    stop_secs = next(s.params.stop_secs for s in config.stages if s.name == "silero_vad")
+    figures = await measure(args.config, args.candidate, args.runs)
+    baseline = await measure(args.baseline, args.candidate, args.runs) if args.baseline else None
 
     print(f"VAD stop time (stop_secs): {stop_secs * 1000:.0f} ms, inside the gate's wait")
-    print(describe("true end of speech -> activityEnd at server", end_of_speech))
-    print(describe("  of which: the turn gate's wait (its decision)", gate_wait))
-    print(describe("  of which: gate decision -> activityEnd at server", gate_to_server))
-    print(describe("emulator first audio -> output transport", examiner_audio))
-    print("goal: under 30 ms at p95 for what the pipeline adds (decision -> server, first audio -> output)")
+    print(describe("true end of speech -> activityEnd at server", figures["end_of_speech"]))
+    print(describe("  of which: the turn gate's wait (its decision)", figures["gate_wait"]))
+    print(describe("  of which: gate decision -> activityEnd at server", figures["gate_to_server"]))
+    print(describe("emulator first audio -> output transport", figures["examiner_audio"]))
+    print(describe(f"activityEnd -> first examiner audio ({args.config})", figures["reply"]))
+    print(f"  cues arriving between activityEnd and that audio: {sum(figures['cues_late'])} "
+          f"of {len(figures['cues_late'])} replies")
+    if baseline is not None:
+        print(describe(f"activityEnd -> first examiner audio ({args.baseline}, no cues)", baseline["reply"]))
+        added = statistics.median(figures["reply"]) - statistics.median(baseline["reply"])
+        print(f"the cue's added latency (p50 difference): {added:+.1f} ms")
+    print("goal: under 30 ms at p95 for what the pipeline adds (decision -> server, first audio -> output); "
+          "no cue between activityEnd and the reply")
 
 
 if __name__ == "__main__":
