@@ -161,8 +161,8 @@ def summary(rows: list[dict]) -> tuple[str, dict]:
 
 def point(text: str) -> tuple[float, float, float]:
     """A point of the curve: "END_SILENCE_S[/MIN_ANSWER_S[/THRESHOLD]]"."""
-    fields = [float(x) for x in text.split("/")]
-    end_silence, min_answer, threshold = (fields + [0.0, 0.5][len(fields) - 1:])[:3]
+    given = [float(x) for x in text.split("/")]
+    end_silence, min_answer, threshold = given + [None, 0.0, 0.5][len(given):]  # defaults for the rest
     return end_silence, min_answer, threshold
 
 

@@ -1,16 +1,12 @@
 """The wheel `uv build` makes holds every import package of the checkout (issue 17: an
 installed viva failed at once with `No module named 'pipelines'`)."""
 
-import shutil
 import subprocess
 import zipfile
-
-import pytest
 
 from tests.conftest import ROOT
 
 
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv builds the wheel")
 def test_the_wheel_holds_every_package_of_the_checkout(tmp_path):
     subprocess.run(["uv", "build", "--wheel", "--out-dir", str(tmp_path), str(ROOT)], check=True,
                    capture_output=True, timeout=300)
