@@ -3,7 +3,7 @@
 The pipeline side is Pipecat's stock `SingleClientWebsocketServerTransport` with its
 `ProtobufFrameSerializer` (bench/capacity.py builds it); this process is its client: the
 candidate's microphone and loudspeaker, driven by viva's own `CandidateBehavior` exactly
-as `viva/simulated_transport.py` drives it in-process:
+as `viva/harness/simulated_transport.py` drives it in-process:
 
 - the microphone: a 20 ms frame of 16 kHz audio every 20 ms at real-time pace, what
   CandidateBehavior renders at that moment (answers, sounds, background, echo);
@@ -40,8 +40,8 @@ import pipecat.frames.protobufs.frames_pb2 as frame_protos
 import websockets
 
 from viva.audio import RATE
-from viva.candidate import Candidate, CandidateBehavior, load_candidate
-from viva.simulated_transport import FRAME_SAMPLES, _Speaker
+from viva.harness.candidate import Candidate, CandidateBehavior, load_candidate
+from viva.harness.simulated_transport import FRAME_SAMPLES, _Speaker
 
 ROOT = Path(__file__).resolve().parent.parent
 JITTER_S = 0.1  # the player's jitter buffer: a turn starts playing this long after its first audio

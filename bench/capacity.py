@@ -100,10 +100,11 @@ async def worker(args: argparse.Namespace) -> None:
     from pipecat.transports.websocket.server import SingleClientWebsocketServerParams
 
     from emulator.server import SESSION_HEADER
-    from pipelines.context import LLMTarget
     from viva.audio import RATE
     from viva.config import load_config
     from viva.exam_session import ExamSession
+    from viva.harness.targets import espeak_voice
+    from viva.pipelines.context import LLMTarget
 
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
@@ -123,7 +124,8 @@ async def worker(args: argparse.Namespace) -> None:
                                                        async_client_args={"ssl": ca}),
                         rest_http_options=types.HttpOptions(base_url=args.rest_url, headers=headers,
                                                             client_args={"verify": ca},
-                                                            async_client_args={"ssl": ca, "verify": ca}))
+                                                            async_client_args={"ssl": ca, "verify": ca}),
+                        closing_voice=espeak_voice)
         params = SingleClientWebsocketServerParams(
             serializer=ProtobufFrameSerializer(), audio_in_enabled=True, audio_in_sample_rate=RATE,
             audio_out_enabled=True, allowed_origins=[])

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from loguru import logger
 
-from emulator.faults import load_faults
-from viva.candidate import load_candidate
+from viva.harness.faults import load_faults
 from viva.commands.simulate import simulate_runs
 from viva.config import load_config
-from viva.summary import aggregate, reconnect_schedule, run_row
+from viva.harness.candidate import load_candidate
+from viva.harness.summary import aggregate, reconnect_schedule, run_row
 
 ROOT = Path(__file__).resolve().parent.parent
 # The production sequence (field-reports.md §1) needs its noise burst; the rest a steady candidate.

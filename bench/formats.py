@@ -1,6 +1,6 @@
 """docs/formats.md: each exam format of configs/ run once, whole, against the emulator.
 
-Each format is conducted from its YAML alone (the exam director, processors/exam_director.py)
+Each format is conducted from its YAML alone (the exam director, viva/processors/exam_director.py)
 with a candidate of real speech (audio/) whose answers run past each limit that cuts. The
 document shows, per format, every step as the record's plan has it: when it was cued, when
 the examiner said it, when the candidate answered, and each timer (preparation, cut, role-play).
@@ -169,9 +169,9 @@ score's `source`.
 async def main() -> None:
     from loguru import logger
 
-    from viva.candidate import load_candidate
     from viva.commands.simulate import simulate_runs
     from viva.config import load_config
+    from viva.harness.candidate import load_candidate
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="timer scale (1: the configs' own timings)")

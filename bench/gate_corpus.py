@@ -30,10 +30,10 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import run_test
 
-from pipelines.registry import STAGES
-from processors.end_of_turn import smart_turn_model
 from viva.audio import RATE, read_wav
 from viva.config import load_config
+from viva.pipelines.stages import build_stage
+from viva.processors.end_of_turn import smart_turn_model
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAME = 320  # 20 ms
@@ -87,7 +87,7 @@ def gate_stages(config, end_of_turn: str, **changes):
     """The config's VAD and turn gate, with the gate deciding ends of turn by `end_of_turn`."""
     specs = {s.name: s.params for s in config.stages}
     gate = specs["turn_gate"].model_copy(update={"end_of_turn": end_of_turn, **changes})
-    return [STAGES["silero_vad"].build(specs["silero_vad"], None), STAGES["turn_gate"].build(gate, None)]
+    return [build_stage("silero_vad", specs["silero_vad"], None), build_stage("turn_gate", gate, None)]
 
 
 def expected_windows(entry) -> int:

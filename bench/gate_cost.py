@@ -29,9 +29,9 @@ from loguru import logger
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 from pipecat.frames.frames import InputAudioRawFrame
 
-from processors.turn_gate import GateSettings, OpenWindow, Rejected, TurnGate
-from processors.voicing_vad import VOICING, VoicingSileroAnalyzer
 from viva.audio import RATE, gain, read_wav
+from viva.processors.turn_gate import GateSettings, OpenWindow, Rejected, TurnGate
+from viva.processors.voicing_vad import VOICING, VoicingSileroAnalyzer
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAME = 320  # samples: 20 ms at 16 kHz

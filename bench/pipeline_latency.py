@@ -34,11 +34,11 @@ from loguru import logger
 from emulator.server import EmulatorServer
 from emulator.session import SessionSettings
 from emulator.voice import ExaminerVoice
-from pipelines.context import LLMTarget
 from viva.audio import RATE
-from viva.candidate import load_candidate
 from viva.config import load_config
-from viva.simulation import simulate_session
+from viva.harness.candidate import load_candidate
+from viva.harness.simulation import simulate_session
+from viva.harness.targets import emulator_target
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = {e["name"]: e for e in json.loads((ROOT / "audio/manifest.json").read_text())}
@@ -69,7 +69,7 @@ async def measure(config_path: str, candidate_path: str, runs: int) -> dict[str,
     async with EmulatorServer(log_dir=out, settings=SessionSettings(voice=ExaminerVoice())) as emulator:
         async def one(i: int):
             session_id = f"latency-{i}"
-            llm = LLMTarget("emulator", "bench", emulator.http_options(session_id=session_id))
+            llm = emulator_target(emulator, session_id=session_id)
             return session_id, await simulate_session(config=config, candidate=candidate, llm=llm,
                                                       out_dir=out, session_id=session_id)
 

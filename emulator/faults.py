@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import random
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from viva.yamlfile import read_document, validate
 
 FaultKind = Literal[
     "stall_after_empty_window", "stall", "speak_instead_of_tool_call", "tool_call_and_speak",
@@ -88,12 +85,6 @@ class FaultsFile(BaseModel):
 
     seed: int = 0
     faults: list[Fault] = Field(default_factory=list)
-
-
-def load_faults(path: Path) -> FaultsFile:
-    """Reads a faults file; BadInput naming file, line and key on any problem."""
-    data, places = read_document(Path(path))
-    return validate(FaultsFile, data, places)
 
 
 class FaultPlan:

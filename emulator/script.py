@@ -44,7 +44,7 @@ _SAY_EXACTLY = re.compile(r'say exactly\s+"([^"]+)"', re.IGNORECASE)
 # In a cue: straight or curly quotes.
 _CUE_SAY_EXACTLY = re.compile(r'say\s+exactly\s*:?\s*(?:"([^"]+)"|\u201c([^\u201d]+)\u201d)', re.IGNORECASE)
 _CUE_CALL = re.compile(r"\bcall\s+([^.!?;]*)", re.IGNORECASE)
-# A role cue (processors/exam_director.py sends it for role-play parts) words its opening line
+# A role cue (viva/processors/exam_director.py sends it for role-play parts) words its opening line
 # "Start by saying exactly": only there does "saying exactly" count, so other text keeps its meaning.
 _ROLE_CUE = re.compile(r"\bplay\s+this\s+role\b", re.IGNORECASE)
 _ROLE_OPENING = re.compile(r'say(?:ing)?\s+exactly\s*:?\s*(?:"([^"]+)"|\u201c([^\u201d]+)\u201d)', re.IGNORECASE)

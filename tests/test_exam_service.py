@@ -1,4 +1,4 @@
-"""viva's Live service (pipelines/gemini.py) against the emulator: it reconnects by its last
+"""viva's Live service (viva/pipelines/gemini.py) against the emulator: it reconnects by its last
 resumption handle when the stall watchdog asks, and the exam goes on."""
 
 import asyncio
@@ -10,12 +10,12 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.google.gemini_live.llm import GeminiVADParams
 
-from pipelines.gemini import ExamGeminiLiveService
-from pipelines.reconnect_policy import ReconnectPolicy
-from processors.live_link import ReconnectRequestFrame
 from tests.conftest import read_pcm
 from tests.emulator.test_pipecat_exchange import Recorder, answer
 from viva.exam_script import system_instruction
+from viva.pipelines.gemini import ExamGeminiLiveService
+from viva.pipelines.reconnect_policy import ReconnectPolicy
+from viva.processors.live_link import ReconnectRequestFrame
 
 SPEECH = read_pcm("speech__cmu_arctic_axb_a0004.wav")
 

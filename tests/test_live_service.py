@@ -29,10 +29,10 @@ from pipecat.utils.asyncio.task_manager import TaskManager
 from websockets.exceptions import ConnectionClosedError
 from websockets.frames import Close
 
-from pipelines.gemini import ExamGeminiLiveService
-from pipelines.reconnect_policy import REFUSED, ReconnectPolicy
-from processors.live_link import LiveLinkFrame
 from tests.helpers import FakeClock
+from viva.pipelines.gemini import ExamGeminiLiveService
+from viva.pipelines.reconnect_policy import REFUSED, ReconnectPolicy
+from viva.processors.live_link import LiveLinkFrame
 
 MODEL = "gemini-3.1-flash-live-preview"
 BOUND_S = 5.0  # a broken code path fails the test instead of hanging it; nothing waits this long
@@ -573,7 +573,7 @@ async def test_a_window_open_at_a_resumable_point_is_sent_again_whole_after_a_re
 
 
 async def test_a_cue_goes_as_client_content_waiting_or_at_once_and_a_fresh_session_gets_the_waiting_one():
-    from processors.exam_frames import ExamCueFrame
+    from viva.processors.exam_frames import ExamCueFrame
 
     first = FakeLiveSession(handle("h1"))
     fresh = FakeLiveSession(audio(2), said("Why Leeds?"), TURN_COMPLETE)

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from pipelines.reconnect_policy import REFUSED, Attempt, Moment, ReconnectPolicy
 from tests.helpers import FakeClock
+from viva.pipelines.reconnect_policy import REFUSED, Attempt, Moment, ReconnectPolicy
 
 
 @pytest.fixture

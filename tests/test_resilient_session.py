@@ -2,7 +2,7 @@
 
 from google.genai import types
 
-from pipelines.resilient_session import ResilientSession
+from viva.pipelines.resilient_session import ResilientSession
 
 
 class FakeLink:

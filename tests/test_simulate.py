@@ -21,9 +21,9 @@ import pytest
 import bench.formats as formats_bench
 from emulator.toolargs import schema_errors
 from tests.conftest import ROOT
-from viva.candidate import load_candidate
 from viva.config import load_config
-from viva.summary import reconnect_schedule, run_row, waits_off_schedule
+from viva.harness.candidate import load_candidate
+from viva.harness.summary import reconnect_schedule, run_row, waits_off_schedule
 
 CANDIDATE = "candidates/b2_steady.yaml"
 CONFIGS = {"full": "configs/ielts_speaking.yaml", "short": "configs/ielts_speaking_short.yaml"}
@@ -449,7 +449,7 @@ def asked_lines(entries: list[dict]) -> list[str]:
 
 
 def assert_every_question_asked_in_order(said: list[str], config: str, *, once: bool) -> None:
-    from processors.closing_guard import normalize
+    from viva.processors.closing_guard import normalize
 
     exam = load_config(ROOT / config).exam
     spoken = [normalize(text) for text in said]
@@ -550,7 +550,7 @@ def limit_of(part, step: str) -> float | None:
 
 @pytest.mark.parametrize("name", FORMATS)
 def test_each_format_is_conducted_from_its_yaml_with_every_step_and_timer_kept(sessions, name):
-    from processors.closing_guard import normalize
+    from viva.processors.closing_guard import normalize
 
     code, stdout, stderr, record = sessions[name]
     assert code == 0, stderr[-3000:]
@@ -596,7 +596,7 @@ def test_each_format_is_conducted_from_its_yaml_with_every_step_and_timer_kept(s
 
 @pytest.mark.parametrize("fault", ["tool_call_and_speak", "speak_instead_of_tool_call"])
 def test_marks_said_aloud_never_reach_the_candidate_and_the_result_is_still_had(sessions, fault):
-    from viva.summary import examiner_before_closing_s
+    from viva.harness.summary import examiner_before_closing_s
 
     code, stdout, stderr, record = sessions[fault]
     assert code == 0, stderr[-3000:]

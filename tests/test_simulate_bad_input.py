@@ -84,8 +84,8 @@ def test_faults_need_the_emulator(tmp_path):
 
 
 def test_every_shipped_faults_file_and_candidate_loads():
-    from emulator.faults import load_faults
-    from viva.candidate import load_candidate
+    from viva.harness.faults import load_faults
+    from viva.harness.candidate import load_candidate
 
     assert len(list((ROOT / "faults").glob("*.yaml"))) >= 11
     for path in (ROOT / "faults").glob("*.yaml"):

@@ -176,7 +176,7 @@ class VivaConfig(Strict):
 
 
 def _stages(config: VivaConfig, places: Places) -> list[StageSpec]:
-    from pipelines.registry import STAGES
+    from viva.pipelines.registry import STAGES
 
     stages = []
     for i, entry in enumerate(config.pipeline):

@@ -3,7 +3,7 @@
 The model knows only what is sent on the wire. Directed (the exam_director stage), the
 instruction holds the examiner's role and rules (the config's system prompt), the exam's
 structure, how viva's cues work, the tools and the closing phrase; each line is cued when
-it is due (processors/exam_director.py). Without a director (stock Pipecat's way, the
+it is due (viva/processors/exam_director.py). Without a director (stock Pipecat's way, the
 baseline), the whole script goes in the instruction: one numbered line per examiner turn,
 in order, in the words it is to say.
 """

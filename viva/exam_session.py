@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +23,10 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.transports.base_transport import BaseTransport
 
-from pipelines.build import build_pipeline
-from pipelines.context import LLMTarget, StageContext
 from viva.config import VivaConfig
 from viva.errors import BadInput
+from viva.pipelines.build import build_pipeline
+from viva.pipelines.context import LLMTarget, StageContext
 from viva.record import SessionObserver, SessionRecord, new_session_id
 from viva.recording import StereoRecorder
 from viva.report import write_report
@@ -38,6 +40,17 @@ def api_key_from_environment() -> str:
     if not key:
         raise BadInput("--llm gemini needs an API key: set GOOGLE_API_KEY (or GEMINI_API_KEY)")
     return key
+
+
+def gemini_target() -> LLMTarget:
+    """The real Live API, with the key from the environment."""
+    return LLMTarget(kind="gemini", api_key=api_key_from_environment())
+
+
+@asynccontextmanager
+async def gemini_targets(*, config: VivaConfig, out: Path, session_id: str) -> AsyncIterator[LLMTarget]:
+    """A TargetFactory (viva/pipelines/context.py) for the real Live API: every session's target is the same."""
+    yield gemini_target()
 
 
 @dataclass

@@ -4,7 +4,7 @@ When the Live model says the result aloud instead of calling its tool, viva asks
 model to write the tool's arguments from what the examiner said, constrained to the
 tool's JSON schema (`responseJsonSchema` takes the whole JSON schema, keywords a Live
 function declaration drops included). Nothing is validated here: the caller checks
-the answer against the schema (emulator.toolargs.schema_errors) and falls back to its
+the answer against the schema (viva/schema.py) and falls back to its
 own parser when it is missing or wrong.
 """
 

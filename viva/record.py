@@ -30,10 +30,10 @@ from pipecat.frames.frames import (
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.observers.base_observer import BaseObserver, FrameProcessed, FramePushed
-from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.processors.frame_processor import FrameDirection
+from pipecat.transports.base_output import BaseOutputTransport
 
-from processors.closing_guard import ClosingDetector
+from viva.processors.closing_guard import ClosingDetector
 from viva.scoring import ScoreRule, compute_scores
 
 _COUNTED = {

@@ -289,7 +289,7 @@ def _part_bands(record: dict, events: list[tuple[float, dict]], *, span: float) 
 def _timer_spans(record: dict, events: list[tuple[float, dict]], *, span: float) -> list[tuple]:
     """(class, labels (long, short), start, end, tooltip) of the spans the exam director times:
     the preparation (its preparation_started/_ended events) and the long turn (the answer
-    windows of the plan's long-turn step, the one a limit cuts: processors/exam_director.py)."""
+    windows of the plan's long-turn step, the one a limit cuts: viva/processors/exam_director.py)."""
     found = []
     for a, b, unfinished in _intervals(events, start="preparation_started", end="preparation_ended", span=span):
         tip = f"preparation {a:.2f}–{b:.2f} s ({b - a:.1f} s, held in silence)"

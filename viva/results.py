@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.toolargs import schema_errors
+from viva.schema import schema_errors
 from viva.config import ToolSpec
 
 

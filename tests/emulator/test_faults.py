@@ -240,7 +240,7 @@ def test_turns_and_times_bound_a_fault():
 
 
 def test_a_faults_file_is_validated_with_file_and_line(tmp_path):
-    from emulator.faults import load_faults
+    from viva.harness.faults import load_faults
     from viva.errors import BadInput
 
     path = tmp_path / "f.yaml"

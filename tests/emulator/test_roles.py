@@ -1,15 +1,24 @@
 """The emulated model plays a role when a cue tells it to (emulator/script.py parse_cue,
 in_role_lines): the opening line, then replies in role from the brief, until a cue to say or
-call something ends the role. processors/exam_director.py sends such cues for role-play parts."""
+call something ends the role. viva/processors/exam_director.py sends such cues for role-play parts."""
 
 import pytest
 from google.genai import errors
 
-from emulator.script import (AGAIN, FOLLOW_UP_QUESTIONS, ROLE_FILLERS, CallTools, Cue, Silence, Speak,
-                             in_role_lines, parse_cue)
+from emulator.script import (
+    AGAIN,
+    FOLLOW_UP_QUESTIONS,
+    ROLE_FILLERS,
+    CallTools,
+    Cue,
+    Silence,
+    Speak,
+    in_role_lines,
+    parse_cue,
+)
 from tests.emulator.test_cues import KNOCK, SPEECH, connected, records, user
-from tests.helpers import receive_turn, send_answer
 from tests.emulator.test_script import ASK, ASSESS, NUDGE, cue_examiner
+from tests.helpers import receive_turn, send_answer
 
 BRIEF = ("You are Mr David Jones, 58, a bus driver. You have had chest pain for three days. "
          "It gets worse when you climb stairs. You smoke ten cigarettes a day. You are worried it is your heart.")

@@ -5,7 +5,7 @@ import pytest
 from pipecat.frames.frames import TTSAudioRawFrame, TTSStoppedFrame, TTSTextFrame
 from pipecat.tests.utils import run_test
 
-from processors.closing_guard import ClosingDetector, ClosingGuard, ClosingGuardProcessor
+from viva.processors.closing_guard import ClosingDetector, ClosingGuard, ClosingGuardProcessor
 
 PHRASE = "Thank you. That is the end of the Speaking test."
 RATE = 24000

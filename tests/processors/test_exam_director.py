@@ -13,8 +13,10 @@ from pipecat.frames.frames import (
 )
 from pipecat.tests.utils import run_test
 
-from pipelines.registry import ExamDirectorParams
-from processors.exam_director import (
+from tests.helpers import FakeClock
+from viva.config import load_config
+from viva.pipelines.registry import ExamDirectorParams
+from viva.processors.exam_director import (
     Cue,
     ExamDirector,
     ExamDirectorProcessor,
@@ -28,9 +30,7 @@ from processors.exam_director import (
     director_for,
     exam_plan,
 )
-from processors.exam_frames import CandidateHoldFrame, ExamCueFrame, ExaminerWithheldFrame, ExamPartFrame
-from tests.helpers import FakeClock
-from viva.config import load_config
+from viva.processors.exam_frames import CandidateHoldFrame, ExamCueFrame, ExaminerWithheldFrame, ExamPartFrame
 
 ROOT = Path(__file__).resolve().parents[2]
 

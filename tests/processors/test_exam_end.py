@@ -2,9 +2,9 @@
 
 import pytest
 
-from processors.closing_guard import ClosingDetector
-from processors.exam_end import ExamEnd
 from tests.helpers import FakeClock
+from viva.processors.closing_guard import ClosingDetector
+from viva.processors.exam_end import ExamEnd
 
 PHRASE = "Thank you. That is the end of the Speaking test."
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from processors.closing_guard import begins_phrase
-from processors.marks_gate import MarksGate, Play, Withhold
+from viva.processors.closing_guard import begins_phrase
+from viva.processors.marks_gate import MarksGate, Play, Withhold
 
 PHRASE = "Thank you. That is the end of the Speaking test."
 

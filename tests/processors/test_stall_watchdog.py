@@ -15,14 +15,14 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import run_test
 
-from processors.stall_watchdog import (
+from tests.helpers import FakeClock, VirtualTime
+from viva.processors.live_link import ReconnectRequestFrame
+from viva.processors.stall_watchdog import (
     GiveUp,
     Nudge,
     StallWatchdog,
     StallWatchdogProcessor,
 )
-from processors.live_link import ReconnectRequestFrame
-from tests.helpers import FakeClock, VirtualTime
 
 
 @pytest.fixture

@@ -21,11 +21,11 @@ from pipecat.tests.utils import run_test
 
 from emulator.misbehaviour import spoken_result
 from emulator.toolargs import example_arguments, schema_errors
-from processors.exam_end import ExamEndProcessor
-from processors.live_link import LiveLinkFrame
-from processors.tool_fallback import ToolFallback
 from tests.conftest import ROOT
 from viva.config import load_config
+from viva.processors.exam_end import ExamEndProcessor
+from viva.processors.live_link import LiveLinkFrame
+from viva.processors.tool_fallback import ToolFallback
 from viva.record import SessionRecord
 from viva.results import ResultCollector
 

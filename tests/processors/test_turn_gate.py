@@ -15,8 +15,8 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import run_test
 
-from processors.exam_frames import ExamPartFrame
-from processors.turn_gate import (
+from viva.processors.exam_frames import ExamPartFrame
+from viva.processors.turn_gate import (
     CloseWindow,
     GateSettings,
     JudgeTurn,
@@ -25,7 +25,7 @@ from processors.turn_gate import (
     TurnGate,
     TurnGateProcessor,
 )
-from processors.voicing_vad import VOICING, Voicing
+from viva.processors.voicing_vad import VOICING, Voicing
 
 SPEECH = Voicing(0.95, 0.85)
 ECHO = Voicing(0.95, 0.68)  # the examiner's voice back in the microphone: voiced, quieter

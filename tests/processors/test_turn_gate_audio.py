@@ -11,11 +11,11 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.tests.utils import run_test
 
 from emulator.voice import render_speech
-from pipelines.registry import STAGES
-from processors.end_of_turn import smart_turn_model
 from tests.conftest import ROOT
 from viva.audio import RATE, gain, read_wav
 from viva.config import load_config
+from viva.pipelines.stages import build_stage
+from viva.processors.end_of_turn import smart_turn_model
 
 CONFIG = load_config(ROOT / "configs/ielts_speaking.yaml")
 MANIFEST = json.loads((ROOT / "audio/manifest.json").read_text())
@@ -41,8 +41,8 @@ async def gate_events(samples: np.ndarray, *, part: str | None = None, examiner_
     with `verdict`, Smart Turn's answer at every pause is that probability."""
     specs = {s.name: s.params for s in CONFIG.stages}
     events = []
-    vad = STAGES["silero_vad"].build(specs["silero_vad"], None)
-    gate = STAGES["turn_gate"].build(specs["turn_gate"], None)
+    vad = build_stage("silero_vad", specs["silero_vad"], None)
+    gate = build_stage("turn_gate", specs["turn_gate"], None)
     gate._on_event = lambda kind, **fields: events.append((kind, fields))
     if verdict is not None:
         gate._model = lambda audio, sample_rate: verdict

@@ -16,10 +16,9 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import run_test
 
-from processors.voicing_vad import SILENT, VOICING, Voicing, VoicingSileroAnalyzer, VoicingVADProcessor
-from viva.audio import read_wav
-
 from tests.conftest import AUDIO
+from viva.audio import read_wav
+from viva.processors.voicing_vad import SILENT, VOICING, Voicing, VoicingSileroAnalyzer, VoicingVADProcessor
 
 RATE = 16000
 FRAME_SAMPLES = 320  # 20 ms

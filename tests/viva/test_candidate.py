@@ -5,8 +5,8 @@ import pytest
 
 from tests.conftest import ROOT, read_pcm
 from viva.audio import RATE
-from viva.candidate import Answer, Candidate, CandidateBehavior, load_candidate
 from viva.errors import BadInput
+from viva.harness.candidate import Answer, Candidate, CandidateBehavior, load_candidate
 
 S = RATE  # samples per second
 

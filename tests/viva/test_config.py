@@ -4,10 +4,10 @@ import re
 
 import pytest
 
-from pipelines.registry import STAGES, TurnGateParams
 from tests.conftest import ROOT
 from viva.config import load_config
 from viva.errors import BadInput
+from viva.pipelines.registry import STAGES, TurnGateParams
 
 
 def test_the_short_config_extends_the_full_one():
@@ -82,6 +82,12 @@ def test_every_stage_can_be_named_without_parameters(tmp_path):
     assert [s.name for s in config.stages] == list(STAGES)
     for stage in config.stages:
         assert stage.params == STAGES[stage.name].params()
+
+
+def test_every_named_stage_can_be_built_and_nothing_else():
+    from viva.pipelines.stages import BUILDERS
+
+    assert set(BUILDERS) == set(STAGES)
 
 
 def test_the_full_config_gives_part_2_its_own_turn_gate_settings():

@@ -5,11 +5,11 @@ import json
 
 from tests.conftest import ROOT
 from viva import exam_session
-from viva.candidate import load_candidate
-from viva.commands.targets import emulator_target
 from viva.config import load_config
 from viva.exam_session import ExamSession
-from viva.simulated_transport import SimulatedCandidateTransport
+from viva.harness.candidate import load_candidate
+from viva.harness.simulated_transport import SimulatedCandidateTransport
+from viva.harness.targets import emulator_target
 
 
 def short_config(max_s: float):

@@ -250,10 +250,10 @@ def test_viva_validate_accepts_rules_of_every_kind(tmp_path):
 
 
 async def test_an_exam_session_s_record_scores_by_its_config(tmp_path):
-    from pipelines.context import LLMTarget
-    from viva.candidate import load_candidate
     from viva.exam_session import ExamSession
-    from viva.simulated_transport import SimulatedCandidateTransport
+    from viva.harness.candidate import load_candidate
+    from viva.harness.simulated_transport import SimulatedCandidateTransport
+    from viva.pipelines.context import LLMTarget
 
     config = load_config(ROOT / "configs/ielts_speaking_short.yaml")
     transport = SimulatedCandidateTransport(candidate=load_candidate(ROOT / "candidates/b2_steady.yaml"))

@@ -4,7 +4,7 @@ import json
 
 from tests.conftest import ROOT
 from viva.config import load_config
-from viva.summary import aggregate, reconnect_schedule, run_row, silences_after_turns, waits_off_schedule
+from viva.harness.summary import aggregate, reconnect_schedule, run_row, silences_after_turns, waits_off_schedule
 
 TOOLS = load_config(ROOT / "configs/ielts_speaking.yaml").exam.tools
 GOOD = {"fluency_coherence": 6.5, "lexical_resource": 6, "grammatical_range_accuracy": 7, "pronunciation": 6.5,
@@ -96,7 +96,7 @@ def test_right_after_a_refused_handle_the_fresh_session_waits_nothing():
 
 
 def test_adherence_counts_the_steps_the_model_took_at_the_first_cue_and_those_cued_again():
-    from viva.summary import adherence
+    from viva.harness.summary import adherence
 
     plan = [{"step": "q1", "asked_s": 1}, {"step": "q2", "asked_s": 9}, {"step": "q3", "asked_s": None},
             {"step": "Part 1", "kind": "part"}]
@@ -108,7 +108,7 @@ def test_adherence_counts_the_steps_the_model_took_at_the_first_cue_and_those_cu
 
 
 def run_row_like(first: int, again: int):
-    from viva.summary import RunRow
+    from viva.harness.summary import RunRow
 
     return RunRow(session_id="s", outcome="completed", completed=True, result_source="tool_call", result_valid=True,
                   stalls_over_5s=0, longest_silence_s=0.0, closing_phrases_heard=1, reconnects=0,
@@ -116,7 +116,7 @@ def run_row_like(first: int, again: int):
 
 
 def test_every_step_asked_in_order_reads_the_plan():
-    from viva.summary import asked_in_order
+    from viva.harness.summary import asked_in_order
 
     plan = [{"step": "q1", "kind": "question", "asked_s": 1}, {"step": "card", "kind": "cue_card", "asked_s": 9},
             {"step": "q2", "kind": "question", "asked_s": None, "skipped": "part_time_up"},
@@ -146,7 +146,7 @@ def _stereo(path, seconds: float, voiced: list[tuple[float, float]], rate: int =
 
 
 def test_marks_said_before_the_closing_in_the_same_turn_count_and_the_closing_itself_does_not(tmp_path):
-    from viva.summary import examiner_before_closing_s
+    from viva.harness.summary import examiner_before_closing_s
 
     # One examiner turn from 10 s to 20 s: 15 words of marks, then the 10-word closing (given
     # as words_before), the whole turn voiced.

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import shlex
 
-from emulator.faults import load_faults
+from viva.harness.faults import load_faults
 from emulator.server import EmulatorServer
 from emulator.session import SessionSettings
 from emulator.voice import ExaminerVoice

@@ -6,14 +6,15 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from emulator.faults import load_faults
-from viva.candidate import load_candidate
+from viva.harness.faults import load_faults
 from viva.config import load_config
 from viva.errors import BadInput
+from viva.exam_session import gemini_target
+from viva.harness.candidate import load_candidate
+from viva.harness.simulation import RunResult, simulate_session
+from viva.harness.summary import print_summary, reconnect_schedule
+from viva.harness.targets import emulator_server, emulator_target
 from viva.record import new_session_id
-from viva.commands.targets import emulator_server, emulator_target, gemini_target
-from viva.simulation import RunResult, simulate_session
-from viva.summary import print_summary, reconnect_schedule
 
 
 async def run_simulate(args: argparse.Namespace) -> int:

@@ -43,10 +43,10 @@ from pipecat.transports.daily.utils import (
     DailyRoomProperties,
 )
 
-from viva.commands.targets import llm_target
 from viva.config import VivaConfig
 from viva.errors import BadInput
 from viva.exam_session import ExamSession, RunResult
+from viva.pipelines.context import TargetFactory
 from viva.record import new_session_id
 
 DEFAULT_API_URL = "https://api.daily.co/v1"
@@ -228,13 +228,13 @@ def follow_candidate(*, transport: DailyTransport, session: ExamSession) -> None
             await session.candidate_left()
 
 
-async def run_daily(config: VivaConfig, *, llm: str, out: Path, room_url: str | None,
+async def run_daily(config: VivaConfig, *, targets: TargetFactory, out: Path, room_url: str | None,
                     token: str | None) -> RunResult:
     """One exam in a Daily room (see the module's docstring): runs until the exam ends,
     the candidate leaves or `max_s` passes."""
     session_id = new_session_id()
     # The model's side first: a missing GOOGLE_API_KEY is reported before a room is made.
-    async with llm_target(llm, config=config, out=out, session_id=session_id) as target:
+    async with targets(config=config, out=out, session_id=session_id) as target:
         async with exam_room(config, session_id=session_id, room_url=room_url, token=token) as room:
             transport = daily_transport(room=room)
             session = ExamSession(config=config, transport=transport, llm=target, out_dir=out,

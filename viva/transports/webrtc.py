@@ -63,10 +63,10 @@ from pipecat.transports.smallwebrtc.request_handler import (
     SmallWebRTCRequestHandler,
 )
 
-from viva.commands.targets import llm_target
 from viva.config import VivaConfig, load_config
 from viva.errors import BadInput
-from viva.exam_session import ExamSession, RunResult, api_key_from_environment
+from viva.exam_session import ExamSession, RunResult, gemini_targets
+from viva.pipelines.context import TargetFactory
 from viva.record import new_session_id
 
 
@@ -75,20 +75,17 @@ class ExamSettings:
     """What every browser session runs: the exam, where the model is, where records go."""
 
     config: VivaConfig
-    llm: str  # "emulator" or "gemini"
+    targets: TargetFactory
     out: Path
 
 
 def settings_from_environment() -> ExamSettings:
-    """The settings when Pipecat's own runner (or its cloud) calls `bot`: VIVA_CONFIG (required),
-    VIVA_LLM (default gemini), VIVA_OUT (default sessions)."""
+    """The settings when Pipecat's own runner calls `bot`: VIVA_CONFIG (required), VIVA_OUT
+    (default sessions); the model is the Live API (google-genai's GOOGLE_GEMINI_BASE_URL moves it)."""
     path = os.environ.get("VIVA_CONFIG")
     if not path:
         raise BadInput("set VIVA_CONFIG to the exam config the bot runs")
-    llm = os.environ.get("VIVA_LLM", "gemini")
-    if llm not in ("emulator", "gemini"):
-        raise BadInput(f"VIVA_LLM: {llm!r} is not one of emulator, gemini")
-    return ExamSettings(config=load_config(path), llm=llm, out=Path(os.environ.get("VIVA_OUT", "sessions")))
+    return ExamSettings(config=load_config(path), targets=gemini_targets, out=Path(os.environ.get("VIVA_OUT", "sessions")))
 
 
 def webrtc_params() -> TransportParams:
@@ -112,7 +109,7 @@ async def bot(runner_args: SmallWebRTCRunnerArguments, *, settings: ExamSettings
 async def run_browser_exam(*, transport: BaseTransport, settings: ExamSettings) -> RunResult:
     """Runs the exam over a SmallWebRTC transport; the record is finished whatever ends it."""
     session_id = new_session_id()
-    async with llm_target(settings.llm, config=settings.config, out=settings.out, session_id=session_id) as target:
+    async with settings.targets(config=settings.config, out=settings.out, session_id=session_id) as target:
         session = ExamSession(config=settings.config, transport=transport, llm=target, out_dir=settings.out,
                               session_id=session_id, rtvi=True)  # the prebuilt page's client speaks RTVI
         follow_the_client(session, transport=transport)
@@ -240,16 +237,14 @@ def listening_socket(*, host: str, port: int) -> socket.socket:
         raise BadInput(f"--host {host} --port {port}: cannot serve there ({reason})") from None
 
 
-async def run_webrtc(config: VivaConfig, *, llm: str, out: Path, host: str, port: int) -> RunResult | None:
+async def run_webrtc(config: VivaConfig, *, targets: TargetFactory, out: Path, host: str, port: int) -> RunResult | None:
     """Serves the prebuilt page until Ctrl-C (or SIGTERM); one exam per browser connection.
 
     Returns None: the sessions' outcomes are printed, and recorded, as each one ends.
     """
     import uvicorn
 
-    if llm == "gemini":
-        api_key_from_environment()  # a missing key is one line now, not an error per connection
-    settings = ExamSettings(config=config, llm=llm, out=Path(out))
+    settings = ExamSettings(config=config, targets=targets, out=Path(out))
     sock = listening_socket(host=host, port=port)
 
     async def exam(runner_args: SmallWebRTCRunnerArguments) -> RunResult:

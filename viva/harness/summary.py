@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emulator.toolargs import schema_errors
-from processors.closing_guard import words_of
+from viva.schema import schema_errors
+from viva.processors.closing_guard import words_of
 
 STALL_S = 5.0  # a silence after a candidate turn longer than this is a stall
 

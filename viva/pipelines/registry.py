@@ -1,22 +1,18 @@
 """The stages a config's `pipeline:` list may name, with their parameters.
 
 Each stage is a name, a pydantic model of its parameters (validated when the config is
-loaded, so a typo is caught before anything runs) and a factory that builds its
-processor. Factories import Pipecat lazily: validating a config stays cheap.
+loaded, so a typo is caught before anything runs) and a check against the whole config.
+What builds each stage's processor is in viva/pipelines/stages.py: loading a config needs
+neither Pipecat nor the processors (and the processors may read the config).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:
-    from pipecat.processors.frame_processor import FrameProcessor
-
-    from pipelines.context import StageContext
 
 
 class StageParams(BaseModel):
@@ -77,7 +73,7 @@ class TurnGateParams(StageParams):
     parts: dict[str, GatePartParams] = Field(default_factory=dict, description="settings by exam part name")
 
     def settings(self, part: str | None = None):
-        from processors.turn_gate import GateSettings
+        from viva.processors.turn_gate import GateSettings
 
         base = self.model_dump(exclude={"parts"})
         if part is not None:
@@ -95,7 +91,7 @@ class GeminiLiveParams(StageParams):
     )
     validate_tool_args: bool = Field(
         default=True, description="answer arguments that break the schema with the error (False: take them)")
-    resilient: bool = Field(default=True, description="viva's connection handling (pipelines/gemini.py): backoff, "
+    resilient: bool = Field(default=True, description="viva's connection handling (viva/pipelines/gemini.py): backoff, "
                             "resumption, goAway, nothing lost; False: Pipecat's own")
     reconnect_schedule_s: list[float] = Field(default=[1.0, 2.0, 4.0], min_length=1,
                                               description="waits before reconnect attempts 1, 2, 3...")
@@ -161,48 +157,14 @@ class ExamEndParams(StageParams):
 class Stage:
     name: str
     params: type[StageParams]
-    build: Callable[[Any, "StageContext"], "FrameProcessor"]
     summary: str
     check: Callable[[Any, Any], list[tuple[tuple, str]]] | None = None  # against the whole config
-
-
-def _silero_vad(params: SileroVadParams, context: "StageContext"):
-    from pipecat.audio.vad.vad_analyzer import VADParams
-
-    from processors.voicing_vad import VoicingSileroAnalyzer, VoicingVADProcessor
-
-    return VoicingVADProcessor(vad_analyzer=VoicingSileroAnalyzer(params=VADParams(**params.model_dump())))
-
-
-def _turn_gate(params: TurnGateParams, context: "StageContext"):
-    from processors.turn_gate import TurnGateProcessor
-
-    record = context.record if context is not None else None
-    uses_model = "smart_turn" in {params.end_of_turn, *(p.end_of_turn for p in params.parts.values())}
-    if uses_model:
-        from processors.end_of_turn import smart_turn_model
-    return TurnGateProcessor(
-        settings=params.settings(),
-        part_settings={name: params.settings(name) for name in params.parts},
-        end_of_turn_model=smart_turn_model() if uses_model else None,
-        on_event=record.event if record is not None else None)
 
 
 def _turn_gate_check(params: TurnGateParams, config) -> list[tuple[tuple, str]]:
     names = [part.name for part in config.exam.parts]
     return [(("parts", name), f"no exam part is called {name!r}; expected one of: {', '.join(names)}")
             for name in params.parts if name not in names]
-
-
-def _exam_director(params: ExamDirectorParams, context: "StageContext"):
-    from processors.exam_director import ExamDirectorProcessor, director_for
-
-    record = context.record
-    director = director_for(context.config.exam, params, origin=record.started_at)  # record's clock: monotonic
-    processor = ExamDirectorProcessor(director=director, closing_phrase=context.config.exam.closing_phrase,
-                                      on_event=record.event, on_plan=record.set_plan)
-    context.opening = processor.opening
-    return processor
 
 
 def _exam_director_check(params: ExamDirectorParams, config) -> list[tuple[tuple, str]]:
@@ -213,92 +175,22 @@ def _exam_director_check(params: ExamDirectorParams, config) -> list[tuple[tuple
     return []
 
 
-def _pipecat_user_turns(params: PipecatUserTurnsParams, context: "StageContext"):
-    from pipecat.audio.vad.silero import SileroVADAnalyzer
-    from pipecat.audio.vad.vad_analyzer import VADParams
-    from pipecat.processors.aggregators.llm_context import LLMContext
-    from pipecat.processors.aggregators.llm_response_universal import (
-        LLMContextAggregatorPair,
-        LLMUserAggregatorParams,
-    )
-    from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import SpeechTimeoutUserTurnStopStrategy
-    from pipecat.turns.user_turn_strategies import UserTurnStrategies
-
-    vad = VADParams(confidence=params.confidence, start_secs=params.start_secs,
-                    stop_secs=params.stop_secs, min_volume=params.min_volume)
-    strategies = None if params.smart_turn else UserTurnStrategies(stop=[SpeechTimeoutUserTurnStopStrategy()])
-    pair = LLMContextAggregatorPair(LLMContext(), user_params=LLMUserAggregatorParams(
-        vad_analyzer=SileroVADAnalyzer(params=vad), user_turn_strategies=strategies))
-    return pair.user()
-
-
-def _gemini_live(params: GeminiLiveParams, context: "StageContext"):
-    from pipelines.gemini import gemini_live_service
-
-    context.results.validate = params.validate_tool_args
-    return gemini_live_service(context, params)
-
-
-def _stall_watchdog(params: StallWatchdogParams, context: "StageContext"):
-    from processors.stall_watchdog import StallWatchdogProcessor
-
-    return StallWatchdogProcessor(
-        nudge_text=params.nudge_text, on_event=context.record.event,
-        deadline_s=params.deadline_s, retry_s=params.retry_s, max_nudges=params.max_nudges,
-        reconnect=params.reconnect)
-
-
-def _closing_guard(params: ClosingGuardParams, context: "StageContext"):
-    from processors.closing_guard import ClosingGuardProcessor
-
-    return ClosingGuardProcessor(closing_phrase=context.config.exam.closing_phrase, gap_s=params.gap_s,
-                                 on_event=context.record.event)
-
-
-def _exam_end(params: ExamEndParams, context: "StageContext"):
-    from processors.exam_end import ExamEndProcessor
-    from processors.tool_fallback import ToolFallback
-
-    fallback = None
-    if params.extraction != "none":
-        model_extract = context.llm.model_extract(context.config.llm.extraction_model) \
-            if params.extraction == "model_then_parser" else None
-        fallback = ToolFallback(context.results, model_extract=model_extract)
-    say = None
-    if params.say_closing:
-        from emulator.voice import render_speech
-
-        def say(text: str) -> bytes:
-            return render_speech(text, rate=24000)
-
-    return ExamEndProcessor(
-        closing_phrase=context.config.exam.closing_phrase,
-        results=context.results,
-        record=context.record,
-        drain_s=params.drain_s,
-        closing_wait_s=params.closing_wait_s,
-        result_wait_s=params.result_wait_s,
-        fallback=fallback,
-        say=say,
-    )
-
-
 STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in [
-        Stage("silero_vad", SileroVadParams, _silero_vad, "Pipecat's Silero VAD on the candidate's audio"),
-        Stage("turn_gate", TurnGateParams, _turn_gate, "activity windows around confirmed speech; no audio outside them",
+        Stage("silero_vad", SileroVadParams, "Pipecat's Silero VAD on the candidate's audio"),
+        Stage("turn_gate", TurnGateParams, "activity windows around confirmed speech; no audio outside them",
               _turn_gate_check),
-        Stage("gemini_live", GeminiLiveParams, _gemini_live, "the Gemini Live service (or the emulator)"),
-        Stage("exam_director", ExamDirectorParams, _exam_director,
+        Stage("gemini_live", GeminiLiveParams, "the Gemini Live service (or the emulator)"),
+        Stage("exam_director", ExamDirectorParams,
               "conducts the exam: cues each step when due, checks it was asked, holds the preparation, cuts the "
               "long turn", _exam_director_check),
-        Stage("stall_watchdog", StallWatchdogParams, _stall_watchdog,
+        Stage("stall_watchdog", StallWatchdogParams,
               "nudges a model silent after an answer; reconnects as a last resort"),
-        Stage("closing_guard", ClosingGuardParams, _closing_guard,
+        Stage("closing_guard", ClosingGuardParams,
               "the closing phrase heard once: the examiner's audio after it is cut"),
-        Stage("exam_end", ExamEndParams, _exam_end, "ends the session after the closing and the result"),
-        Stage("pipecat_user_turns", PipecatUserTurnsParams, _pipecat_user_turns,
+        Stage("exam_end", ExamEndParams, "ends the session after the closing and the result"),
+        Stage("pipecat_user_turns", PipecatUserTurnsParams,
               "Pipecat's own user turns (its user aggregator with VAD): the baseline"),
     ]
 }

@@ -6,7 +6,7 @@ resumption handle with backoff (1 s, 2 s, 4 s); a refused or missing handle mean
 fresh session, seeded with the exam so far (at once after a refusal: it is an answer,
 not a failure); a goAway means reconnecting early, between
 turns, before the time left runs out. `ReconnectPolicy` makes those decisions; the
-service (pipelines/gemini.py) carries them out.
+service (viva/pipelines/gemini.py) carries them out.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Ends the session when the exam is over: the closing phrase heard, its audio played out.
 
-`ClosingDetector` (processors/closing_guard.py) finds the configured closing phrase in
+`ClosingDetector` (viva/processors/closing_guard.py) finds the configured closing phrase in
 the examiner's output transcript. `ExamEnd` decides when to end
 (plain, injected clock); `ExamEndProcessor` feeds it frames and ends the pipeline.
 """
@@ -26,9 +26,9 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from processors.closing_guard import ClosingDetector
-from processors.exam_frames import CandidateHoldFrame, ExaminerWithheldFrame
-from processors.live_link import LiveLinkFrame
+from viva.processors.closing_guard import ClosingDetector
+from viva.processors.exam_frames import CandidateHoldFrame, ExaminerWithheldFrame
+from viva.processors.live_link import LiveLinkFrame
 
 
 class ExamEnd:
@@ -43,7 +43,7 @@ class ExamEnd:
     pause the candidate may fill. viva says it as soon as the examiner's audio stops.
 
     Once the examiner has been withheld in the assessment (marks said aloud,
-    processors/marks_gate.py), the model is saying what the candidate must not hear and
+    viva/processors/marks_gate.py), the model is saying what the candidate must not hear and
     may believe it has closed the exam: viva says the closing at once, then waits for the
     result (the call, or the withheld words in full to extract it from) for as long as
     the model goes on, and `result_wait_s` after it falls quiet.

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from google.genai import types
 from google.genai.types import ThinkingConfig, ThinkingLevel
+from loguru import logger
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import (
@@ -17,17 +18,16 @@ from pipecat.frames.frames import (
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
 )
-from loguru import logger
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, GeminiVADParams
 
-from pipelines.context import StageContext
-from pipelines.reconnect_policy import Attempt, Moment, ReconnectPolicy
-from pipelines.resilient_session import ResilientSession
-from processors.exam_frames import ExamCueFrame
-from processors.live_link import LiveLinkFrame, ReconnectRequestFrame
 from viva.exam_script import system_instruction
+from viva.pipelines.context import StageContext
+from viva.pipelines.reconnect_policy import Attempt, Moment, ReconnectPolicy
+from viva.pipelines.resilient_session import ResilientSession
+from viva.processors.exam_frames import ExamCueFrame
+from viva.processors.live_link import LiveLinkFrame, ReconnectRequestFrame
 from viva.tools import declarable_schema
 
 
@@ -310,7 +310,7 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
 def gemini_live_service(context: StageContext, params) -> GeminiLiveLLMService:
     """The Live service with client-side activity detection (automatic detection off).
 
-    params: the gemini_live stage's (pipelines/registry.py). end_on_tool_result: finish
+    params: the gemini_live stage's (viva/pipelines/registry.py). end_on_tool_result: finish
     the way a Pipecat app does when the result is in (push EndWorkerFrame; the service
     defers the EndFrame until the examiner's turn is over). resilient: viva's connection
     handling (ExamGeminiLiveService), else Pipecat's own (the baseline).

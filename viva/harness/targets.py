@@ -7,13 +7,9 @@ from pathlib import Path
 
 from emulator.server import EmulatorServer
 from emulator.session import SessionSettings
-from emulator.voice import ExaminerVoice
-from pipelines.context import LLMTarget
-from viva.exam_session import api_key_from_environment
-
-
-def gemini_target() -> LLMTarget:
-    return LLMTarget(kind="gemini", api_key=api_key_from_environment())
+from emulator.voice import ExaminerVoice, render_speech
+from viva.exam_session import gemini_targets
+from viva.pipelines.context import LLMTarget, TargetFactory
 
 
 def emulator_server(*, out: Path, faults=None) -> EmulatorServer:
@@ -25,14 +21,22 @@ def emulator_server(*, out: Path, faults=None) -> EmulatorServer:
 def emulator_target(emulator: EmulatorServer, *, session_id: str, run: int = 0) -> LLMTarget:
     return LLMTarget(kind="emulator", api_key="emulator",
                      http_options=emulator.http_options(session_id=session_id, run=run),
-                     rest_http_options=emulator.rest_http_options(session_id=session_id))
+                     rest_http_options=emulator.rest_http_options(session_id=session_id),
+                     closing_voice=espeak_voice)
+
+
+def espeak_voice(text: str) -> bytes:
+    """The closing phrase in espeak-ng's voice (the emulator's), 24 kHz, for sessions against the emulator."""
+    return render_speech(text, rate=24000)
 
 
 @asynccontextmanager
-async def llm_target(kind: str, *, config, out: Path, session_id: str):
-    """The LLMTarget of one session; with the emulator, served while the session runs."""
-    if kind == "gemini":
-        yield gemini_target()
-        return
+async def emulator_targets(*, config, out: Path, session_id: str):
+    """A TargetFactory (viva/pipelines/context.py): an emulator served while the session runs."""
     async with emulator_server(out=out) as emulator:
         yield emulator_target(emulator, session_id=session_id)
+
+
+def targets_for(kind: str) -> TargetFactory:
+    """The TargetFactory that `--llm KIND` names: "gemini" or "emulator"."""
+    return gemini_targets if kind == "gemini" else emulator_targets

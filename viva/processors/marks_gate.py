@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from processors.closing_guard import begins_phrase, words_of
+from viva.processors.closing_guard import begins_phrase, words_of
 
 
 @dataclass(frozen=True)

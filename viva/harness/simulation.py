@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.context import LLMTarget
-from viva.candidate import Candidate
 from viva.config import VivaConfig
 from viva.exam_session import ExamSession, RunResult, api_key_from_environment
-from viva.simulated_transport import SimulatedCandidateTransport
+from viva.harness.candidate import Candidate
+from viva.harness.simulated_transport import SimulatedCandidateTransport
+from viva.pipelines.context import LLMTarget
 
 __all__ = ["RunResult", "api_key_from_environment", "simulate_session"]
 

@@ -47,8 +47,8 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from processors.exam_frames import CandidateHoldFrame, ExamPartFrame
-from processors.voicing_vad import VOICING, Voicing
+from viva.processors.exam_frames import CandidateHoldFrame, ExamPartFrame
+from viva.processors.voicing_vad import VOICING, Voicing
 
 EndOfTurn = Literal["silence", "smart_turn"]
 SMART_TURN_AUDIO_S = 8.0  # the model looks at the last 8 s of the turn

@@ -9,7 +9,7 @@ tool result, time passing) what the model is told next and what the turn gate an
 stall watchdog do, as action objects:
 
 - the next step's cue is placed while the candidate answers (clientContent with
-  turnComplete false, pipelines/gemini.py), so that the activityEnd of the answer is what
+  turnComplete false, viva/pipelines/gemini.py), so that the activityEnd of the answer is what
   makes the model say it: no round trip is added after the answer;
 - what the examiner said is checked against the cued step (`asked()`, as tolerant as the
   closing detector); a step not asked is cued again, and the exam never moves past it;
@@ -48,9 +48,9 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from processors.closing_guard import words_of
-from processors.exam_frames import CandidateHoldFrame, ExamCueFrame, ExaminerWithheldFrame, ExamPartFrame
-from processors.marks_gate import MarksGate, Play, Withhold
+from viva.processors.closing_guard import words_of
+from viva.processors.exam_frames import CandidateHoldFrame, ExamCueFrame, ExaminerWithheldFrame, ExamPartFrame
+from viva.processors.marks_gate import MarksGate, Play, Withhold
 
 CUE_MARK = "[Exam system]"
 REPLY_WAIT_S = 4.0  # a cue to answer at once with no examiner turn after this long is sent again

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.toolargs import schema_errors
+from viva.schema import schema_errors
 from viva.config import ToolSpec
 from viva.results import ResultCollector
 from viva.transcript_parser import parse_result

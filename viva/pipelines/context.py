@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 from google import genai
 from google.genai import types
@@ -19,12 +22,15 @@ class LLMTarget:
 
     rest_http_options: where text (REST) requests go; the emulator serves them on a port
     of their own. None: the same as the Live service's.
+    closing_voice: (text) -> 24 kHz 16-bit mono PCM, the voice viva says the closing phrase
+    in when the model never does; None: no voice (the exam ends as if it had been said).
     """
 
     kind: str  # "gemini" or "emulator"
     api_key: str
     http_options: types.HttpOptions | None = None
     rest_http_options: types.HttpOptions | None = None
+    closing_voice: Callable[[str], bytes] | None = None
 
     def model_extract(self, model: str):
         """async (transcript, tool) -> arguments or None, by a text model request to this target."""
@@ -35,6 +41,13 @@ class LLMTarget:
             return await extract_with_model(transcript=transcript, tool=tool, client=client, model=model)
 
         return extract
+
+
+class TargetFactory(Protocol):
+    """The LLMTarget of one session, held while the session runs (`async with`): the real API's
+    is just a value; a stand-in for it (viva/harness/targets.py) is served for the session."""
+
+    def __call__(self, *, config: VivaConfig, out: Path, session_id: str) -> AbstractAsyncContextManager[LLMTarget]: ...
 
 
 @dataclass

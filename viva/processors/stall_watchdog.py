@@ -34,8 +34,8 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from processors.exam_frames import CandidateHoldFrame
-from processors.live_link import LiveLinkFrame, ReconnectRequestFrame
+from viva.processors.exam_frames import CandidateHoldFrame
+from viva.processors.live_link import LiveLinkFrame, ReconnectRequestFrame
 
 DEFAULT_NUDGE = "(The candidate has finished answering. Please continue with the exam.)"
 

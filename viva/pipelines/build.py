@@ -5,14 +5,14 @@ from __future__ import annotations
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.transports.base_transport import BaseTransport
 
-from pipelines.context import StageContext
-from pipelines.registry import STAGES
+from viva.pipelines.context import StageContext
+from viva.pipelines.stages import build_stage
 from viva.recording import LEFT, RIGHT, RecordingTap, StereoRecorder
 
 
 def build_pipeline(*, transport: BaseTransport, context: StageContext, recorder: StereoRecorder) -> Pipeline:
     """transport.input -> microphone tap -> stages... -> transport.output -> loudspeaker tap."""
-    stages = [STAGES[spec.name].build(spec.params, context) for spec in context.config.stages]
+    stages = [build_stage(spec.name, spec.params, context) for spec in context.config.stages]
     return Pipeline([
         transport.input(),
         RecordingTap(recorder=recorder, channel=LEFT),

@@ -20,7 +20,7 @@ from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 
 from viva.audio import RATE
-from viva.candidate import Candidate, CandidateBehavior
+from viva.harness.candidate import Candidate, CandidateBehavior
 
 FRAME_S = 0.02
 FRAME_SAMPLES = int(RATE * FRAME_S)
