@@ -28,10 +28,8 @@ import types
 import uuid
 import wave
 
-import boto3
 import pytest
 from aiohttp import web
-from moto.server import ThreadedMotoServer
 from pipecat.transports.daily import transport as daily_transport_module
 from pipecatcloud.agent import DailySessionArguments
 
@@ -40,6 +38,7 @@ from emulator.session import SessionSettings
 from emulator.voice import ExaminerVoice
 from tests.conftest import ROOT
 from tests.transports.test_daily import OfflineCallClient
+from tests.viva.test_storage import moto_endpoint, s3  # noqa: F401 (fixtures)
 from viva.errors import BadInput
 from viva.webhook import verify_signature
 
@@ -90,26 +89,15 @@ async def webhook():
 
 
 @pytest.fixture
-def s3(monkeypatch, tmp_path):
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    client = boto3.session.Session().client("s3")
+def bucket(request):
+    """The team's bucket on the local S3 server (the moto fixtures of tests/viva/test_storage.py); its client."""
+    client = request.getfixturevalue("s3")
     client.create_bucket(Bucket="exam-records")
-    yield client
-    server.stop()
+    return client
 
 
 @pytest.fixture
-async def deployment(monkeypatch, tmp_path, s3):
+async def deployment(monkeypatch, tmp_path, bucket):
     """The instance's environment (the secret set and the image's folders), the model at the emulator."""
     monkeypatch.chdir(ROOT)  # the image's /app: configs/ beside bot.py
     monkeypatch.setenv("VIVA_OUT", str(tmp_path / "sessions"))
@@ -178,7 +166,7 @@ def start_body(webhook_url: str, candidate_id: str = "cand-0042") -> dict:
 
 
 async def test_a_started_bot_runs_the_exam_stores_the_record_and_delivers_the_result(
-        deployment, webhook, s3, monkeypatch):
+        deployment, webhook, bucket, monkeypatch):
     from viva.bot import bot
 
     monkeypatch.setattr(OfflineCallClient, "instances", [])  # every offline client lists itself there
@@ -207,10 +195,10 @@ async def test_a_started_bot_runs_the_exam_stores_the_record_and_delivers_the_re
     assert result.data["outcome"] == "completed" and result.data["result"], result.data["end_reason"]
     assert OfflineCallClient.instances[0].joins[0]["url"] == "https://viva.daily.co/exam-room"
 
-    stored = {o["Key"]: o for o in s3.list_objects_v2(Bucket="exam-records")["Contents"]}
+    stored = {o["Key"]: o for o in bucket.list_objects_v2(Bucket="exam-records")["Contents"]}
     prefix = f"viva/{session_id}/"
     assert {prefix + name for name in ("session.json", "recording.wav", "report.html")} <= set(stored)
-    record = json.loads(s3.get_object(Bucket="exam-records", Key=prefix + "session.json")["Body"].read())
+    record = json.loads(bucket.get_object(Bucket="exam-records", Key=prefix + "session.json")["Body"].read())
     assert record["outcome"] == "completed" and record["session_id"] == session_id
 
     assert len(webhook.attempts) == 3  # two refused, then stored
