@@ -43,6 +43,8 @@ from viva.errors import BadInput
 from viva.webhook import verify_signature
 
 SECRET = "team-shared-secret"
+# moto keeps one store per process: a bucket of this module's own, whatever other tests left.
+BUCKET = "bot-exam-records"
 ANSWERS = ["audio/speech__cmu_arctic_aew_a0001.wav", "audio/speech__librivox_sense_and_sensibility_0870.wav",
            "audio/speech__cmu_arctic_aew_a0002.wav", "audio/speech__ljspeech_LJ050-0131.wav"]
 CANDIDATE = {"id": str(uuid.uuid4()), "info": {"userName": "candidate", "isLocal": False, "isOwner": False}}
@@ -92,7 +94,7 @@ async def webhook():
 def bucket(request):
     """The team's bucket on the local S3 server (the moto fixtures of tests/viva/test_storage.py); its client."""
     client = request.getfixturevalue("s3")
-    client.create_bucket(Bucket="exam-records")
+    client.create_bucket(Bucket=BUCKET)
     return client
 
 
@@ -162,7 +164,7 @@ def speak_when_asked(record_folder, stop: threading.Event) -> None:
 
 def start_body(webhook_url: str, candidate_id: str = "cand-0042") -> dict:
     return {"config": "ielts_speaking_short", "candidate_id": candidate_id,
-            "results": {"store": "s3://exam-records/viva", "webhook": webhook_url}}
+            "results": {"store": f"s3://{BUCKET}/viva", "webhook": webhook_url}}
 
 
 async def test_a_started_bot_runs_the_exam_stores_the_record_and_delivers_the_result(
@@ -195,16 +197,16 @@ async def test_a_started_bot_runs_the_exam_stores_the_record_and_delivers_the_re
     assert result.data["outcome"] == "completed" and result.data["result"], result.data["end_reason"]
     assert OfflineCallClient.instances[0].joins[0]["url"] == "https://viva.daily.co/exam-room"
 
-    stored = {o["Key"]: o for o in bucket.list_objects_v2(Bucket="exam-records")["Contents"]}
+    stored = {o["Key"]: o for o in bucket.list_objects_v2(Bucket=BUCKET)["Contents"]}
     prefix = f"viva/{session_id}/"
     assert {prefix + name for name in ("session.json", "recording.wav", "report.html")} <= set(stored)
-    record = json.loads(bucket.get_object(Bucket="exam-records", Key=prefix + "session.json")["Body"].read())
+    record = json.loads(bucket.get_object(Bucket=BUCKET, Key=prefix + "session.json")["Body"].read())
     assert record["outcome"] == "completed" and record["session_id"] == session_id
 
     assert len(webhook.attempts) == 3  # two refused, then stored
     delivered = webhook.stored[session_id]
     assert delivered["candidate_id"] == "cand-0042" and delivered["result"] == record["result"]
-    assert delivered["record"] == f"s3://exam-records/{prefix}" and delivered["outcome"] == "completed"
+    assert delivered["record"] == f"s3://{BUCKET}/{prefix}" and delivered["outcome"] == "completed"
     assert not list((deployment / "outbox").glob("*/*.json"))  # nothing left to deliver
 
 

@@ -30,6 +30,7 @@ from tests.transports.daily_rest_server import DailyRESTServer
 from viva.cli import main
 from viva.config import load_config
 from viva.errors import BadInput
+from viva.harness.targets import emulator_targets
 from viva.transports import daily
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -275,7 +276,7 @@ async def test_a_wrong_api_key_is_one_clear_line_and_exit_2(daily_api, monkeypat
 async def test_no_api_key_and_no_room_is_one_clear_line(config, monkeypatch, tmp_path):
     monkeypatch.delenv("DAILY_API_KEY", raising=False)
     with pytest.raises(BadInput, match="DAILY_API_KEY.*--room"):
-        await daily.run_daily(config, llm="emulator", out=tmp_path, room_url=None, token=None)
+        await daily.run_daily(config, targets=emulator_targets, out=tmp_path, room_url=None, token=None)
     code = await asyncio.to_thread(
         main, ["run", str(CONFIG), "--transport", "daily", "--llm", "emulator", "--out", str(tmp_path)])
     assert code == 2
@@ -292,7 +293,7 @@ async def _bot_in_room(call_clients) -> OfflineCallClient:
 
 async def test_the_candidate_joining_starts_the_exam_and_leaving_ends_it_aborted(
         config, daily_api, call_clients, handled, tmp_path, capsys):
-    async with _running(daily.run_daily(config, llm="emulator", out=tmp_path, room_url=None, token=None)) as run:
+    async with _running(daily.run_daily(config, targets=emulator_targets, out=tmp_path, room_url=None, token=None)) as run:
         client = await _bot_in_room(call_clients)
 
         # The bot joined the room viva created, as its owner, audio only; the candidate got the link.
@@ -345,7 +346,7 @@ async def test_the_candidate_joining_starts_the_exam_and_leaving_ends_it_aborted
 
 async def test_someone_else_leaving_does_not_end_the_exam(config, call_clients, handled, tmp_path):
     given = "https://viva-test.daily.co/given"
-    async with _running(daily.run_daily(config, llm="emulator", out=tmp_path, room_url=given, token="BOT")) as run:
+    async with _running(daily.run_daily(config, targets=emulator_targets, out=tmp_path, room_url=given, token="BOT")) as run:
         client = await _bot_in_room(call_clients)
         assert (client.joins[0]["url"], client.joins[0]["token"]) == (given, "BOT")
         [record_dir] = tmp_path.iterdir()
@@ -364,7 +365,7 @@ async def test_someone_else_leaving_does_not_end_the_exam(config, call_clients, 
 
 async def test_a_refused_join_ends_the_session_failed_with_dailys_error(config, call_clients, tmp_path):
     call_clients.join_error = "not-allowed: the meeting token is not valid"
-    async with _running(daily.run_daily(config, llm="emulator", out=tmp_path,
+    async with _running(daily.run_daily(config, targets=emulator_targets, out=tmp_path,
                                         room_url="https://viva-test.daily.co/given", token="BAD")) as run:
         result = await asyncio.wait_for(run, 30)
     assert result.data["outcome"] == "failed"
