@@ -102,6 +102,7 @@ def bucket(request):
 async def deployment(monkeypatch, tmp_path, bucket):
     """The instance's environment (the secret set and the image's folders), the model at the emulator."""
     monkeypatch.chdir(ROOT)  # the image's /app: configs/ beside bot.py
+    monkeypatch.setenv("VIVA_CONFIG_DIR", str(ROOT / "tests" / "data" / "configs"))  # one question: a short exam
     monkeypatch.setenv("VIVA_OUT", str(tmp_path / "sessions"))
     monkeypatch.setenv("VIVA_OUTBOX", str(tmp_path / "outbox"))
     monkeypatch.setenv("VIVA_WEBHOOK_SECRET", SECRET)
@@ -163,7 +164,7 @@ def speak_when_asked(record_folder, stop: threading.Event) -> None:
 
 
 def start_body(webhook_url: str, candidate_id: str = "cand-0042") -> dict:
-    return {"config": "ielts_speaking_short", "candidate_id": candidate_id,
+    return {"config": "ielts_tiny", "candidate_id": candidate_id,
             "results": {"store": f"s3://{BUCKET}/viva", "webhook": webhook_url}}
 
 
@@ -270,12 +271,12 @@ def _write_record(folder) -> None:
 
 @pytest.mark.parametrize("body, expected", [
     (None, r"start body: config: Field required"),
-    ({"config": "ielts_speaking_short"}, r"start body: candidate_id: Field required"),
+    ({"config": "ielts_tiny"}, r"start body: candidate_id: Field required"),
     ({"config": "../secrets", "candidate_id": "c"}, r"start body: config: no config '../secrets'; expected one of: .*"
-                                                     r"ielts_speaking_short"),
-    ({"config": "ielts_speaking_short", "candidate_id": "c", "results": {"webhook": "ftp://x"}},
+                                                     r"ielts_tiny"),
+    ({"config": "ielts_tiny", "candidate_id": "c", "results": {"webhook": "ftp://x"}},
      r"ftp://x: expected the webhook's http:// or https:// URL"),
-    ({"config": "ielts_speaking_short", "candidate_id": "c", "results": {"bucket": "x"}},
+    ({"config": "ielts_tiny", "candidate_id": "c", "results": {"bucket": "x"}},
      r"start body: results.bucket: Extra inputs are not permitted"),
 ])
 async def test_a_bad_start_body_is_one_clear_line_before_anything_runs(body, expected, deployment, monkeypatch):

@@ -61,7 +61,7 @@ def test_the_installed_wheel_validates_and_runs_an_exam_outside_the_checkout(whe
     assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr[-2000:]
 
     out = tmp_path / "sessions"
-    simulated = run("simulate", str(ROOT / "configs" / "ielts_speaking_short.yaml"), "--candidate",
+    simulated = run("simulate", str(ROOT / "tests" / "data" / "configs" / "ielts_tiny.yaml"), "--candidate",
                     str(ROOT / "candidates" / "b2_steady.yaml"), "--llm", "emulator", "--out", str(out))
     assert simulated.returncode == 0, simulated.stderr[-3000:]
     (record,) = out.glob("*/session.json")
