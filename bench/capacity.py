@@ -103,7 +103,6 @@ async def worker(args: argparse.Namespace) -> None:
     from viva.audio import RATE
     from viva.config import load_config
     from viva.exam_session import ExamSession
-    from viva.harness.targets import espeak_voice
     from viva.pipelines.context import LLMTarget
 
     logger.remove()
@@ -124,8 +123,7 @@ async def worker(args: argparse.Namespace) -> None:
                                                        async_client_args={"ssl": ca}),
                         rest_http_options=types.HttpOptions(base_url=args.rest_url, headers=headers,
                                                             client_args={"verify": ca},
-                                                            async_client_args={"ssl": ca, "verify": ca}),
-                        closing_voice=espeak_voice)
+                                                            async_client_args={"ssl": ca, "verify": ca}))
         params = SingleClientWebsocketServerParams(
             serializer=ProtobufFrameSerializer(), audio_in_enabled=True, audio_in_sample_rate=RATE,
             audio_out_enabled=True, allowed_origins=[])

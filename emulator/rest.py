@@ -2,9 +2,10 @@
 
 The websockets server of the Live API cannot take a POST with a body, so this one
 runs on aiohttp, with the Live server's certificate (trusted through the same CA).
-It serves what viva needs of the text API: google-genai's
+It serves what viva needs of the REST API: google-genai's
 `client.aio.models.generate_content(...)`, which POSTs JSON to
-`{base_url}/v1beta/models/{model}:generateContent`.
+`{base_url}/v1beta/models/{model}:generateContent`, and `generate_content_stream(...)`,
+the same body to `:streamGenerateContent?alt=sse`, answered as server-sent events.
 
 The request body is walked along google-genai's own types, as the Live messages are
 (emulator/wire.py): either spelling of every field, an unknown one answered 400 with
@@ -15,15 +16,28 @@ schema's type allows ("{}" for an object), inventing nothing, so a client's vali
 fails and it falls back to its own parser. A request that names a Live session it
 served (the `x-viva-session-id` header) is a `generate_content` line in that session's
 emulator.jsonl; the name changes nothing in the answer.
+
+The TTS models (SPEECH_MODELS: what Pipecat's GeminiTTSService asks through google-genai)
+answer `responseModalities: [AUDIO]` with the text of the request said in the examiner's
+voice (emulator/voice.py), whichever prebuilt voice is named:
+`candidates[0].content.parts[0].inlineData` holds `audio/L16;codec=pcm;rate=24000`
+(headerless 16-bit mono PCM) or, from the 3.8 models, `audio/wav`; streamed, the audio is
+split over events (the last with `finishReason` and the usage). Refused as the service
+refuses: a TTS model the API does not serve (404), another modality than AUDIO and an
+unknown voice (400). Each is a `generate_speech` line in the named session's journal.
+Sources: [D] Google's speech generation guide (models, voices, WAV from 3.8), [T] field
+reports quoted beside each rule, [U] our reading where nothing says.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
 import ssl
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pydantic
@@ -34,16 +48,48 @@ from loguru import logger
 
 from emulator import wire
 from emulator.reading import read_result
-from emulator.session import ExamSession
+from emulator.session import AUDIO_TOKENS_PER_S, ExamSession
 from emulator.toolargs import declared_json_schema, schema_errors
+from emulator.voice import GEMINI_VOICES, OUTPUT_RATE, ExaminerVoice, wav_file
 
 SESSION_HEADER = "x-viva-session-id"  # the same header names Live sessions (emulator/server.py)
-_PATH = re.compile(r"^/(v1\w*)/models/([^/:]+):generateContent$")
+_PATH = re.compile(r"^/(v1\w*)/models/([^/:]+):(generateContent|streamGenerateContent)$")
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
            405: "METHOD_NOT_ALLOWED", 500: "INTERNAL"}
 _NO_KEY = ("Method doesn't allow unregistered callers (callers without established identity). "
            "Please use API Key or other form of API consumer identity to call this API.")
 NOT_FOUND_TEXT = "I could not find an exam result stated in the transcript."
+INVALID_ARGUMENT = "Request contains an invalid argument."  # the service's message when it names nothing
+
+
+@dataclass(frozen=True)
+class SpeechModel:
+    """How one TTS model of the Gemini API answers.
+
+    wav: the audio is a WAV file (audio/wav), else headerless PCM (audio/L16) [D: 3.8 TTS
+        returns WAV by default; S: Pipecat strips a RIFF header from 3.8 models only].
+    needs_voice: a request naming no voice is refused, else a default voice speaks [T:
+        genkit #5489, 3.1 answers 400 without speechConfig where 2.5 does not].
+    stream_s: seconds of audio per streamed event (None: the whole audio in one event) [T:
+        js-genai #615, 2.5 streams it in one chunk; U: 3.x in pieces of this size].
+    """
+
+    wav: bool
+    needs_voice: bool
+    stream_s: float | None
+
+
+# The Gemini API's TTS models (Cloud Text-to-Speech's names, such as gemini-2.5-flash-tts, are not
+# among them) [D: speech generation guide; S: Pipecat's GeminiTTSService docstring].
+SPEECH_MODELS = {
+    "gemini-3.8-flash-tts": SpeechModel(wav=True, needs_voice=True, stream_s=1.0),
+    "gemini-3.8-flash-lite-tts": SpeechModel(wav=True, needs_voice=True, stream_s=1.0),
+    "gemini-3.1-flash-tts-preview": SpeechModel(wav=False, needs_voice=True, stream_s=1.0),
+    "gemini-2.5-flash-preview-tts": SpeechModel(wav=False, needs_voice=False, stream_s=None),
+    "gemini-2.5-pro-preview-tts": SpeechModel(wav=False, needs_voice=False, stream_s=None),
+}
+DEFAULT_SPEECH_VOICE = "Kore"  # [U] which voice 2.5 picks when none is named
+PCM_MIME = f"audio/L16;codec=pcm;rate={OUTPUT_RATE}"
 
 
 class WireGenerationConfig(types.GenerationConfig):
@@ -148,6 +194,40 @@ def api_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
     return query.get("key") or query.get("access_token") or None
 
 
+def model_not_found(model: str, method: str, version: str = "v1beta") -> RestError:
+    """[T] the service's answer to a model it does not serve (e.g. a Cloud TTS name on the Gemini API)."""
+    return RestError(404, f"models/{model} is not found for API version {version}, or is not supported for "
+                          f"{method}. Call ListModels to see the list of available models and their supported methods.")
+
+
+def modalities_refused(model: str, asked: list[str], accepted: str) -> RestError:
+    """[T] the service's answer to response modalities the model does not produce."""
+    return RestError(400, f"The requested combination of response modalities ({', '.join(asked) or 'TEXT'}) is not "
+                          f"supported by the model. models/{model} accepts the following combination of response "
+                          f"modalities:\n* {accepted}\n")
+
+
+def response_modalities(request: WireGenerateContentRequest) -> list[str]:
+    config = request.generation_config
+    return [str(getattr(m, "value", m)).upper() for m in (config.response_modalities or [])] if config else []
+
+
+def speech_voices(request: WireGenerateContentRequest) -> list[str]:
+    """The voices a request names: its prebuilt voice (or the voice library's name), or each speaker's."""
+    speech = request.generation_config.speech_config if request.generation_config else None
+    if speech is None:
+        return []
+    configs = [speech.voice_config] if speech.voice_config else []
+    if speech.multi_speaker_voice_config:
+        speakers = speech.multi_speaker_voice_config.speaker_voice_configs or []
+        configs += [speaker.voice_config for speaker in speakers if speaker.voice_config]
+    names = []
+    for config in configs:
+        prebuilt = config.prebuilt_voice_config
+        names.append(prebuilt.voice_name if prebuilt and prebuilt.voice_name else config.voice)
+    return names
+
+
 class RestServer:
     """generateContent over HTTPS, answering from what the Live sessions said.
 
@@ -155,12 +235,15 @@ class RestServer:
         sessions: the Live server's sessions by id (read at each request).
         host, port: where to listen (port 0: any free port).
         ssl_context: the server context (the Live server's certificate).
+        voice: what the TTS models speak in (default: the examiner's espeak-ng voice).
     """
 
-    def __init__(self, *, sessions: Mapping[str, ExamSession], host: str, port: int, ssl_context: ssl.SSLContext):
+    def __init__(self, *, sessions: Mapping[str, ExamSession], host: str, port: int, ssl_context: ssl.SSLContext,
+                 voice: ExaminerVoice | None = None):
         self._sessions = sessions
         self._host, self._port = host, port
         self._ssl_context = ssl_context
+        self._voice = voice or ExaminerVoice()
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
 
@@ -182,7 +265,7 @@ class RestServer:
     def port(self) -> int:
         return self._runner.addresses[0][1]
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         try:
             return await self._generate_content(request)
         except RestError as e:
@@ -191,18 +274,85 @@ class RestServer:
             logger.exception("emulator: REST request failed")
             return RestError(500, "Internal error encountered.").response()
 
-    async def _generate_content(self, request: web.Request) -> web.Response:
+    async def _generate_content(self, request: web.Request) -> web.StreamResponse:
         path = re.sub(r"/{2,}", "/", request.path)
         match = _PATH.match(path)
         if match is None:
             raise RestError(404, f"Method not found: {request.method} {request.path}")
+        model, method = match.group(2), match.group(3)
         if request.method != "POST":
-            raise RestError(405, f"Method {request.method} is not allowed; generateContent takes POST.")
+            raise RestError(405, f"Method {request.method} is not allowed; {method} takes POST.")
         if not api_key(request.headers, request.query):
             raise RestError(403, _NO_KEY)
+        speech = SPEECH_MODELS.get(model)
+        if speech is None and "-tts" in model:
+            raise model_not_found(model, method, match.group(1))
         body = parse_generate_content(await request.read())
         session = self._sessions.get(request.headers.get(SESSION_HEADER, ""))
-        return web.json_response(self._answer(body, model=match.group(2), session=session))
+        if speech is not None:
+            events = await self._speak(body, model=model, speech=speech, session=session,
+                                       stream=method == "streamGenerateContent")
+        else:
+            if "AUDIO" in response_modalities(body):
+                raise modalities_refused(model, response_modalities(body), "TEXT")
+            events = [self._answer(body, model=model, session=session)]
+        if method == "generateContent":
+            return web.json_response(events[0])
+        return await self._server_sent(request, events)
+
+    @staticmethod
+    async def _server_sent(request: web.Request, events: list[dict]) -> web.StreamResponse:
+        """A streamed answer as google-genai reads it with alt=sse: one `data:` line per event."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for event in events:
+            await response.write(f"data: {json.dumps(event)}\r\n\r\n".encode())
+        await response.write_eof()
+        return response
+
+    async def _speak(self, request: WireGenerateContentRequest, *, model: str, speech: SpeechModel,
+                     session: ExamSession | None, stream: bool) -> list[dict]:
+        """The request's text said aloud: the response (or, streamed, its events) with the audio."""
+        asked = response_modalities(request)
+        if asked != ["AUDIO"]:
+            raise modalities_refused(model, asked, "AUDIO")
+        voices = speech_voices(request)
+        if not voices and speech.needs_voice:
+            raise RestError(400, INVALID_ARGUMENT)
+        if any(name not in GEMINI_VOICES for name in voices):
+            raise RestError(400, INVALID_ARGUMENT)  # [U] the service's wording for an unknown voice
+        text = request_text(request)
+        if not text.strip():
+            raise RestError(400, INVALID_ARGUMENT)
+        pcm = await self._voice.synthesize(text)
+        audio_s = len(pcm) / 2 / OUTPUT_RATE
+        if session is not None:
+            session.journal.write(dir="in", kind="generate_speech", model=model,
+                                  voice=(voices or [DEFAULT_SPEECH_VOICE])[0], text=text, stream=stream,
+                                  audio_s=round(audio_s, 2))
+            if session.connection is None:
+                session.journal.close()  # as for generate_content
+        data, mime = (wav_file(pcm), "audio/wav") if speech.wav else (pcm, PCM_MIME)
+        step = len(data) if not stream or speech.stream_s is None else int(speech.stream_s * OUTPUT_RATE) * 2
+        pieces = [data[i : i + step] for i in range(0, len(data), step)]
+        prompt_tokens, audio_tokens = max(1, len(text) // 4), max(1, int(audio_s * AUDIO_TOKENS_PER_S))
+        response_id = secrets.token_urlsafe(12)
+        events = []
+        for i, piece in enumerate(pieces):
+            candidate = {"content": {"role": "model", "parts": [
+                {"inlineData": {"mimeType": mime, "data": base64.b64encode(piece).decode()}}]}, "index": 0}
+            event = {"candidates": [candidate], "modelVersion": model, "responseId": response_id}
+            if i == len(pieces) - 1:
+                candidate["finishReason"] = "STOP"
+                event["usageMetadata"] = {
+                    "promptTokenCount": prompt_tokens,
+                    "candidatesTokenCount": audio_tokens,
+                    "totalTokenCount": prompt_tokens + audio_tokens,
+                    "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}],
+                    "candidatesTokensDetails": [{"modality": "AUDIO", "tokenCount": audio_tokens}],
+                }
+            events.append(event)
+        return events
 
     def _answer(self, request: WireGenerateContentRequest, *, model: str, session: ExamSession | None) -> dict:
         """What the emulated model says: what the text states, or nothing invented."""

@@ -1,6 +1,8 @@
 """The examiner's voice: espeak-ng speech where it is installed, else a tone as long as the words.
 
-Output is what the Live API sends: 16-bit little-endian mono PCM at 24 kHz.
+Output is what the Live API sends: 16-bit little-endian mono PCM at 24 kHz. The TTS
+models (emulator/rest.py) speak in the same voice, whichever prebuilt voice is asked for,
+as headerless PCM or, for the 3.8 models, a WAV file (`wav_file`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ import soxr
 
 OUTPUT_RATE = 24000
 WORDS_PER_SECOND = 2.6  # an examiner's unhurried pace, used for the tone fallback
+# The prebuilt voices of Gemini's speech models, Live and TTS alike (Google's speech
+# generation guide, "Voice options"); the emulator says every one in its examiner's voice.
+GEMINI_VOICES = frozenset({
+    "Achernar", "Achird", "Algenib", "Algieba", "Alnilam", "Aoede", "Autonoe", "Callirrhoe", "Charon",
+    "Despina", "Enceladus", "Erinome", "Fenrir", "Gacrux", "Iapetus", "Kore", "Laomedeia", "Leda", "Orus",
+    "Puck", "Pulcherrima", "Rasalgethi", "Sadachbia", "Sadaltager", "Schedar", "Sulafat", "Umbriel",
+    "Vindemiatrix", "Zephyr", "Zubenelgenubi",
+})
 
 
 def tone_for(text: str, rate: int = OUTPUT_RATE) -> bytes:
@@ -39,6 +49,17 @@ def _wav_to_pcm(data: bytes, rate: int) -> bytes:
         resampled = soxr.resample(samples.astype(np.float32) / 32768, source_rate, rate)
         samples = (np.clip(resampled, -1, 1) * 32767).astype("<i2")
     return samples.tobytes()
+
+
+def wav_file(pcm: bytes, rate: int = OUTPUT_RATE) -> bytes:
+    """16-bit mono PCM in a WAV file: the 44-byte RIFF header, then the samples."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return out.getvalue()
 
 
 def render_speech(text: str, *, voice: str = "en-gb", words_per_minute: int = 160, rate: int = OUTPUT_RATE,

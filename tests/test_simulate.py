@@ -89,6 +89,17 @@ def long_turn_candidate(folder) -> str:
     return str(path)
 
 
+def never_closes_faults(folder) -> str:
+    """A model that never says the closing: from the third answer on (the assessment's), every reply
+    of that turn after the call itself is two minutes late, the closing after the result and the one
+    viva's cue asks for alike (slow_response, emulator/faults.py)."""
+    path = folder / "never_closes.yaml"
+    path.write_text("seed: 1\nfaults:\n"
+                    "  - {kind: slow_response, turns: [3], times: 1, delay_s: 0.5}\n"
+                    "  - {kind: slow_response, turns: [3], delay_s: 120}\n")
+    return str(path)
+
+
 def start_emulator(logs):
     """`viva emulator` in a process of its own, given no config: (process, its environment exports)."""
     process = subprocess.Popen([sys.executable, "-m", "viva.cli", "emulator", "--port", "0", "--log-dir", logs],
@@ -113,6 +124,7 @@ def sessions(tmp_path_factory):
     # The formats first: they are the longest runs, and the short ones fill in around them.
     runs = {**{name: (*map(str, formats_bench.format_run(out, name, FORMATS[name][2])), None) for name in FORMATS},
             **RUNS}
+    runs["never_closes"] = (SHORT, CANDIDATE, never_closes_faults(out))
     wire = subprocess.Popen(
         [sys.executable, "-m", "viva.cli", "simulate", CONFIGS["full"], "--candidate", candidate, "--llm", "gemini",
          "--out", out / "wire"],
@@ -439,6 +451,35 @@ def test_a_drop_after_the_result_has_viva_say_the_closing_once_and_nothing_after
         examiner = [e["text"] for e in data["transcript"] if e["role"] == "examiner"]
         assert examiner[-1].endswith("That is the end of the Speaking test.")
         assert " ".join(examiner).count("end of the Speaking test") == 1  # the model's repeat went unheard
+
+
+def test_a_closing_the_model_never_says_is_asked_for_then_said_in_the_examiners_voice(sessions):
+    code, stdout, stderr, record = sessions["never_closes"]
+    assert code == 0, stderr[-3000:]
+    config = load_config(ROOT / SHORT)
+    phrase = config.exam.closing_phrase
+    data = json.loads((record / "session.json").read_text())
+    assert data["outcome"] == "completed" and data["end_reason"] == "closing_from_config"
+    (cue,) = [e for e in data["events"] if e["type"] == "closing_cue"]
+    (said,) = [e for e in data["events"] if e["type"] == "closing_from_config"]
+    # Said after the cue's time, or at once if the stall watchdog's reconnect (the model is silent
+    # after the result) took the link, and the cue with it, first.
+    assert cue["t_s"] < said["t_s"] and said["reason"] in ("cue_unanswered", "link_down")
+    assert said["audio_s"] > 1.5 and "error" not in said
+    assert any(e["type"] == "examiner_audio_start" and e["t_s"] >= said["t_s"] for e in data["events"])
+    # The emulator was asked for the phrase, never said it, then was asked for its speech by Gemini TTS.
+    entries = journal(record)
+    assert any(e["kind"] == "fault" and e["fault"] == "slow_response" for e in entries)
+    asked = [i for i, e in enumerate(entries) if e["kind"] == "cue" and e.get("say") == phrase]
+    spoken = [i for i, e in enumerate(entries) if e["kind"] == "generate_speech"]
+    assert len(asked) == 1 and len(spoken) == 1 and asked[0] < spoken[0]
+    speech = entries[spoken[0]]
+    assert (speech["text"], speech["voice"], speech["model"]) == (phrase, config.llm.voice, config.llm.tts_model)
+    assert not [e for e in entries if e["kind"] == "speak" and phrase in e["text"]]
+    # One closing, viva's, is what the candidate heard.
+    assert data["metrics"]["closing_phrases_heard"] == 1
+    examiner = [e["text"] for e in data["transcript"] if e["role"] == "examiner"]
+    assert examiner[-1] == phrase and " ".join(examiner).count("end of the Speaking test") == 1
 
 
 # -- the exam on the wire (issue 14)

@@ -134,6 +134,10 @@ class LLMConfig(Strict):
     language: str = "en-GB"
     extraction_model: str = Field(default="gemini-2.5-flash", description="the text model asked to extract a result "
                                   "the Live model only spoke (constrained to the tool's schema)")
+    # Google's GA TTS model (3.1 and the 2.5 previews are to be shut down); it speaks the
+    # Live voices by the same names, so the closing viva says sounds like the examiner.
+    tts_model: str = Field(default="gemini-3.8-flash-tts", description="the Gemini API TTS model that says the closing "
+                           "phrase in `voice` when the Live model never does (gemini-3.8-flash-lite-tts: faster)")
 
     @model_validator(mode="after")
     def _no_thinking_level_on_3_8_live(self) -> "LLMConfig":

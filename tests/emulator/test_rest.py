@@ -138,6 +138,15 @@ async def test_a_plain_text_request_gets_a_plain_text_answer(emulator):
     assert response.text and not response.text.startswith("{")
 
 
+async def test_a_streamed_request_gets_the_same_answer_as_one_server_sent_event(emulator, exam):
+    client = rest_client(emulator)
+    said = spoken_result(ARGUMENTS)
+    chunks = [chunk async for chunk in await client.aio.models.generate_content_stream(
+        model=TEXT_MODEL, contents=said, config=json_config(exam.tools[0].parameters))]
+    assert len(chunks) == 1 and json.loads(chunks[0].text) == ARGUMENTS
+    assert chunks[0].candidates[0].finish_reason == types.FinishReason.STOP
+
+
 async def test_the_sync_client_reaches_it_too(emulator, exam):
     import asyncio
 
@@ -168,7 +177,7 @@ async def test_the_sdk_raises_on_a_missing_key(emulator):
     assert raised.value.code == 403
 
 
-@pytest.mark.parametrize("path", ["/v1beta/models/x:streamGenerateContent", "/v1beta/files", "/", "/v1beta/models"])
+@pytest.mark.parametrize("path", ["/v1beta/models/x:embedContent", "/v1beta/files", "/", "/v1beta/models"])
 async def test_other_paths_are_not_found(emulator, path):
     status, error = await raw_post(emulator, path, body={}, headers={"x-goog-api-key": "k"})
     assert status == 404 and error["error"]["status"] == "NOT_FOUND"

@@ -1,20 +1,19 @@
 """The stall watchdog with a fake clock, then its processor with Pipecat's test helper."""
 
-from dataclasses import dataclass
 
 import pytest
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
-    DataFrame,
     InputTextRawFrame,
     TTSAudioRawFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import run_test
 
+from tests.frame_helpers import Clockwork, TimePasses
 from tests.helpers import FakeClock, VirtualTime
 from viva.processors.live_link import ReconnectRequestFrame
 from viva.processors.stall_watchdog import (
@@ -131,28 +130,6 @@ def test_a_preparation_the_director_holds_is_never_a_stall(clock):
     dog.on_answer_end()
     actions = run_until(dog, clock, 5)
     assert actions and actions[0][0] == pytest.approx(3.0, abs=0.06)
-
-
-@dataclass
-class TimePasses(DataFrame):
-    """Seconds of the test's clock, once every frame sent before it has been through the watchdog."""
-
-    seconds: float
-
-
-class Clockwork(FrameProcessor):
-    """After the processor under test: moves the virtual clock on at each TimePasses."""
-
-    def __init__(self, time: VirtualTime):
-        super().__init__()
-        self._time = time
-
-    async def process_frame(self, frame, direction):
-        await super().process_frame(frame, direction)
-        if isinstance(frame, TimePasses):
-            await self._time.advance(frame.seconds)
-        else:
-            await self.push_frame(frame, direction)
 
 
 def watched(time: VirtualTime, **kwargs) -> tuple[StallWatchdogProcessor, Pipeline]:

@@ -16,12 +16,13 @@ from pipecat.frames.frames import (
     TTSTextFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.tests.utils import run_test
 
 from emulator.misbehaviour import spoken_result
 from emulator.toolargs import example_arguments, schema_errors
 from tests.conftest import ROOT
+from tests.frame_helpers import Loudspeaker
 from viva.config import load_config
 from viva.processors.exam_end import ExamEndProcessor
 from viva.processors.live_link import LiveLinkFrame
@@ -31,18 +32,6 @@ from viva.results import ResultCollector
 
 EXAM = load_config(ROOT / "configs/ielts_speaking_short.yaml").exam
 TOOL = EXAM.tools[0]
-
-
-class Loudspeaker(FrameProcessor):
-    """Says upstream that the examiner's audio started and stopped with its turn, as the output transport does."""
-
-    async def process_frame(self, frame, direction):
-        await super().process_frame(frame, direction)
-        await self.push_frame(frame, direction)
-        if isinstance(frame, TTSStartedFrame):
-            await self.push_frame(BotStartedSpeakingFrame(), FrameDirection.UPSTREAM)
-        elif isinstance(frame, TTSStoppedFrame):
-            await self.push_frame(BotStoppedSpeakingFrame(), FrameDirection.UPSTREAM)
 
 
 async def until_the_exam_ends(processor, frames, *, model: FrameProcessor | None = None):

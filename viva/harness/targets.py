@@ -7,7 +7,7 @@ from pathlib import Path
 
 from emulator.server import EmulatorServer
 from emulator.session import SessionSettings
-from emulator.voice import ExaminerVoice, render_speech
+from emulator.voice import ExaminerVoice
 from viva.exam_session import gemini_targets
 from viva.pipelines.context import LLMTarget, TargetFactory
 
@@ -21,13 +21,7 @@ def emulator_server(*, out: Path, faults=None) -> EmulatorServer:
 def emulator_target(emulator: EmulatorServer, *, session_id: str, run: int = 0) -> LLMTarget:
     return LLMTarget(kind="emulator", api_key="emulator",
                      http_options=emulator.http_options(session_id=session_id, run=run),
-                     rest_http_options=emulator.rest_http_options(session_id=session_id),
-                     closing_voice=espeak_voice)
-
-
-def espeak_voice(text: str) -> bytes:
-    """The closing phrase in espeak-ng's voice (the emulator's), 24 kHz, for sessions against the emulator."""
-    return render_speech(text, rate=24000)
+                     rest_http_options=emulator.rest_http_options(session_id=session_id))
 
 
 @asynccontextmanager

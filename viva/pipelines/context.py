@@ -20,17 +20,14 @@ from viva.results import ResultCollector
 class LLMTarget:
     """Where the Live service connects: the real API, or an emulator.
 
-    rest_http_options: where text (REST) requests go; the emulator serves them on a port
-    of their own. None: the same as the Live service's.
-    closing_voice: (text) -> 24 kHz 16-bit mono PCM, the voice viva says the closing phrase
-    in when the model never does; None: no voice (the exam ends as if it had been said).
+    rest_http_options: where REST requests go (text, and the TTS of the closing viva says
+    itself); the emulator serves them on a port of their own. None: the same as the Live service's.
     """
 
     kind: str  # "gemini" or "emulator"
     api_key: str
     http_options: types.HttpOptions | None = None
     rest_http_options: types.HttpOptions | None = None
-    closing_voice: Callable[[str], bytes] | None = None
 
     def model_extract(self, model: str):
         """async (transcript, tool) -> arguments or None, by a text model request to this target."""

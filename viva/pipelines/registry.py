@@ -143,12 +143,18 @@ class ExamEndParams(StageParams):
     extracted from the examiner's transcript on the way out."""
 
     drain_s: float = Field(default=0.5, ge=0, description="wait after the examiner's audio stops")
-    closing_wait_s: float = Field(default=5.0, gt=0, le=60, description="quiet after the result before viva "
-                                  "says the closing phrase itself (the model never said it)")
+    closing_wait_s: float = Field(default=5.0, gt=0, le=60, description="quiet after the result before the model "
+                                  "is asked for the closing phrase it never said")
+    # As long as the exam director gives a cue to answer at once (its REPLY_WAIT_S): the model
+    # begins within a second or two; once it speaks, nothing is decided until it stops.
+    cue_wait_s: float = Field(default=4.0, gt=0, le=60, description="after that cue, how long the model has to "
+                              "begin saying the phrase before viva says it itself")
     result_wait_s: float = Field(default=10.0, gt=0, le=120, description="after viva has said the closing "
                                  "because the model was saying marks aloud, how long the result is waited for "
                                  "once the model has fallen quiet")
-    say_closing: bool = Field(default=True, description="say the config's closing phrase when the model does not")
+    say_closing: bool = Field(default=True, description="when the model does not say the closing phrase, ask it "
+                              "to (if the Live service takes cues), then say it in the examiner's voice (Gemini TTS, "
+                              "llm.tts_model)")
     extraction: Literal["model_then_parser", "parser", "none"] = Field(
         default="model_then_parser", description="how a result the model only spoke is taken from its transcript")
 

@@ -103,6 +103,7 @@ def _closing_guard(params: ClosingGuardParams, context: "StageContext"):
 
 
 def _exam_end(params: ExamEndParams, context: "StageContext"):
+    from viva.closing_voice import ClosingVoice
     from viva.processors.exam_end import ExamEndProcessor
     from viva.processors.tool_fallback import ToolFallback
 
@@ -111,7 +112,12 @@ def _exam_end(params: ExamEndParams, context: "StageContext"):
         model_extract = context.llm.model_extract(context.config.llm.extraction_model) \
             if params.extraction == "model_then_parser" else None
         fallback = ToolFallback(context.results, model_extract=model_extract)
-    say = context.llm.closing_voice if params.say_closing else None
+    llm, target = context.config.llm, context.llm
+    say = ClosingVoice(api_key=target.api_key, http_options=target.rest_http_options or target.http_options,
+                       model=llm.tts_model, voice=llm.voice, language=llm.language) if params.say_closing else None
+    # Only viva's Live service takes cues (ExamCueFrame); Pipecat's own would let one pass unsent.
+    live = next((spec.params for spec in context.config.stages if spec.name == "gemini_live"), None)
+    takes_cues = live is not None and live.resilient
 
     return ExamEndProcessor(
         closing_phrase=context.config.exam.closing_phrase,
@@ -120,6 +126,7 @@ def _exam_end(params: ExamEndParams, context: "StageContext"):
         drain_s=params.drain_s,
         closing_wait_s=params.closing_wait_s,
         result_wait_s=params.result_wait_s,
+        cue_wait_s=params.cue_wait_s if params.say_closing and takes_cues else None,
         fallback=fallback,
         say=say,
     )

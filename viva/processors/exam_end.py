@@ -1,16 +1,19 @@
 """Ends the session when the exam is over: the closing phrase heard, its audio played out.
 
 `ClosingDetector` (viva/processors/closing_guard.py) finds the configured closing phrase in
-the examiner's output transcript. `ExamEnd` decides when to end
-(plain, injected clock); `ExamEndProcessor` feeds it frames and ends the pipeline.
+the examiner's output transcript. `ExamEnd` decides when to end, and whether the model is
+asked for a closing it never said or viva says it (plain, injected clock);
+`ExamEndProcessor` feeds it frames, cues the model, plays viva's closing and ends the pipeline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+from loguru import logger
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
@@ -27,8 +30,16 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from viva.processors.closing_guard import ClosingDetector
-from viva.processors.exam_frames import CandidateHoldFrame, ExaminerWithheldFrame
+from viva.processors.exam_director import CUE_MARK
+from viva.processors.exam_frames import CandidateHoldFrame, ExamCueFrame, ExaminerWithheldFrame
 from viva.processors.live_link import LiveLinkFrame
+
+OUTPUT_RATE = 24000  # viva's closing plays as the Live model's audio does: 24 kHz 16-bit mono
+
+
+def closing_cue(phrase: str) -> str:
+    """The note asking the model for the closing phrase, worded as the exam director's cues are."""
+    return f'{CUE_MARK} Now: say exactly "{phrase}" This note is for you only: do not read it aloud.'
 
 
 class ExamEnd:
@@ -36,30 +47,37 @@ class ExamEnd:
 
     If the examiner never says the closing phrase, the exam still ends at the end of its
     script: once the result is in (called, or spoken in full) and the examiner has been
-    quiet for `closing_wait_s` without the phrase, it is time to say it from the config
-    ("say_closing", once); the end follows once that audio has played ("closing_from_config").
-    Once the result is in, a lost Live link is not waited for: all that is left is the
-    closing, and a reconnect would have the model say it again from the start, after a
-    pause the candidate may fill. viva says it as soon as the examiner's audio stops.
-
-    Once the examiner has been withheld in the assessment (marks said aloud,
-    viva/processors/marks_gate.py), the model is saying what the candidate must not hear and
-    may believe it has closed the exam: viva says the closing at once, then waits for the
-    result (the call, or the withheld words in full to extract it from) for as long as
-    the model goes on, and `result_wait_s` after it falls quiet.
+    quiet for `closing_wait_s` without the phrase, the model is asked to say it ("cue_closing",
+    once) and given `cue_wait_s` to begin; only if the phrase is not heard does viva say it
+    ("say_closing", once), in the examiner's voice (viva/closing_voice.py). The end follows
+    once that audio has played ("closing_from_config"). Whether the model is asked:
+    - the link up, after the result: yes. The model has only missed its last line, and its
+      own voice is the examiner's; it is not spoken over (while it speaks nothing is
+      decided) and a turn that did not hold the phrase is not waited for past the cue's time.
+    - the link down after the result: no. A cue would wait for the reconnect, and a
+      reconnect would have the model say it again from the start, after a pause the
+      candidate may fill: viva says it as soon as the examiner's audio stops.
+    - marks said aloud (the examiner withheld in the assessment, viva/processors/marks_gate.py):
+      no. The model is saying what the candidate must not hear and may believe it has closed
+      the exam; a cue would interrupt the words the result is extracted from. viva says the
+      closing at once, then waits for the result (the call, or the withheld words in full)
+      for as long as the model goes on, and `result_wait_s` after it falls quiet.
+    - cue_wait_s None (cues do not reach this pipeline's model): no.
 
     Args:
         drain_s: wait this long after the examiner's audio stops (the tail of the words).
-        closing_wait_s: quiet after the result before viva says the closing itself.
+        closing_wait_s: quiet after the result before the closing is asked for (or said).
+        cue_wait_s: after the cue, how long the phrase is waited for before viva says it; None: no cue.
         result_wait_s: after viva's closing for withheld marks, the model's quiet that ends the wait.
         clock: seconds, monotonic.
     """
 
     def __init__(self, *, drain_s: float, closing_wait_s: float = 5.0, result_wait_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic):
+                 cue_wait_s: float | None = None, clock: Callable[[], float] = time.monotonic):
         self._drain_s = drain_s
         self._closing_wait_s = closing_wait_s
         self._result_wait_s = result_wait_s
+        self._cue_wait_s = cue_wait_s
         self._clock = clock
         self.closing_heard = False
         self.result_ready = False
@@ -67,6 +85,7 @@ class ExamEnd:
         self.examiner_speaking = False
         self.link_down = False
         self.examiner_withheld = False
+        self.cued_at: float | None = None  # when the model was asked to say the closing
         self._withheld_at = 0.0  # the model's latest withheld words
         self._stopped_at: float | None = None
         self._ready_at: float | None = None
@@ -77,6 +96,10 @@ class ExamEnd:
     def on_result_ready(self) -> None:
         if not self.result_ready:
             self.result_ready, self._ready_at = True, self._clock()
+
+    def on_cue_sent(self) -> None:
+        """The model was asked to say the closing phrase: it has cue_wait_s to begin."""
+        self.cued_at = self._clock()
 
     def on_saying_closing(self) -> None:
         """viva is saying the phrase: the end waits for its audio to start and stop."""
@@ -95,8 +118,18 @@ class ExamEnd:
         self.examiner_speaking = speaking
         self._stopped_at = None if speaking else self._clock()
 
+    @property
+    def closing_reason(self) -> str:
+        """Why viva says the closing itself (for the record), when due() says "say_closing"."""
+        if self.examiner_withheld:
+            return "marks_withheld"
+        if self.link_down:
+            return "link_down"
+        return "cue_unanswered" if self.cued_at is not None else "not_cued"
+
     def due(self) -> str | None:
-        """What to do now: "closing_phrase" or "closing_from_config" (end), "say_closing", or None."""
+        """What to do now: "closing_phrase" or "closing_from_config" (end), "cue_closing",
+        "say_closing", or None."""
         now = self._clock()
         if self.examiner_speaking:
             return None
@@ -114,8 +147,16 @@ class ExamEnd:
             return None
         if self.examiner_withheld:
             return "say_closing"
-        if self.result_ready and (self.link_down or now - quiet_since >= self._closing_wait_s):
+        if not self.result_ready:
+            return None
+        if self.link_down:
             return "say_closing"
+        if self.cued_at is not None:
+            # The examiner's last words get their tail before viva speaks after them.
+            drained = self._stopped_at is None or now - self._stopped_at >= self._drain_s
+            return "say_closing" if now - self.cued_at >= self._cue_wait_s and drained else None
+        if now - quiet_since >= self._closing_wait_s:
+            return "say_closing" if self._cue_wait_s is None else "cue_closing"
         return None
 
 
@@ -123,31 +164,43 @@ class ExamEndProcessor(FrameProcessor):
     """Ends the pipeline (gracefully, with EndWorkerFrame) when ExamEnd says so.
 
     On the way out, a result the model never called for is extracted from the examiner's
-    transcript (ToolFallback); the record says where the result came from. Once viva says
-    the closing itself, it is the last thing the candidate hears: the model's audio and
-    words after it are dropped.
+    transcript (ToolFallback); the record says where the result came from. A closing the
+    model never said is asked for with a cue to the Live service (ExamCueFrame upstream, as
+    the exam director's; a `closing_cue` event), then, if still not heard, said by viva
+    (`closing_from_config`, with the reason and the seconds of audio). Once viva says it, it
+    is the last thing the candidate hears: the model's audio and words after it are dropped.
+    From the cue on, nothing the candidate says reaches the model.
 
     Args:
         closing_phrase: from the exam config.
         results: the ResultCollector (its result decides the outcome).
         record: the SessionRecord (told the end reason, outcome, result and fallback).
         fallback: the ToolFallback (None: no extraction).
-        drain_s, closing_wait_s: see ExamEnd.
-        say: (text) -> 24 kHz 16-bit mono PCM of the phrase, for the closing from config.
+        drain_s, closing_wait_s, result_wait_s, cue_wait_s: see ExamEnd (cue_wait_s None: the
+            model is not asked, viva says the closing).
+        say: (text) -> 24 kHz 16-bit mono PCM of the phrase, or an awaitable of it (ClosingVoice,
+            viva/closing_voice.py); it may raise, and the exam then ends without the sound.
+            None: nothing is played and the exam ends as if it had been.
+        clock, sleep, tick_s: how often ExamEnd is asked, on what clock; injected for tests.
     """
 
     def __init__(self, *, closing_phrase: str, results, record, drain_s: float, fallback=None,
-                 closing_wait_s: float = 5.0, result_wait_s: float = 10.0, say: Callable[[str], bytes] | None = None,
-                 **kwargs):
+                 closing_wait_s: float = 5.0, result_wait_s: float = 10.0, cue_wait_s: float | None = None,
+                 say: Callable[[str], bytes | Awaitable[bytes]] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, tick_s: float = 0.1, **kwargs):
         super().__init__(**kwargs)
         self._phrase = closing_phrase
         self._closing = ClosingDetector(closing_phrase)
-        self._limits = {"drain_s": drain_s, "closing_wait_s": closing_wait_s, "result_wait_s": result_wait_s}
+        self._limits = {"drain_s": drain_s, "closing_wait_s": closing_wait_s, "result_wait_s": result_wait_s,
+                        "cue_wait_s": cue_wait_s, "clock": clock}
         self._end: ExamEnd | None = None
         self._results = results
         self._record = record
         self._fallback = fallback
         self._say = say
+        self._sleep = sleep
+        self._tick_s = tick_s
         self._watch: asyncio.Task | None = None
         self._ended = False
         self._held = False
@@ -191,12 +244,16 @@ class ExamEndProcessor(FrameProcessor):
         await self.push_frame(frame, direction)
 
     async def _watch_loop(self):
-        while not self._ended:
-            await asyncio.sleep(0.1)
-            action = self._end.due()
-            if action == "say_closing":
+        while True:  # until cleanup cancels it (ticking on after the end, as the exam director's does)
+            await self._sleep(self._tick_s)
+            action = None if self._ended else self._end.due()
+            if action == "cue_closing":
+                self._end.on_cue_sent()
+                await self._cue_closing()
+            elif action == "say_closing":
+                reason = self._end.closing_reason
                 self._end.on_saying_closing()
-                await self._say_closing()
+                await self._say_closing(reason)
             elif action:
                 await self._finish(action)
 
@@ -208,18 +265,38 @@ class ExamEndProcessor(FrameProcessor):
             self._held = True
             await self.push_frame(CandidateHoldFrame(hold=True, reason="closing"), FrameDirection.UPSTREAM)
 
-    async def _say_closing(self) -> None:
+    async def _cue_closing(self) -> None:
+        """Asks the model for the phrase at once, through the Live service as the director's cues go."""
+        await self._hold_candidate()  # an answer now would be what the model replies to
+        text = closing_cue(self._phrase)
+        self._record.event("closing_cue", text=text, wait_s=self._limits["cue_wait_s"])
+        await self.push_frame(ExamCueFrame(text=text, respond_now=True), FrameDirection.UPSTREAM)
+
+    async def _say_closing(self, reason: str) -> None:
         await self._hold_candidate()
-        self._record.event("closing_from_config", text=self._phrase)
         if self._say is None:  # nothing to play: end as if it had been said
+            self._record.event("closing_from_config", text=self._phrase, reason=reason, audio_s=0.0)
             self._end.on_examiner_audio(False)
             return
-        audio = await asyncio.get_running_loop().run_in_executor(None, self._say, self._phrase)
+        try:
+            audio = self._say(self._phrase)
+            if inspect.isawaitable(audio):
+                audio = await audio
+        except Exception as e:  # the exam still ends, without the sound
+            logger.warning(f"exam end: the closing could not be said: {e}")
+            self._record.event("closing_from_config", text=self._phrase, reason=reason, audio_s=0.0,
+                               error=str(e)[:300])
+            self._end.on_examiner_audio(False)
+            return
+        # Recorded when it plays, not when it was asked for: the report places the closing here.
+        self._record.event("closing_from_config", text=self._phrase, reason=reason,
+                           audio_s=round(len(audio) / 2 / OUTPUT_RATE, 2))
         await self.push_frame(TTSStartedFrame())
         await self.push_frame(TTSTextFrame(text=self._phrase, text_type="sentence"))
-        chunk = 24000 * 2 // 25  # 40 ms
+        chunk = OUTPUT_RATE * 2 // 25  # 40 ms
         for i in range(0, len(audio), chunk):
-            await self.push_frame(TTSAudioRawFrame(audio=audio[i : i + chunk], sample_rate=24000, num_channels=1))
+            piece = audio[i : i + chunk]
+            await self.push_frame(TTSAudioRawFrame(audio=piece, sample_rate=OUTPUT_RATE, num_channels=1))
         await self.push_frame(TTSStoppedFrame())
 
     async def _finish(self, reason: str) -> None:
