@@ -15,6 +15,7 @@ from pipecat.tests.utils import run_test
 
 from tests.frame_helpers import Clockwork, TimePasses
 from tests.helpers import FakeClock, VirtualTime
+from viva.processors.exam_frames import CandidateHoldFrame
 from viva.processors.live_link import ReconnectRequestFrame
 from viva.processors.stall_watchdog import (
     GiveUp,
@@ -130,6 +131,23 @@ def test_a_preparation_the_director_holds_is_never_a_stall(clock):
     dog.on_answer_end()
     actions = run_until(dog, clock, 5)
     assert actions and actions[0][0] == pytest.approx(3.0, abs=0.06)
+
+
+def test_once_the_closing_is_being_had_the_silence_is_the_exam_ends_not_a_stall(clock):
+    dog = StallWatchdog(deadline_s=3, clock=clock)
+    dog.on_answer_end()  # the result is in: the model owes its closing
+    assert [type(a).__name__ for _, a in run_until(dog, clock, 3.1)] == ["Nudge"]
+    dog.on_closing()  # the exam end cues the closing, then says it itself
+    dog.on_answer_end()
+    assert run_until(dog, clock, 60) == []
+
+
+async def test_the_processor_stands_down_when_the_exam_end_holds_the_candidate_for_the_closing():
+    time = VirtualTime()
+    processor, pipeline = watched(time, deadline_s=0.25)
+    frames = [CandidateHoldFrame(hold=True, reason="closing"), UserStoppedSpeakingFrame(), TimePasses(2.0)]
+    await run_test(pipeline, frames_to_send=frames, expected_down_frames=None, expected_up_frames=[])
+    assert not processor.watchdog.armed
 
 
 def watched(time: VirtualTime, **kwargs) -> tuple[StallWatchdogProcessor, Pipeline]:

@@ -81,10 +81,13 @@ class StallWatchdog:
         self._calls: set[str] = set()
         self._link_down = False
         self._preparing = False
+        self._closing = False
 
     # -- what happened
 
     def on_answer_end(self) -> None:
+        if self._closing:
+            return
         now = self._clock()
         self.armed, self._answer_end, self._due = True, now, now + self._deadline_s
         self.nudges, self._reconnected, self._detected = 0, False, False
@@ -116,6 +119,12 @@ class StallWatchdog:
         self._preparing = preparing
         if preparing:
             self.armed = False
+
+    def on_closing(self) -> None:
+        """The exam end is getting the closing said (a cue, then viva's own voice): the silence
+        after the result is its to handle, and a nudge or a reconnect now would lose its cue."""
+        self._closing = True
+        self.armed = False
 
     # -- the decision
 
@@ -198,6 +207,8 @@ class StallWatchdogProcessor(FrameProcessor):
             dog.on_link(frame.up)
         elif isinstance(frame, CandidateHoldFrame):
             dog.on_preparation(frame.hold and frame.reason == "preparation")
+            if frame.hold and frame.reason == "closing":
+                dog.on_closing()
         await self.push_frame(frame, direction)
 
     async def _watch(self) -> None:
