@@ -4,11 +4,13 @@ bot, without the emulator or the tests; pcc-deploy.toml names what a deploy need
 Docker cannot run here: the image's /app is assembled from the Dockerfile's COPY lines, and the
 bot is imported from it the way the base image's app.py does (`from bot import bot`)."""
 
+import fnmatch
 import re
 import shutil
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 from tests.conftest import ROOT
 
@@ -25,16 +27,33 @@ def test_the_image_is_pipecat_clouds_base_on_the_projects_python():
     assert "uv sync --locked" in text  # the lock's versions
 
 
+def ignored() -> list[str]:
+    """.dockerignore's patterns (this project's: plain paths and **/NAME), without comments."""
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def build_context_files(source: str) -> list[Path]:
+    """The files under source that the build context sends (what .dockerignore leaves)."""
+    patterns = ignored()
+    files = [source] if (ROOT / source).is_file() else [p.relative_to(ROOT).as_posix()
+                                                         for p in (ROOT / source).rglob("*") if p.is_file()]
+    return [ROOT / f for f in files
+            if not any(fnmatch.fnmatch(f, pattern) or f.startswith(pattern + "/") or
+                       (pattern.startswith("**/") and pattern[3:] in f.split("/")) for pattern in patterns)]
+
+
 def test_the_images_app_folder_runs_the_bot_without_the_emulator(tmp_path):
     app = tmp_path / "app"
     app.mkdir()
     for source, target in copies():
-        src, dst = ROOT / source, app / target
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, dst)
+        for file in build_context_files(source):
+            relative = file.relative_to(ROOT / source) if (ROOT / source).is_dir() else Path()
+            destination = app / target / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(file, destination)
     assert not (app / "emulator").exists() and not (app / "tests").exists()
+    assert (app / "viva" / "bot.py").exists() and not (app / "viva" / "harness").exists()
     probe = (
         "import sys, inspect\n"
         f"sys.path = [p for p in sys.path if p not in ('', {str(ROOT)!r})]\n"
