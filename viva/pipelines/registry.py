@@ -173,9 +173,15 @@ def _turn_gate_check(params: TurnGateParams, config) -> list[tuple[tuple, str]]:
             for name in params.parts if name not in names]
 
 
-def _exam_director_check(params: ExamDirectorParams, config) -> list[tuple[tuple, str]]:
+def live_takes_cues(config) -> bool:
+    """Whether the model can be cued (ExamCueFrame): only viva's Live service (a gemini_live stage with
+    resilient: true, the default) sends cues; Pipecat's own would let one pass unsent."""
     live = [stage for stage in config.pipeline if stage.get("stage") == "gemini_live"]
-    if not live or live[0].get("resilient", True) is False:
+    return bool(live) and live[0].get("resilient", True) is not False
+
+
+def _exam_director_check(params: ExamDirectorParams, config) -> list[tuple[tuple, str]]:
+    if not live_takes_cues(config):
         return [((), "the exam director cues the model through viva's Live service: it needs a gemini_live stage "
                      "with resilient: true")]
     return []

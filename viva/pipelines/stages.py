@@ -19,6 +19,7 @@ from viva.pipelines.registry import (
     SileroVadParams,
     StallWatchdogParams,
     TurnGateParams,
+    live_takes_cues,
 )
 
 if TYPE_CHECKING:
@@ -115,9 +116,7 @@ def _exam_end(params: ExamEndParams, context: "StageContext"):
     llm, target = context.config.llm, context.llm
     say = ClosingVoice(api_key=target.api_key, http_options=target.rest_http_options or target.http_options,
                        model=llm.tts_model, voice=llm.voice, language=llm.language) if params.say_closing else None
-    # Only viva's Live service takes cues (ExamCueFrame); Pipecat's own would let one pass unsent.
-    live = next((spec.params for spec in context.config.stages if spec.name == "gemini_live"), None)
-    takes_cues = live is not None and live.resilient
+    takes_cues = live_takes_cues(context.config)
 
     return ExamEndProcessor(
         closing_phrase=context.config.exam.closing_phrase,
