@@ -30,7 +30,7 @@ DEFAULT_CANDIDATE = "candidates/b2_steady.yaml"
 COLUMNS = ["completed", "results (source)", "schema-valid results", "stalls > 5 s", "longest silence after a turn",
            "closings heard per session", "reconnects", "tool results lost", "audio bytes outside windows"]
 CONNECTION_COLUMNS = ["shortest speech window", "reconnect waits (attempt: s)", "waits on schedule"]
-DIRECTOR_COLUMNS = ["every step asked in order", "steps at the first cue"]
+DIRECTOR_COLUMNS = ["every step heard in order", "steps heard once"]
 MARKS_COLUMNS = ["examiner audio before the closing"]
 
 

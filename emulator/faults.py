@@ -15,13 +15,15 @@ client message but audio (audio outside a window is nothing to the model; speech
 server's own detection hears is something) stops it, and it starts again from that message
 while the model is still idle. When it runs out the model says PREPARATION_LINE as a turn
 of its own (emulator/misbehaviour.py), its pending cue left as it was.
+tool_args makes the call of `tool` with `args` merged over the drawn arguments (objects key
+by key), valid against the declared schema or not: a branch taken on demand.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -29,7 +31,7 @@ FaultKind = Literal[
     "stall_after_empty_window", "stall", "speak_instead_of_tool_call", "tool_call_and_speak",
     "bad_tool_args", "repeat_closing", "disconnect", "go_away", "reject_audio_outside_activity",
     "slow_response", "ignores_cue", "paraphrases", "skips_question", "two_questions", "reads_cue_aloud",
-    "speaks_during_preparation",
+    "speaks_during_preparation", "tool_args",
 ]
 # Faults that change what a cued turn says (emulator/misbehaviour.py), tried in this order.
 CUED_SPEECH_FAULTS = ("ignores_cue", "skips_question", "reads_cue_aloud", "paraphrases", "two_questions")
@@ -68,6 +70,9 @@ class Fault(BaseModel):
     time_left_s: float = Field(default=10.0, gt=0)
     # slow_response
     delay_s: float = Field(default=3.0, ge=0)
+    # tool_args
+    tool: str | None = Field(default=None, description="tool_args: the declared function whose call it forces")
+    args: dict[str, Any] | None = Field(default=None, description="tool_args: merged over the drawn arguments")
 
     @model_validator(mode="after")
     def _timed_faults_have_a_time(self) -> "Fault":
@@ -77,6 +82,10 @@ class Fault(BaseModel):
             raise ValueError("go_away needs at_s")
         if self.kind == "disconnect" and self.at_s is None and self.at_turn is None and self.during is None:
             raise ValueError("disconnect needs at_s, at_turn or during")
+        if self.kind == "tool_args" and (not self.tool or self.args is None):
+            raise ValueError("tool_args needs tool and args")
+        if self.kind != "tool_args" and (self.tool is not None or self.args is not None):
+            raise ValueError("tool and args are for tool_args only")
         return self
 
 
@@ -104,21 +113,24 @@ class FaultPlan:
     def of_kind(self, kind: str) -> list[Fault]:
         return [f for f in self.faults if f.kind == kind]
 
-    def fires(self, kind: str, *, turn: int | None = None) -> Fault | None:
+    def fires(self, kind: str, *, turn: int | None = None, tool: str | None = None) -> Fault | None:
         """The first fault of kind that fires at this candidate turn (counted as fired), or None.
+        With tool, only faults naming that tool (a fault naming none applies to any).
 
         Faults timed with at_s or during never fire here: they fire through fire() when their
         time comes, or through fires_during().
         """
-        return self._first_firing(kind, None, turn)
+        return self._first_firing(kind, None, turn, tool)
 
     def fires_during(self, moment: str, *, turn: int) -> Fault | None:
         """The first disconnect fault timed `during` this moment that fires at this candidate turn."""
         return self._first_firing("disconnect", moment, turn)
 
-    def _first_firing(self, kind: str, during: str | None, turn: int | None) -> Fault | None:
+    def _first_firing(self, kind: str, during: str | None, turn: int | None, tool: str | None = None) -> Fault | None:
         for fault in self.faults:
             if fault.kind != kind or fault.at_s is not None or fault.during != during:
+                continue
+            if tool is not None and fault.tool is not None and fault.tool != tool:
                 continue
             if fault.turns is not None and turn not in fault.turns:
                 continue

@@ -326,6 +326,14 @@ class Misbehaviour:
         self.spoken_results.update(spoken)
         return " ".join(spoken_result(arguments) for arguments in spoken.values())
 
+    def forced_arguments(self, name: str) -> dict | None:
+        """tool_args: the arguments a fault forces on this call of name (None: none fires)."""
+        fault = self.plan.fires("tool_args", turn=self.turn, tool=name)
+        if fault is None:
+            return None
+        self._on_fault("tool_args", turn=self.turn, tool=name, args=fault.args)
+        return fault.args
+
     def on_tool_error(self, name: str) -> CallTools | CallWithBadArguments:
         """The client answered a call with an error: the model tries again."""
         if self.plan.fires("bad_tool_args", turn=self.turn):

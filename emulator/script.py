@@ -19,9 +19,14 @@ Two ways of being told the exam, and a model that improvises without either:
   gets a reply in role, drawn from the brief (in_role_lines()), until a cue to say or call
   something ends the role.
 
+A tool result whose response holds a cue (in any string, at any depth: cue_in_response())
+is acted on as the model acts on a function response: at once, unless the cue says to wait
+"when the candidate has finished" (and not "Now:"); then it is the pending cue.
+
 In both, the closing phrase the instruction says to say exactly (`say exactly "..."`) is
-said once after the tool results, then the examiner is quiet. The state is a small frozen
-value, so a resumption handle can carry a copy of it (the pending cue included).
+said once after the tool results (when none holds a cue), then the examiner is quiet. The
+state is a small frozen value, so a resumption handle can carry a copy of it (the pending
+cue included).
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ _ROLE_OPENING = re.compile(r'say(?:ing)?\s+exactly\s*:?\s*(?:"([^"]+)"|\u201c([^
 # The brief: after "Role:", up to the opening line's instruction (or the note's own closing words).
 _ROLE_BRIEF = re.compile(r"\bRole:\s*(.*?)\s*(?=\bStart\s+by\b|\bsay(?:ing)?\s+exactly\b|\bThis\s+note\b|$)",
                          re.IGNORECASE | re.DOTALL)
+# A cue's timing, read from its words where no turnComplete says it (a function response).
+_CUE_NOW = re.compile(r"\bnow\s*:", re.IGNORECASE)
+_CUE_WAITS = re.compile(r"\bwhen\s+the\s+candidate\s+has\s+finished\b", re.IGNORECASE)
 # What a model in role says when its brief has nothing more to tell (cycled).
 ROLE_FILLERS = ("I'm not sure, I'm afraid.", "No, nothing else I can think of.")
 # Sentence ends, but not after a title ("Mr. Jones").
@@ -135,6 +143,26 @@ def parse_cue(text: str, tools: tuple[str, ...] | list[str] = ()) -> Cue | None:
     return None
 
 
+def cue_in_response(response, tools: tuple[str, ...] | list[str] = ()) -> Cue | None:
+    """The cue in a function response: the first string (depth first, in order) that
+    parse_cue() reads as one; None when no string in it is a cue."""
+    if isinstance(response, str):
+        return parse_cue(response, tools)
+    if isinstance(response, dict):
+        response = list(response.values())
+    for value in response if isinstance(response, (list, tuple)) else ():
+        cue = cue_in_response(value, tools)
+        if cue is not None:
+            return cue
+    return None
+
+
+def cue_says_now(cue: Cue) -> bool:
+    """Whether a cue with no turnComplete beside it is acted on at once: "Now:" says so, as
+    does a cue that does not ask to wait for the candidate ("When the candidate has finished:")."""
+    return bool(_CUE_NOW.search(cue.text)) or not _CUE_WAITS.search(cue.text)
+
+
 def _parse_role(text: str) -> Cue | None:
     """The role cue in text, or None when text asks for no role."""
     if not _ROLE_CUE.search(text):
@@ -216,6 +244,7 @@ class ExaminerState:
     improvised: int = 0  # follow-up questions improvised so far (cycles FOLLOW_UP_QUESTIONS)
     role: str | None = None  # the brief of the role being played (None: not in role)
     role_replies: int = 0  # replies said in this role so far (the next of in_role_lines, then ROLE_FILLERS)
+    result_cue: Cue | None = None  # a cue in a tool result, kept until the last pending result is in
 
 
 @dataclass
@@ -346,17 +375,25 @@ class ScriptedExaminer:
         self.state = dataclasses.replace(self.state, phase=Phase.ASKING, next_line=asked[-1] + 1)
         return True
 
-    def on_tool_result(self, name: str) -> Reply:
-        """The client answered one of the calls."""
+    def on_tool_result(self, name: str, response=None) -> Reply:
+        """The client answered one of the calls. After the last pending result: a cue in a
+        result (cue_in_response(), the latest kept) is acted on (cue_says_now()) or left
+        pending for the next answer; with none, the closing."""
         if self.state.phase is not Phase.AWAITING_TOOL_RESULTS or name not in self.state.pending_tools:
             return Silence()
         pending = tuple(n for n in self.state.pending_tools if n != name)
+        cue = cue_in_response(response, self.tools) or self.state.result_cue
         self.state = dataclasses.replace(
-            self.state, pending_tools=pending, answered_tools=(*self.state.answered_tools, name)
+            self.state, pending_tools=pending, answered_tools=(*self.state.answered_tools, name), result_cue=cue
         )
         if pending:
             return Silence()
-        return self.close()
+        if cue is None:
+            return self.close()
+        # A judgement's result says what comes next: the exam goes on, conducted by cues.
+        self.state = dataclasses.replace(self.state, phase=Phase.ASKING, result_cue=None,
+                                         pending_cue=cue, cue_mode=True)
+        return self._act_on_cue() if cue_says_now(cue) else Silence()
 
     def cancel_tools(self) -> None:
         """The pending calls were cancelled: call again after the next answer (in cue mode:
@@ -366,7 +403,8 @@ class ScriptedExaminer:
             if self.state.cue_mode and again is None and self.state.pending_tools:
                 tools = self.state.pending_tools
                 again = Cue(text=f"call {' and '.join(tools)}", tools=tools)
-            self.state = dataclasses.replace(self.state, phase=Phase.ASKING, pending_tools=(), pending_cue=again)
+            self.state = dataclasses.replace(self.state, phase=Phase.ASKING, pending_tools=(), pending_cue=again,
+                                             result_cue=None)
 
     @property
     def current_line(self) -> int:

@@ -226,7 +226,11 @@ class EmulatorServer:
         examiner = ScriptedExaminer(lines=lines, closing_phrase=closing_phrase)
         # A client may name its run (x-viva-run) so that seeded draws repeat run for run.
         stream = ws.request.headers.get(RUN_HEADER) or str(len(self.sessions))
-        seed = int(hashlib.sha256(f"{self.settings.seed}:{stream}".encode()).hexdigest()[:12], 16)
+        # The faults file's seed varies the model's choices too (a judgement's enum value); seed 0,
+        # like no file, keeps the draws seeded by settings and stream alone.
+        faults_seed = self.faults.seed if self.faults else 0
+        key = f"{self.settings.seed}:{stream}" + (f":{faults_seed}" if faults_seed else "")
+        seed = int(hashlib.sha256(key.encode()).hexdigest()[:12], 16)
         session = ExamSession(session_id=session_id, examiner=examiner, journal=journal, rng=random.Random(seed))
         # One plan per run: a fresh session the same client opens after a refused handle
         # goes on with the run's faults (a fault that fired `times` does not fire again).

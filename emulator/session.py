@@ -22,9 +22,10 @@ from emulator import wire
 from emulator.journal import Journal
 from emulator.models import ModelGeneration, model_for
 from emulator.misbehaviour import CallWithBadArguments, Misbehaviour, Nothing, SpeakThenCall
-from emulator.script import CallTools, ExaminerState, ScriptedExaminer, Silence, Speak
+from emulator.script import (CallTools, ExaminerState, Phase, ScriptedExaminer, Silence, Speak, cue_in_response,
+                             cue_says_now)
 from emulator.speech import SpeechDetector
-from emulator.toolargs import declared_json_schema, example_arguments, schema_errors
+from emulator.toolargs import declared_json_schema, example_arguments, merged_arguments, schema_errors
 from emulator.voice import OUTPUT_RATE, ExaminerVoice
 
 AUDIO_TOKENS_PER_S = 25  # the Live API bills audio at about 25 tokens a second
@@ -416,12 +417,15 @@ class LiveConnection:
         cue = examiner.read_cue(text)
         if cue is None:
             return False
+        self._journal_cue(cue, source=source, pending=pending, earlier=earlier)
+        return True
+
+    def _journal_cue(self, cue, *, source: str, pending: bool, earlier=None, **extra: Any) -> None:
         action = {"say": cue.say} if cue.say is not None else {"call_tools": list(cue.tools)} if cue.tools else {}
         if cue.role is not None:
             action["role"] = cue.role
-        self.session.journal.write(dir="action", kind="cue", source=source, text=text, pending=pending,
-                                   **action, **({"replaces": earlier.text} if earlier else {}))
-        return True
+        self.session.journal.write(dir="action", kind="cue", source=source, text=cue.text, pending=pending,
+                                   **action, **({"replaces": earlier.text} if earlier else {}), **extra)
 
     async def _on_tool_response(self, response: types.LiveClientToolResponse) -> None:
         answers = response.function_responses or []
@@ -439,7 +443,12 @@ class LiveConnection:
                 # The client refused the arguments: the model tries the call again.
                 await self._respond(self.session.misbehaviour.on_tool_error(name), trigger="tool_error")
                 continue
-            reply = self.session.examiner.on_tool_result(name)
+            examiner = self.session.examiner
+            cue = cue_in_response(answer.response, examiner.tools)
+            awaited = examiner.state.phase is Phase.AWAITING_TOOL_RESULTS and name in examiner.state.pending_tools
+            if cue is not None and awaited:
+                self._journal_cue(cue, source="tool_response", pending=not cue_says_now(cue), id=answer.id)
+            reply = examiner.on_tool_result(name, answer.response)
             if scheduling == "SILENT":
                 self.session.journal.write(dir="action", kind="tool_result_silent", id=answer.id)
             elif scheduling == "WHEN_IDLE" and self._generation is not None:
@@ -609,13 +618,20 @@ class LiveConnection:
             arguments = example_arguments(schema, self.session.rng)
             if not valid:
                 arguments = broken_arguments(arguments, schema)
+            forced = self.session.misbehaviour.forced_arguments(name)
+            if forced is not None:
+                arguments = merged_arguments(arguments, forced)
             errors = schema_errors(schema, arguments)
+            if forced is not None and errors:
+                # Sent all the same: a test may want the client to meet them.
+                logger.warning(f"emulator: tool_args fault: {name} args break its schema: {errors}")
             call_id = f"fc_{next(_call_ids)}"
             self._pending_calls[call_id] = name
             if self._tool_behavior.get(name) == "NON_BLOCKING":
                 self._non_blocking_calls.add(call_id)
             calls.append({"id": call_id, "name": name, "args": arguments})
-            self.session.journal.write(dir="out", kind="tool_call", id=call_id, name=name, args=arguments, schema_errors=errors)
+            self.session.journal.write(dir="out", kind="tool_call", id=call_id, name=name, args=arguments,
+                                       schema_errors=errors, **({"forced": forced} if forced is not None else {}))
         await self._send(wire.tool_call(calls))
         fault = self.session.misbehaviour.plan.fires_during("tool_call", turn=self.session.misbehaviour.turn)
         if fault:  # the client answers into a closed link

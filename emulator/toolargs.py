@@ -104,3 +104,13 @@ def _example_string(schema: dict) -> str:
     while len(text) < minimum:
         text += " " + text
     return text[: schema.get("maxLength", len(text))]
+
+
+def merged_arguments(drawn: Any, forced: Any) -> Any:
+    """forced over drawn: objects merge key by key (at any depth), any other value replaces."""
+    if isinstance(drawn, dict) and isinstance(forced, dict):
+        merged = dict(drawn)
+        for key, value in forced.items():
+            merged[key] = merged_arguments(drawn[key], value) if key in drawn else value
+        return merged
+    return forced

@@ -12,7 +12,7 @@ from google.genai import types
 
 from emulator.server import EmulatorServer
 from viva.config import ExamConfig
-from viva.exam_script import system_instruction
+from viva.exam.wording import system_instruction
 from viva.tools import declarable_schema
 
 LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"

@@ -12,7 +12,7 @@ from pipecat.services.google.gemini_live.llm import GeminiVADParams
 
 from tests.conftest import read_pcm
 from tests.emulator.test_pipecat_exchange import Recorder, answer
-from viva.exam_script import system_instruction
+from viva.exam.wording import system_instruction
 from viva.pipelines.gemini import ExamGeminiLiveService
 from viva.pipelines.reconnect_policy import ReconnectPolicy
 from viva.processors.live_link import ReconnectRequestFrame

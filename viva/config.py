@@ -52,6 +52,17 @@ class Role(Strict):
         return " ".join(value.split())
 
 
+class Judgement(Strict):
+    """After a part's last answer the examiner judges, through a function it calls; the choice
+    names the part that comes next (the exam branches on the examiner's judgement)."""
+
+    tool: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", description="the function's name, declared to "
+                      "the model; its one argument, `judgement`, is one of the choices")
+    question: str = Field(min_length=1, description="what the examiner judges (the function's description)")
+    choices: dict[str, str] = Field(min_length=2, description="each judgement -> the part that comes next "
+                                    "(`end`: the assessment)")
+
+
 class ExamPart(Strict):
     """One part of the exam, asked in order."""
 
@@ -75,6 +86,10 @@ class ExamPart(Strict):
     reask: bool = Field(default=True, description="a candidate silent after a question is asked it once more; "
                         "false: the next one follows (an item said once)")
     role: Role | None = Field(default=None, description="the examiner plays a role, after the part's questions")
+    judge: Judgement | None = Field(default=None, description="after the part, the examiner's judgement chooses "
+                                    "the next part")
+    next: str | None = Field(default=None, description="the part after this one (default: the next listed; "
+                             "`end`: the assessment)")
 
 
 class ToolSpec(Strict):
@@ -101,7 +116,8 @@ class ExamConfig(Strict):
     """The exam as the examiner runs it."""
 
     name: str
-    greeting: str
+    greeting: str | list[str] = Field(description="said first; each line that asks something (has a \"?\") is a "
+                                      "turn of its own, answered before anything else is said")
     system_prompt: str
     parts: list[ExamPart] = Field(min_length=1)
     closing_phrase: str
@@ -118,9 +134,69 @@ class ExamConfig(Strict):
         check_scores(self.scores, self.tools)
         return self
 
+    @model_validator(mode="after")
+    def _parts_lead_to_known_parts(self) -> "ExamConfig":
+        names = [part.name for part in self.parts]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two parts have the same name: {sorted({n for n in names if names.count(n) > 1})}")
+        tools = {tool.name for tool in self.tools}
+        for part in self.parts:
+            targets = [part.next] if part.next else []
+            targets += list(part.judge.choices.values()) if part.judge else []
+            for target in targets:
+                if target != "end" and target not in names:
+                    raise ValueError(f"part {part.name!r} leads to {target!r}: no part has that name "
+                                     f"(expected one of: {', '.join([*names, 'end'])})")
+            if part.judge and part.judge.tool in tools:
+                raise ValueError(f"part {part.name!r}: judgement function {part.judge.tool!r} is also in tools")
+        _no_loop(self.parts)
+        return self
+
+    @property
+    def greeting_lines(self) -> list[str]:
+        return [self.greeting] if isinstance(self.greeting, str) else list(self.greeting)
+
     @property
     def required_tools(self) -> list[ToolSpec]:
         return [tool for tool in self.tools if tool.required]
+
+    @property
+    def judgement_tools(self) -> list[ToolSpec]:
+        """The functions the examiner calls with a judgement (never part of the result)."""
+        return [ToolSpec(name=part.judge.tool, description=part.judge.question, required=False,
+                         parameters={"type": "object", "required": ["judgement"], "properties": {
+                             "judgement": {"type": "string", "enum": list(part.judge.choices),
+                                           "description": part.judge.question}}})
+                for part in self.parts if part.judge]
+
+    @property
+    def declared_tools(self) -> list[ToolSpec]:
+        """Every function the model is declared: the result's and the judgements'."""
+        return [*self.tools, *self.judgement_tools]
+
+
+def _no_loop(parts: list[ExamPart]) -> None:
+    """Each part is reached at most once: the parts' `next` and choices never lead back."""
+    names = [part.name for part in parts]
+    after: dict[str, set[str]] = {}
+    for i, part in enumerate(parts):
+        default = part.next or (names[i + 1] if i + 1 < len(names) else "end")
+        after[part.name] = ({default} if not part.judge else set(part.judge.choices.values())) - {"end"}
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            raise ValueError(f"parts lead back to themselves: {' -> '.join([*path, name])}; "
+                             "expected each part reached at most once")
+        state[name] = 1
+        for target in sorted(after[name]):
+            visit(target, [*path, name])
+        state[name] = 2
+
+    for name in names:
+        visit(name, [])
 
 
 class LLMConfig(Strict):

@@ -87,7 +87,7 @@ class ExamSession:
         self.record = SessionRecord(directory=Path(out_dir) / session_id, session_id=session_id,
                                     config=str(config.path), exam=config.exam.name, llm=llm.kind,
                                     scores=config.exam.scores)
-        self.results = ResultCollector(tools=config.exam.tools, on_event=self.record.event)
+        self.results = ResultCollector(tools=config.exam.declared_tools, on_event=self.record.event)
         self._recorder = StereoRecorder(self.record.directory / "recording.wav")
         context = StageContext(config=config, record=self.record, results=self.results, llm=llm)
         self._context = context

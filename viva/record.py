@@ -33,7 +33,7 @@ from pipecat.observers.base_observer import BaseObserver, FrameProcessed, FrameP
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.transports.base_output import BaseOutputTransport
 
-from viva.processors.closing_guard import ClosingDetector
+from viva.exam.phrases import ClosingDetector
 from viva.scoring import ScoreRule, compute_scores
 
 _COUNTED = {

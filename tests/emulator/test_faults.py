@@ -17,7 +17,7 @@ from emulator.server import EmulatorServer
 from emulator.toolargs import schema_errors
 from tests.conftest import fast_settings, read_pcm
 from tests.helpers import MODEL, live_config, receive_turn, sdk_client, send_answer
-from viva.exam_script import system_instruction
+from viva.exam.wording import system_instruction
 
 SPEECH = read_pcm("speech__cmu_arctic_aew_a0002.wav")
 HELLO = read_pcm("speech__alsa_front_center.wav")

@@ -11,7 +11,7 @@ from emulator.wire import ProtocolError
 from tests.conftest import DATA, read_pcm
 from tests.helpers import LIVE_PATH, RawClient, live_config, receive_turn, sdk_client, send_answer
 from viva.config import load_config
-from viva.exam_script import system_instruction
+from viva.exam.wording import system_instruction
 
 SPEECH = read_pcm("speech__cmu_arctic_aew_a0001.wav")
 INSTRUCTION = system_instruction(load_config(DATA / "two_questions.yaml").exam)  # all the model knows of the exam

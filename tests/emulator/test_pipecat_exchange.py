@@ -27,7 +27,7 @@ from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, Gemini
 from emulator.toolargs import schema_errors
 from tests.conftest import read_pcm
 from viva.tools import declarable_schema
-from viva.exam_script import system_instruction
+from viva.exam.wording import system_instruction
 
 SPEECH = read_pcm("speech__cmu_arctic_axb_a0004.wav")
 

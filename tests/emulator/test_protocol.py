@@ -10,7 +10,7 @@ from emulator import wire
 from tests.conftest import DATA, read_pcm
 from tests.helpers import LIVE_PATH, RawClient
 from viva.config import load_config
-from viva.exam_script import system_instruction
+from viva.exam.wording import system_instruction
 
 SPEECH = read_pcm("speech__cmu_arctic_aew_a0002.wav")
 # What viva tells the model of the two-question exam: the emulated examiner knows nothing else.

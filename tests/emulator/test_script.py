@@ -2,7 +2,7 @@
 
 from emulator.script import (AGAIN, FOLLOW_UP_QUESTIONS, IMPROVISED_CLOSING, IMPROVISED_LINES, CallTools, Cue,
                              Phase, ScriptedExaminer, Silence, Speak, parse_cue, script_from_instruction)
-from viva.exam_script import system_instruction
+from viva.exam.wording import system_instruction
 from viva.config import load_config
 from tests.conftest import ROOT
 
@@ -84,10 +84,13 @@ def test_the_ielts_script_reads_the_cue_card_and_every_question():
     exam = load_config(ROOT / "configs/ielts_speaking.yaml").exam
     lines = script_lines(exam)
     questions = sum(len(part.questions) for part in exam.parts)
-    assert len(lines) == questions + 1  # the cue card is a turn of its own
-    assert lines[0].text.startswith(exam.greeting) and lines[0].text.endswith(exam.parts[0].questions[0])
+    # The cue card is a turn of its own, and so is each greeting line that asks (the name, the ID).
+    assert len(lines) == questions + 1 + 2
+    greeting = exam.greeting_lines
+    assert lines[0].text == greeting[0] and lines[1].text == greeting[1]
+    assert lines[2].text.startswith(greeting[2]) and lines[2].text.endswith(exam.parts[0].questions[0])
     card = next(line for line in lines if exam.parts[1].cue_card.topic in line.text)
-    assert exam.parts[1].intro in card.text and lines.index(card) == len(exam.parts[0].questions)
+    assert exam.parts[1].intro in card.text and lines.index(card) == len(exam.parts[0].questions) + 2
 
 
 def test_a_history_seeded_into_a_fresh_session_places_the_examiner_after_its_last_line(exam):

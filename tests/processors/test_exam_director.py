@@ -16,28 +16,40 @@ from pipecat.tests.utils import run_test
 from tests.helpers import FakeClock
 from viva.config import load_config
 from viva.pipelines.registry import ExamDirectorParams
-from viva.processors.exam_director import (
+from viva.exam.controller import (
     Cue,
-    ExamDirector,
-    ExamDirectorProcessor,
+    ExamController,
     HoldCandidate,
+    Listen,
     Note,
     PartBegins,
     SealMarks,
-    StepKind,
     WithholdExaminer,
-    asked,
-    director_for,
-    exam_plan,
+    controller_for,
 )
-from viva.processors.exam_frames import CandidateHoldFrame, ExamCueFrame, ExaminerWithheldFrame, ExamPartFrame
+from viva.exam.phrases import asked
+from viva.exam.plan import Answer, StepKind, exam_plan
+from viva.processors.exam_director import ExamDirectorProcessor
+from viva.processors.exam_frames import (
+    CandidateHoldFrame,
+    ExamCueFrame,
+    ExaminerWithheldFrame,
+    ExamPartFrame,
+    ExamStepFrame,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def ielts():
+def ielts_config():
     return load_config(ROOT / "configs/ielts_speaking.yaml").exam
+
+
+@pytest.fixture(scope="module")
+def ielts(ielts_config):
+    """The IELTS exam with a greeting that asks nothing (it leads into the first question)."""
+    return ielts_config.model_copy(update={"greeting": "Good morning. This is the Speaking test."})
 
 
 @pytest.fixture
@@ -45,9 +57,9 @@ def clock():
     return FakeClock(0.0)
 
 
-def director(exam, clock, **overrides) -> ExamDirector:
+def director(exam, clock, **overrides) -> ExamController:
     params = ExamDirectorParams(**overrides)
-    return director_for(exam, params, clock=clock)
+    return controller_for(exam, params, clock=clock)
 
 
 def cues(actions) -> list[Cue]:
@@ -58,11 +70,11 @@ def notes(actions) -> list[str]:
     return [a.kind for a in actions if isinstance(a, Note)]
 
 
-def said_line(d: ExamDirector, index: int) -> str:
+def said_line(d: ExamController, index: int) -> str:
     return d.steps[index].line
 
 
-def ask_through(d: ExamDirector, clock: FakeClock, upto: str) -> None:
+def ask_through(d: ExamController, clock: FakeClock, upto: str) -> None:
     """The examiner says each cued step, the candidate answers each, until the step `upto` is cued."""
     while d.steps[d.cued].key != upto:
         step = d.steps[d.cued]
@@ -78,18 +90,25 @@ def ask_through(d: ExamDirector, clock: FakeClock, upto: str) -> None:
         clock.t += 1
 
 
-def test_the_plan_is_the_config_in_order(ielts):
-    steps = exam_plan(ielts)
+def test_the_plan_is_the_config_in_order(ielts_config):
+    ielts = ielts_config
+    steps = exam_plan(ielts).steps
     keys = [s.key for s in steps]
-    assert keys[:9] == [f"Part 1 q{i}" for i in range(1, 9)] + ["Part 2 cue card"]
-    assert keys[9:] == ["Part 2 long turn", "Part 2 q1", "Part 2 q2"] + [f"Part 3 q{i}" for i in range(1, 6)] + [
+    # The greeting's lines that ask are turns of their own (the name, then the identification).
+    assert keys[:2] == ["greeting", "greeting 2"]
+    assert steps[0].line == ielts.greeting_lines[0] and steps[1].line == ielts.greeting_lines[1]
+    assert keys[2:11] == [f"Part 1 q{i}" for i in range(1, 9)] + ["Part 2 cue card"]
+    assert keys[11:] == ["Part 2 long turn", "Part 2 q1", "Part 2 q2"] + [f"Part 3 q{i}" for i in range(1, 6)] + [
         "assessment"]
-    assert steps[0].line.startswith(ielts.greeting) and steps[0].line.endswith(ielts.parts[0].questions[0])
-    card = steps[8]
+    # What follows the last asking line leads into the first step, with the part's intro.
+    assert steps[2].line.startswith(ielts.greeting_lines[2]) and steps[2].line.endswith(ielts.parts[0].questions[0])
+    card = steps[10]
     assert card.kind is StepKind.CUE_CARD and card.prep_s == 60 and card.line.startswith(ielts.parts[1].intro)
-    assert steps[9].kind is StepKind.LONG_TURN and steps[9].limit_s == 120
-    assert steps[12].line.startswith(ielts.parts[2].intro)
+    assert card.answer is Answer.SILENT
+    assert steps[11].kind is StepKind.LONG_TURN and steps[11].limit_s == 120 and steps[11].answer is Answer.TIMED
+    assert steps[14].line.startswith(ielts.parts[2].intro)
     assert steps[-1].tools == ("record_assessment",)
+    assert [s.then for s in steps[:-1]] == keys[1:] and steps[-1].then is None
 
 
 def test_asked_is_tolerant_of_rewording_but_not_of_another_question():
@@ -305,7 +324,7 @@ def test_past_the_exam_limit_the_next_step_is_the_assessment(ielts, clock):
 # -- the processor
 
 
-def processor_of(exam) -> tuple[FakeClock, ExamDirector, ExamDirectorProcessor, list]:
+def processor_of(exam) -> tuple[FakeClock, ExamController, ExamDirectorProcessor, list]:
     """A director on a fake clock inside its processor, and the events the processor records."""
     clock = FakeClock(0.0)
     d = director(exam, clock)
@@ -332,11 +351,12 @@ async def test_the_processor_cues_upstream_and_withholds_the_examiner_during_the
         frames_to_send=[*turn(card), audio, *turn("Take your time.")],
         expected_down_frames=[LLMFullResponseStartFrame, TTSTextFrame, LLMFullResponseEndFrame,
                               LLMFullResponseStartFrame, TTSTextFrame, LLMFullResponseEndFrame],  # no audio
-        expected_up_frames=[ExamPartFrame, ExamPartFrame, CandidateHoldFrame],
+        expected_up_frames=[ExamPartFrame, ExamPartFrame, ExamStepFrame, CandidateHoldFrame],
     )
     assert up[0].part == "Part 1"  # the opening's, once the pipeline runs
     assert up[1].part == "Part 2"  # when the card is said
-    assert up[2].hold and up[2].reason == "preparation"
+    assert up[2].step == "Part 2 cue card" and up[2].answer == "silent"  # the gate: a preparation
+    assert up[3].hold and up[3].reason == "preparation"
     kinds = [kind for kind, _ in events]
     assert "examiner_withheld" in kinds and kinds.count("cue") == 1  # only the opening
 
@@ -351,9 +371,10 @@ async def test_the_processor_places_the_next_cue_when_the_examiner_turn_has_ende
         frames_to_send=[LLMFullResponseStartFrame(), TTSTextFrame(text=d.steps[0].line, aggregated_by="word"),
                         LLMFullResponseEndFrame()],
         expected_down_frames=[LLMFullResponseStartFrame, TTSTextFrame, LLMFullResponseEndFrame],
-        expected_up_frames=[ExamPartFrame, ExamCueFrame],
+        expected_up_frames=[ExamPartFrame, ExamStepFrame, ExamCueFrame],
     )
-    assert not up[1].respond_now and d.steps[1].line in up[1].text
+    assert up[1].step == "Part 1 q1" and up[1].answer == "open"
+    assert not up[2].respond_now and d.steps[1].line in up[2].text
 
 
 def test_a_silence_after_the_last_question_asks_it_again_then_the_assessment_is_cued_again(ielts, clock):
@@ -492,7 +513,7 @@ def test_a_role_play_is_cued_with_its_brief_after_the_reading_time_and_the_candi
     assert d.phase.value == "role"
 
 
-def in_role(clock) -> ExamDirector:
+def in_role(clock) -> ExamController:
     """A director whose role-play has just begun (the reading time over, the opening line said)."""
     d = director(role_exam(), clock)
     d.start()

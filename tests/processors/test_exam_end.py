@@ -22,8 +22,9 @@ from tests.frame_helpers import Clockwork, Loudspeaker, TimePasses
 from tests.helpers import FakeClock, VirtualTime
 from viva.closing_voice import ClosingVoiceError
 from viva.config import load_config
-from viva.processors.closing_guard import ClosingDetector
-from viva.processors.exam_end import ExamEnd, ExamEndProcessor, closing_cue
+from viva.exam.phrases import ClosingDetector
+from viva.exam.wording import closing_cue
+from viva.processors.exam_end import ExamEnd, ExamEndProcessor
 from viva.processors.exam_frames import CandidateHoldFrame, ExamCueFrame
 from viva.processors.live_link import LiveLinkFrame
 from viva.record import SessionRecord

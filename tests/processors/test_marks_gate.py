@@ -2,7 +2,7 @@
 
 import pytest
 
-from viva.processors.closing_guard import begins_phrase
+from viva.exam.phrases import begins_phrase
 from viva.processors.marks_gate import MarksGate, Play, Withhold
 
 PHRASE = "Thank you. That is the end of the Speaking test."

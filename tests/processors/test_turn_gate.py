@@ -261,6 +261,44 @@ def test_real_speech_over_the_examiner_opens_a_barge_in_window_after_the_stricte
     assert actions[0] == OpenWindow(barge_in=True)
 
 
+def test_a_second_of_voiced_audio_over_the_examiner_is_rejected():
+    """A word, or a clatter over the examiner's echo (voiced by the echo, loud by the noise):
+    about a second at most, on real recordings (test_turn_gate_audio.py); the defaults need more."""
+    gate = TurnGate()
+    gate.on_examiner(True)
+    actions = speak(gate, 1.0) + feed(gate, QUIET, 1.0)
+    assert kinds(actions) == ["Rejected"]
+    assert actions[0].while_examiner and actions[0].voiced_s == pytest.approx(1.0)
+
+
+def test_voiced_bursts_over_the_examiner_do_not_add_up_across_gaps():
+    def bursts(gate: TurnGate) -> list:  # 0.6 s each, 0.4 s apart: 2.4 s voiced, never 0.7 s at once
+        actions = []
+        for _ in range(4):
+            actions += feed(gate, SPEECH, 0.2) + gate.on_speech_start() + feed(gate, SPEECH, 0.4)
+            actions += feed(gate, QUIET, 0.3) + gate.on_speech_stop() + feed(gate, QUIET, 0.1)
+        return actions + feed(gate, QUIET, 1.0)
+
+    gate = TurnGate()
+    gate.on_examiner(True)
+    actions = bursts(gate)
+    assert kinds(actions) == ["Rejected"]
+    assert actions[0].voiced_s == pytest.approx(0.6)  # the most counted at once
+    assert opens(bursts(TurnGate())) == 1  # with the examiner silent, words add up to an answer
+
+
+def test_sustained_speech_over_the_examiner_opens_a_barge_in_window_once_barge_in_confirm_s_is_voiced():
+    """Words with pauses shorter than barge_in_gap_s (0.3 s) between them add up to
+    barge_in_confirm_s (1.2 s)."""
+    gate = TurnGate()
+    gate.on_examiner(True)
+    actions = feed(gate, SPEECH, 0.2) + gate.on_speech_start() + feed(gate, SPEECH, 0.4)
+    actions += feed(gate, QUIET, 0.28) + feed(gate, SPEECH, 0.4) + feed(gate, QUIET, 0.28) + feed(gate, SPEECH, 0.18)
+    assert opens(actions) == 0  # 1.18 s voiced
+    actions = feed(gate, SPEECH, 0.02)
+    assert actions[0] == OpenWindow(barge_in=True)
+
+
 def test_the_echo_tail_still_counts_as_the_examiner_then_normal_rules_return():
     gate = TurnGate(echo_tail_s=0.3)
     gate.on_examiner(True)
@@ -426,7 +464,7 @@ async def test_the_processor_holds_audio_while_a_blocking_call_is_pending():
 
 async def test_the_processor_tracks_the_examiner_and_the_exam_part():
     part2 = GateSettings(pause_tolerance_s=3.0)
-    gate = TurnGateProcessor(settings=GateSettings(), part_settings={"Part 2": part2})
+    gate = TurnGateProcessor(settings=GateSettings(), part_overrides={"Part 2": {"pause_tolerance_s": 3.0}})
     sent = [BotStartedSpeakingFrame(), audio(QUIET), ExamPartFrame(part="Part 2")]
     await run_test(gate, frames_to_send=sent, expected_down_frames=None)
     assert gate.gate.examiner_audible

@@ -1,6 +1,7 @@
 """The turn gate on real recordings: Pipecat's Silero (VoicingVADProcessor), the gate's processor,
 and Smart Turn, as the config's stages build them, through Pipecat's test runner."""
 
+import functools
 import json
 
 import numpy as np
@@ -16,6 +17,7 @@ from viva.audio import RATE, gain, read_wav
 from viva.config import load_config
 from viva.pipelines.stages import build_stage
 from viva.processors.end_of_turn import smart_turn_model
+from viva.processors.exam_frames import ExamStepFrame
 
 CONFIG = load_config(ROOT / "configs/ielts_speaking.yaml")
 MANIFEST = json.loads((ROOT / "audio/manifest.json").read_text())
@@ -35,9 +37,9 @@ def frames_of(samples: np.ndarray) -> list[InputAudioRawFrame]:
             for i in range(0, len(samples) - FRAME + 1, FRAME)]
 
 
-async def gate_events(samples: np.ndarray, *, part: str | None = None, examiner_speaks: bool = False,
+async def gate_events(samples: np.ndarray, *, answer: str | None = None, examiner_speaks: bool = False,
                       verdict: float | None = None) -> list:
-    """The events of the config's VAD and turn gate (in `part`'s settings) on these samples;
+    """The events of the config's VAD and turn gate (as it takes an `answer` of that policy) on these samples;
     with `verdict`, Smart Turn's answer at every pause is that probability."""
     specs = {s.name: s.params for s in CONFIG.stages}
     events = []
@@ -46,9 +48,9 @@ async def gate_events(samples: np.ndarray, *, part: str | None = None, examiner_
     gate._on_event = lambda kind, **fields: events.append((kind, fields))
     if verdict is not None:
         gate._model = lambda audio, sample_rate: verdict
-    if part is not None:
-        gate.gate.apply(specs["turn_gate"].settings(part))
     frames = frames_of(samples)
+    if answer is not None:  # as the exam director says it, before the answer
+        frames = [ExamStepFrame(step="answer", answer=answer), *frames]
     if examiner_speaks:  # as the output transport says it, for the whole clip
         frames = [BotStartedSpeakingFrame(), *frames, BotStoppedSpeakingFrame()]
     await run_test(Pipeline([vad, gate]), frames_to_send=frames, expected_down_frames=None)
@@ -131,7 +133,7 @@ async def test_the_production_burst_after_an_answer_is_rejected_and_the_answer_i
     assert 0 < rejected["voiced_s"] < 0.4  # the faint word was heard, and was not enough
 
 
-async def test_a_two_minute_part_2_turn_with_thinking_pauses_stays_one_window_only_with_part_2_settings():
+async def test_a_two_minute_timed_turn_with_thinking_pauses_stays_one_window_only_as_a_timed_answer():
     names = [e["name"] for e in MANIFEST if e["kind"] == "speech"]
     pauses = [0.6, 1.2, 2.0, 0.9, 1.6, 2.2, 1.0, 1.8]  # with the files' own edges, under 3 s
     pieces, i = [silence(0.5)], 0
@@ -139,8 +141,8 @@ async def test_a_two_minute_part_2_turn_with_thinking_pauses_stays_one_window_on
         pieces += [wav(names[i % len(names)]), silence(pauses[i % len(pauses)])]
         i += 1
     samples = np.concatenate([*pieces, silence(4.0)])
-    assert count(await gate_events(samples, part="Part 2"), "window_opened") == 1
-    assert count(await gate_events(samples), "window_opened") > 1  # Part 1's settings would split it
+    assert count(await gate_events(samples, answer="timed"), "window_opened") == 1
+    assert count(await gate_events(samples), "window_opened") > 1  # an open answer's settings would split it
 
 
 async def test_the_examiners_echo_at_minus_20_db_opens_nothing_and_speech_over_it_barges_in():
@@ -157,6 +159,79 @@ async def test_the_examiners_echo_at_minus_20_db_opens_nothing_and_speech_over_i
     events = await gate_events(np.clip(over, -32768, 32767).astype(np.int16), examiner_speaks=True)
     opened = [fields for k, fields in events if k == "window_opened"]
     assert len(opened) == 1 and opened[0]["barge_in"]
+
+
+CUE_CARD = ("Now I'm going to give you a topic, and I'd like you to talk about it for one to two minutes. "
+            "Your topic is: Describe a place you like to visit.")
+
+
+@functools.cache
+def cue_card_echo() -> np.ndarray:
+    """The examiner's cue card as a microphone without echo cancellation hears it: -20 dB, 150 ms late."""
+    examiner = np.frombuffer(render_speech(CUE_CARD, rate=24000), np.int16)
+    return np.concatenate([silence(0.15), gain(soxr.resample(examiner, 24000, RATE).astype(np.int16), -20)])
+
+
+def mixed(base: np.ndarray, clip: np.ndarray, at_s: float) -> np.ndarray:
+    """clip added into base from at_s (base lengthened with silence if need be)."""
+    start = int(at_s * RATE)
+    out = np.zeros(max(len(base), start + len(clip)), np.int32)
+    out[: len(base)] += base
+    out[start : start + len(clip)] += clip
+    return np.clip(out, -32768, 32767).astype(np.int16)
+
+
+def examiner_turn(echo: bool) -> np.ndarray:
+    """The microphone during the examiner's cue card, with its echo or with none (a transport that cancels it)."""
+    return cue_card_echo() if echo else silence(len(cue_card_echo()) / RATE)
+
+
+FIRST_WORD = ("speech__cmu_arctic_aew_a0001.wav", 0.11, 0.61)  # "Author", labelled 0.13-0.59 s
+
+
+def first_word(db: float) -> np.ndarray:
+    name, start, end = FIRST_WORD
+    return gain(wav(name)[int(start * RATE) : int(end * RATE)], db)
+
+
+# Issue 24: a clatter with one word from the next room cut the examiner 1.6 s into its turn. Over
+# the examiner's echo the gate counts such a burst as speech for as long as the noise lasts (the
+# echo is voiced, the noise makes it loud): measured 0.8-1.05 s with these noises and this word
+# (1.5 s through 2 s of kitchen clatter, which only barge_in_gap_s keeps under 1.2 s), 0.6 s at
+# most without the echo; the old barge_in_confirm_s (0.6 s) opened a window on each of these.
+@pytest.mark.parametrize("noise", ["noise__door_close_01.wav", "noise__trash_empty_crumple.wav",
+                                   "noise__scrape_01.wav", "noise__zipper.wav"])
+async def test_a_clatter_and_a_word_from_another_room_do_not_cut_the_examiner(noise):
+    burst = mixed(wav(noise), first_word(-9), 0.0)
+    for echo in (True, False):
+        samples = mixed(np.concatenate([examiner_turn(echo), silence(1.5)]), burst, 0.6)
+        events = await gate_events(samples, examiner_speaks=True)
+        assert count(events, "window_opened") == 0, f"echo={echo}"
+        heard = max((fields["voiced_s"] for k, fields in events if k == "noise_rejected"), default=0.0)
+        assert heard < SETTINGS.barge_in_confirm_s
+
+
+async def test_one_word_of_the_candidates_own_over_the_examiner_does_not_cut_it():
+    """"Author" at the recording's level, over the echo: 0.9 s counted."""
+    samples = mixed(np.concatenate([examiner_turn(True), silence(1.5)]), first_word(0), 0.6)
+    assert count(await gate_events(samples, examiner_speaks=True), "window_opened") == 0
+
+
+# Whole sentences at their recorded level, 1.0 s into the examiner's turn: every sentence of audio/
+# opened its window 1.23-1.71 s after its labelled onset, with the echo or without (0.63-1.11 s
+# with the old barge_in_confirm_s); only "one. two. three." and "front. center." open none.
+@pytest.mark.parametrize("name", ["speech__cmu_arctic_aew_a0001.wav", "speech__cmu_arctic_axb_a0004.wav",
+                                  "speech__librivox_sense_and_sensibility_0870.wav", "speech__ljspeech_LJ050-0131.wav",
+                                  "speech__pocketsphinx_cards_005.wav", "speech__librispeech_198-209-0000.wav"])
+async def test_the_candidate_talking_over_the_examiner_cuts_it_between_1_s_and_2_s_into_the_speech(name):
+    onset = 1.0 + next(e for e in MANIFEST if e["name"] == name)["speech_segments"][0][0]
+    for echo in (True, False):
+        samples = mixed(np.concatenate([examiner_turn(echo), silence(1.5)]), wav(name), 1.0)
+        events = await gate_events(np.concatenate([samples, silence(2.0)]), examiner_speaks=True)
+        opened = [fields for k, fields in events if k == "window_opened"]
+        assert len(opened) == 1 and opened[0]["barge_in"], f"echo={echo}"
+        # not before it has talked for a second, longer than any one word (the labels are +-0.1 s)
+        assert 1.0 <= opened[0]["at_s"] - onset <= 2.0, f"echo={echo}"
 
 
 def test_smart_turn_hears_a_sentence_cut_after_and_as_unfinished_and_the_whole_announcement_as_finished():

@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import ROOT
 from viva.config import load_config
 from viva.errors import BadInput
-from viva.pipelines.registry import STAGES, TurnGateParams
+from viva.pipelines.registry import STAGES, GatePartParams, TurnGateParams
 
 
 def test_the_short_config_extends_the_full_one():
@@ -90,10 +90,30 @@ def test_every_named_stage_can_be_built_and_nothing_else():
     assert set(BUILDERS) == set(STAGES)
 
 
-def test_the_full_config_gives_part_2_its_own_turn_gate_settings():
+async def test_the_gate_follows_the_step_being_answered_and_a_part_override_comes_last():
+    """No config need name its parts for the gate: a timed answer (the long turn) ends only at
+    its limit or after timed_end_silence_s, never at a pause; `turn_gate.parts` still overrides."""
+    from pipecat.tests.utils import run_test
+
+    from viva.pipelines.stages import build_stage
+    from viva.processors.exam_frames import ExamPartFrame, ExamStepFrame
+
     config = load_config(ROOT / "configs/ielts_speaking.yaml")
-    (gate,) = [s.params for s in config.stages if s.name == "turn_gate"]
-    assert gate.settings().end_of_turn == "smart_turn" and gate.settings().pause_tolerance_s == 1.5
-    part2 = gate.settings("Part 2")
-    assert part2.end_of_turn == "silence" and part2.pause_tolerance_s == 3.0
-    assert part2.confirm_s == gate.confirm_s  # what the part leaves unset is the stage's
+    (params,) = [s.params for s in config.stages if s.name == "turn_gate"]
+    assert params.parts == {}
+    gate = build_stage("turn_gate", params, None)
+    assert gate.settings_now() == params.settings()
+    await run_test(gate, frames_to_send=[ExamPartFrame(part="Part 2"),
+                                         ExamStepFrame(step="Part 2 long turn", part="Part 2", answer="timed",
+                                                       limit_s=120)], expected_down_frames=None)
+    timed = gate.gate.settings
+    assert timed.end_of_turn == "silence" and timed.pause_tolerance_s == params.timed_end_silence_s == 4.0
+    assert timed.confirm_s == params.confirm_s  # what the answer leaves alone is the stage's
+    await run_test(gate, frames_to_send=[ExamStepFrame(step="Part 2 q1", part="Part 2", answer="open")],
+                   expected_down_frames=None)
+    assert gate.gate.settings == params.settings()
+    overridden = params.model_copy(update={"parts": {"Part 2": GatePartParams(pause_tolerance_s=6.0)}})
+    gate = build_stage("turn_gate", overridden, None)
+    await run_test(gate, frames_to_send=[ExamStepFrame(step="Part 2 long turn", part="Part 2", answer="timed")],
+                   expected_down_frames=None)
+    assert gate.gate.settings.pause_tolerance_s == 6.0 and gate.gate.settings.end_of_turn == "silence"

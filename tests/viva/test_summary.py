@@ -95,16 +95,22 @@ def test_right_after_a_refused_handle_the_fresh_session_waits_nothing():
     assert waits_off_schedule([{**attempt(2, 0.0, 0.0, 0.0)}], schedule) == 1  # not after a refusal: off
 
 
-def test_adherence_counts_the_steps_the_model_took_at_the_first_cue_and_those_cued_again():
+def test_adherence_counts_the_steps_heard_once_and_those_said_again_or_never_heard():
     from viva.harness.summary import adherence
 
     plan = [{"step": "q1", "asked_s": 1}, {"step": "q2", "asked_s": 9}, {"step": "q3", "asked_s": None},
             {"step": "Part 1", "kind": "part"}]
     events = [{"t_s": 5, "type": "step_not_asked", "step": "q2"}, {"t_s": 6, "type": "cue", "step": "q2"}]
-    assert adherence({"plan": plan, "events": events}) == (1, 1)
+    # q2 needed a second cue; q3 was never heard: neither was heard once.
+    assert adherence({"plan": plan, "events": events}) == (1, 2)
+    # A step said twice (the candidate talked over it) was not heard once; one on a branch not
+    # taken, or skipped for time, is not on the exam's path.
+    plan += [{"step": "q4", "asked_s": 12, "said": 2}, {"step": "p1", "asked_s": None, "skipped": "branch not taken"},
+             {"step": "q5", "asked_s": None, "skipped": "part_time_up"}, {"step": "j", "kind": "judge"}]
+    assert adherence({"plan": plan, "events": events}) == (1, 3)
     assert adherence({"events": events}) is None  # not directed (the baseline)
     rows = [run_row_like(3, 1), run_row_like(2, 0)]
-    assert aggregate(rows)["steps at the first cue"] == "5/6 (cued again: 1)"
+    assert aggregate(rows)["steps heard once"] == "5/6 (said again or not heard: 1)"
 
 
 def run_row_like(first: int, again: int):
@@ -126,6 +132,10 @@ def test_every_step_asked_in_order_reads_the_plan():
     assert asked_in_order({"plan": plan}) is False  # never asked
     plan[2]["asked_s"] = 5
     assert asked_in_order({"plan": plan}) is False  # asked before the card that comes first
+    plan[2].update(asked_s=None, skipped="branch not taken")
+    assert asked_in_order({"plan": plan}) is True  # not on the exam's path
+    plan[2].update(skipped="not heard")
+    assert asked_in_order({"plan": plan}) is False  # said twice, never heard
     assert asked_in_order({}) is None
 
 

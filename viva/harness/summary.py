@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from viva.schema import schema_errors
-from viva.processors.closing_guard import words_of
+from viva.exam.phrases import words_of
 
 STALL_S = 5.0  # a silence after a candidate turn longer than this is a stall
 
@@ -32,11 +32,11 @@ class RunRow:
     shortest_window_s: float | None = None  # the shortest speech window the emulator saw (a cut answer shows here)
     reconnect_waits: list[tuple[int, float]] = field(default_factory=list)  # (attempt, seconds waited)
     waits_off_schedule: int | None = None  # None: no schedule to check against (Pipecat's own reconnect)
-    # The exam director's steps the model took at the first cue, and those it had to be cued
-    # again for (it said something else, or nothing): the model's adherence. None: not directed.
+    # The prompts on the exam's path the candidate heard at the first cue, said once, and the
+    # others (cued again, said twice, never heard): the model's adherence. None: not directed.
     steps_first_cue: int | None = None
     steps_cued_again: int | None = None
-    steps_in_order: bool | None = None  # every step of the plan asked, in order (None: not directed)
+    steps_in_order: bool | None = None  # every step on the exam's path heard, in order (None: not directed)
     # Seconds of examiner audio played between the last answer and the closing (marks read
     # aloud would show here), from recording.wav. None: no recording.
     examiner_before_closing_s: float | None = None
@@ -91,23 +91,35 @@ def examiner_before_closing_s(data: dict, recording: Path, *, frame_s: float = 0
     return round(voiced * frame_s, 2)
 
 
+PROMPTS = ("part", "assessment", "closing", "judge")  # plan entries the candidate is not asked
+
+
+def _reached(data: dict) -> list[dict]:
+    """The plan's prompts on the exam's path: not on a branch not taken, not skipped for time."""
+    return [e for e in data["plan"] if e.get("kind") not in PROMPTS
+            and not str(e.get("skipped", "")).endswith(("time_up", "branch not taken"))]
+
+
 def asked_in_order(data: dict) -> bool | None:
-    """Whether the director's plan was asked whole and in order (steps a part's or the exam's
-    time skipped count as taken; a skipped answer's step was still asked)."""
+    """Whether every prompt on the exam's path was heard by the candidate, in order (a step
+    a part's or the exam's time skipped counts as taken; a step said twice and never heard,
+    or never said, does not)."""
     if "plan" not in data:
         return None
-    steps = [e for e in data["plan"] if e.get("kind") not in ("part", "assessment", "closing")]
-    times = [e["asked_s"] for e in steps if not str(e.get("skipped", "")).endswith("time_up")]
+    times = [e["asked_s"] for e in _reached(data)]
     return None not in times and times == sorted(times)
 
 
 def adherence(data: dict) -> tuple[int, int] | None:
-    """(steps asked at the first cue, steps that needed another) from a record's plan and events."""
+    """(prompts heard at the first cue and said once, prompts that needed more or were never
+    heard) on the exam's path, from the record's plan and events."""
     if "plan" not in data:
         return None
-    again = {e["step"] for e in data["events"] if e["type"] in ("step_not_asked", "cue_unanswered")}
-    asked = [entry["step"] for entry in data["plan"] if entry.get("asked_s") is not None]
-    return sum(1 for step in asked if step not in again), sum(1 for step in asked if step in again)
+    again = {e["step"] for e in data["events"] if e["type"] in ("step_not_asked", "cue_unanswered",
+                                                                    "step_interrupted")}
+    reached = _reached(data)
+    once = [e for e in reached if e.get("asked_s") is not None and e.get("said", 1) <= 1 and e["step"] not in again]
+    return len(once), len(reached) - len(once)
 
 
 def reconnect_schedule(config) -> tuple[list[float], float] | None:
@@ -216,8 +228,8 @@ def aggregate(rows: list[RunRow]) -> dict[str, str]:
         "shortest speech window": _shortest(rows),
         "reconnect waits (attempt: s)": _waits(rows),
         "waits on schedule": _on_schedule(rows),
-        "steps at the first cue": _adherence(rows),
-        "every step asked in order": _in_order(rows),
+        "steps heard once": _adherence(rows),
+        "every step heard in order": _in_order(rows),
         "examiner audio before the closing": _before_closing(rows),
     }
 
@@ -238,7 +250,7 @@ def _adherence(rows: list[RunRow]) -> str:
         return "-"
     first = sum(r.steps_first_cue for r in directed)
     again = sum(r.steps_cued_again for r in directed)
-    return f"{first}/{first + again} (cued again: {again})"
+    return f"{first}/{first + again} (said again or not heard: {again})"
 
 
 def _row_adherence(row: RunRow) -> str:
@@ -270,13 +282,13 @@ def _on_schedule(rows: list[RunRow]) -> str:
 def print_summary(results, *, config: str, tools=None, schedule=None) -> None:
     rows = [run_row(r.record_dir, tools, schedule) for r in results]
     header = (f"{'session':<26} {'outcome':<10} {'result':<12} {'stalls>5s':>9} {'longest silence':>15} "
-              f"{'closings':>8} {'reconnects':>10} {'lost results':>12} {'bytes outside':>13} {'first cue':>9}")
+              f"{'closings':>8} {'reconnects':>10} {'lost results':>12} {'bytes outside':>13} {'heard once':>10}")
     print(header)
     print("-" * len(header))
     for row in rows:
         print(f"{row.session_id:<26} {row.outcome:<10} {str(row.result_source):<12} {row.stalls_over_5s:>9} "
               f"{row.longest_silence_s:>13.1f} s {row.closing_phrases_heard:>8} {str(row.reconnects):>10} "
-              f"{str(row.tool_results_lost):>12} {str(row.audio_bytes_outside):>13} {_row_adherence(row):>9}")
+              f"{str(row.tool_results_lost):>12} {str(row.audio_bytes_outside):>13} {_row_adherence(row):>10}")
     print()
     for key, value in aggregate(rows).items():
         print(f"  {key + ':':<30} {value}")

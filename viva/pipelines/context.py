@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +55,8 @@ class StageContext:
     llm: LLMTarget
     # The text that starts the examiner; the exam director's stage sets it to its first cue.
     opening: Callable[[], str] | None = None
+    # The examiner's judgement (function name, choice) -> the next step's cue; the exam director's stage sets it.
+    judge: Callable[[str, str], Awaitable[str | None]] | None = None
 
     @property
     def directed(self) -> bool:

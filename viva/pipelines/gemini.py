@@ -22,7 +22,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, GeminiVADParams
 
-from viva.exam_script import system_instruction
+from viva.exam.wording import system_instruction
 from viva.pipelines.context import StageContext
 from viva.pipelines.reconnect_policy import Attempt, Moment, ReconnectPolicy
 from viva.pipelines.resilient_session import ResilientSession
@@ -317,7 +317,7 @@ def gemini_live_service(context: StageContext, params) -> GeminiLiveLLMService:
     """
     config = context.config
     schemas = []
-    for tool in config.exam.tools:
+    for tool in config.exam.declared_tools:
         parameters = declarable_schema(tool.parameters)
         schemas.append(FunctionSchema(
             name=tool.name, description=tool.description,
@@ -358,6 +358,8 @@ def gemini_live_service(context: StageContext, params) -> GeminiLiveLLMService:
     )
     for tool in config.exam.tools:
         service.register_function(tool.name, _handler(context, params.end_on_tool_result))
+    for tool in config.exam.judgement_tools:
+        service.register_function(tool.name, _judgement_handler(context))
     return service
 
 
@@ -371,5 +373,20 @@ def _handler(context: StageContext, end_on_tool_result: bool):
         if newly_complete and end_on_tool_result:
             context.record.end(outcome="completed", end_reason="tool_result")
             await params.llm.push_frame(EndWorkerFrame(reason="result recorded"), FrameDirection.UPSTREAM)
+
+    return answer
+
+
+def _judgement_handler(context: StageContext):
+    """A judgement's response carries the cue of the step its choice leads to (the exam
+    controller's), so that the model goes on with it at once, as it would with any response."""
+
+    async def answer(params):
+        response = context.results.on_tool_call(params.function_name, dict(params.arguments))
+        choice = params.arguments.get("judgement")
+        if "error" not in response and context.judge is not None:
+            following = await context.judge(params.function_name, str(choice))
+            response = {"judgement": choice, **({"next": following} if following else {})}
+        await params.result_callback(response)
 
     return answer

@@ -64,18 +64,24 @@ class TurnGateParams(StageParams):
     min_answer_s: float = Field(default=2.5, ge=0, le=30, description="voiced audio an answer needs before Smart "
                                 "Turn may end it (an opening phrase sounds finished); before, pauses wait "
                                 "pause_tolerance_s")
-    barge_in_confirm_s: float = Field(default=0.6, ge=0, le=3,
-                                      description="voiced audio that opens a window while the examiner speaks")
+    barge_in_confirm_s: float = Field(default=1.2, ge=0, le=3,
+                                      description="voiced audio (at barge_in_min_volume, without a gap of "
+                                      "barge_in_gap_s) that opens a window while the examiner speaks")
     barge_in_min_volume: float = Field(default=0.75, ge=0, le=1,
                                        description="volume that counts while the examiner speaks (its echo is quieter)")
+    barge_in_gap_s: float = Field(default=0.3, gt=0, le=3, description="while the examiner speaks, audio this long "
+                                  "without a counted frame starts the count again (a word and a clatter do not add up)")
     half_duplex: bool = Field(default=False, description="no window while the examiner speaks (local audio without AEC)")
     echo_tail_s: float = Field(default=0.3, ge=0, le=2, description="the examiner counts as audible this long after")
-    parts: dict[str, GatePartParams] = Field(default_factory=dict, description="settings by exam part name")
+    timed_end_silence_s: float = Field(default=4.0, gt=0, le=60, description="a timed answer (an answer limit, a "
+                                       "long turn) runs to its limit; only this much silence ends it earlier")
+    parts: dict[str, GatePartParams] = Field(default_factory=dict, description="overrides by exam part name (never "
+                                             "needed: the gate follows the step being answered)")
 
     def settings(self, part: str | None = None):
         from viva.processors.turn_gate import GateSettings
 
-        base = self.model_dump(exclude={"parts"})
+        base = self.model_dump(exclude={"parts", "timed_end_silence_s"})
         if part is not None:
             base |= self.parts[part].model_dump(exclude_none=True)
         return GateSettings(**base)

@@ -45,19 +45,22 @@ def _turn_gate(params: TurnGateParams, context: "StageContext"):
         from viva.processors.end_of_turn import smart_turn_model
     return TurnGateProcessor(
         settings=params.settings(),
-        part_settings={name: params.settings(name) for name in params.parts},
+        part_overrides={name: part.model_dump(exclude_none=True) for name, part in params.parts.items()},
+        timed_end_silence_s=params.timed_end_silence_s,
         end_of_turn_model=smart_turn_model() if uses_model else None,
         on_event=record.event if record is not None else None)
 
 
 def _exam_director(params: ExamDirectorParams, context: "StageContext"):
-    from viva.processors.exam_director import ExamDirectorProcessor, director_for
+    from viva.exam.controller import controller_for
+    from viva.processors.exam_director import ExamDirectorProcessor
 
     record = context.record
-    director = director_for(context.config.exam, params, origin=record.started_at)  # record's clock: monotonic
-    processor = ExamDirectorProcessor(director=director, closing_phrase=context.config.exam.closing_phrase,
+    controller = controller_for(context.config.exam, params, origin=record.started_at)  # record's clock: monotonic
+    processor = ExamDirectorProcessor(director=controller, closing_phrase=context.config.exam.closing_phrase,
                                       on_event=record.event, on_plan=record.set_plan)
     context.opening = processor.opening
+    context.judge = processor.judge
     return processor
 
 

@@ -29,17 +29,12 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from viva.processors.closing_guard import ClosingDetector
-from viva.processors.exam_director import CUE_MARK
+from viva.exam.phrases import ClosingDetector
+from viva.exam.wording import closing_cue
 from viva.processors.exam_frames import CandidateHoldFrame, ExamCueFrame, ExaminerWithheldFrame
 from viva.processors.live_link import LiveLinkFrame
 
 OUTPUT_RATE = 24000  # viva's closing plays as the Live model's audio does: 24 kHz 16-bit mono
-
-
-def closing_cue(phrase: str) -> str:
-    """The note asking the model for the closing phrase, worded as the exam director's cues are."""
-    return f'{CUE_MARK} Now: say exactly "{phrase}" This note is for you only: do not read it aloud.'
 
 
 class ExamEnd:

@@ -44,3 +44,14 @@ class ExaminerWithheldFrame(DataFrame):
 
     text: str = ""
     first: bool = False
+
+
+@dataclass
+class ExamStepFrame(SystemFrame):
+    """The candidate's answer to `step` (of `part`) is taken as `answer` says (viva/exam/plan.py
+    Answer: open, timed, role, silent, none); the turn gate takes its settings for it."""
+
+    step: str = ""
+    part: str = ""
+    answer: str = "open"
+    limit_s: float | None = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from viva.processors.closing_guard import begins_phrase, words_of
+from viva.exam.phrases import begins_phrase, words_of
 
 
 @dataclass(frozen=True)

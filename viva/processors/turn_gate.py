@@ -13,9 +13,11 @@ same input always gives the same windows):
   goes inside); it closes once the silence reaches `pause_tolerance_s`, or, with the
   Smart Turn model, `end_silence_s` if the model judged the turn complete. Never on a
   timer: only silence in the audio closes a window.
-- While the examiner speaks (and `echo_tail_s` after), speech must be louder and last
-  longer to open a window (barge-in), so that the examiner's own voice leaking into the
-  microphone does not; in half-duplex mode it opens none.
+- While the examiner speaks (and `echo_tail_s` after), speech must be louder, last
+  longer and keep going to open a window (barge-in): `barge_in_confirm_s` at
+  `barge_in_min_volume`, the count starting again after `barge_in_gap_s` without it, so
+  that neither the examiner's own voice leaking into the microphone nor a clatter with a
+  word from another room cuts the examiner; in half-duplex mode it opens none.
 - While a blocking tool call is pending, what the gate would send is held, and sent in
   order once the call is answered.
 
@@ -47,7 +49,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from viva.processors.exam_frames import CandidateHoldFrame, ExamPartFrame
+from viva.processors.exam_frames import CandidateHoldFrame, ExamPartFrame, ExamStepFrame
 from viva.processors.voicing_vad import VOICING, Voicing
 
 EndOfTurn = Literal["silence", "smart_turn"]
@@ -69,8 +71,14 @@ class GateSettings:
     end_silence_s: float = 0.8
     smart_turn_threshold: float = 0.5
     min_answer_s: float = 0.0
-    barge_in_confirm_s: float = 0.6
+    # Measured with Silero on audio/ (tests/processors/test_turn_gate_audio.py): a clatter with
+    # a word from another room counts up to 0.6 s, 1.1 s over the examiner's echo at -20 dB
+    # (its voicing, the noise's loudness); a sentence talking over the examiner reaches 1.2 s
+    # within 1.75 s of its onset. A gap of barge_in_gap_s (the VAD's own stop) starts the count
+    # again: the echo through 2 s of kitchen clatter counted 1.5 s without it.
+    barge_in_confirm_s: float = 1.2
     barge_in_min_volume: float = 0.75
+    barge_in_gap_s: float = 0.3
     half_duplex: bool = False
     echo_tail_s: float = 0.3
 
@@ -90,7 +98,7 @@ class CloseWindow:
 class Rejected:
     """A speech start taken back before it was confirmed: no window."""
 
-    voiced_s: float
+    voiced_s: float  # the most it counted at once
     heard_s: float
     while_examiner: bool
 
@@ -124,6 +132,8 @@ class TurnGate:
         # Since the VAD's start, until confirmed: each frame with the voiced seconds it counted.
         self._held: deque[tuple[InputAudioRawFrame, float]] = deque()
         self._voiced_s = self._heard_s = 0.0
+        self._peak_voiced_s = 0.0  # confirming: the most _voiced_s reached (a barge-in gap resets it)
+        self._unvoiced_s = 0.0  # confirming: audio since the last frame that counted
         self._gap_s = 0.0  # confirming: silence since the VAD's last stop
         self.confirming = False
         self.vad_speaking = False  # between the VAD's start and stop
@@ -198,7 +208,7 @@ class TurnGate:
         if not self.confirming:  # a new start: the pre-roll is where it may have begun
             self.confirming = True
             self._held.clear()
-            self._voiced_s = self._heard_s = 0.0
+            self._voiced_s = self._heard_s = self._peak_voiced_s = self._unvoiced_s = 0.0
             ring, self._ring = self._ring, deque()
             self._ring_s = 0.0
             for frame in ring:
@@ -237,7 +247,7 @@ class TurnGate:
         if hold and self.confirming:
             self.confirming = False
             self._held.clear()
-            self._voiced_s = self._heard_s = 0.0
+            self._voiced_s = self._heard_s = self._peak_voiced_s = self._unvoiced_s = 0.0
         if hold and cut and self.window_open:
             actions = self._close("limit")
         if not hold and self.vad_speaking and not self.window_open:
@@ -282,6 +292,15 @@ class TurnGate:
         self._held.append((frame, voiced))
         self._heard_s += seconds
         self._voiced_s += voiced
+        self._peak_voiced_s = max(self._peak_voiced_s, self._voiced_s)
+        self._unvoiced_s = 0.0 if voiced else self._unvoiced_s + seconds
+        if (self.examiner_audible and self._voiced_s > 1e-9
+                and self._unvoiced_s >= self.settings.barge_in_gap_s - 1e-9):
+            # Over the examiner only speech that keeps going counts: a word, a clatter, another
+            # word add up to nothing; the examiner's echo plus a noise's loudness is as voiced
+            # and as loud as a candidate for as long as the noise lasts, so only length tells.
+            self._held = deque((held, 0.0) for held, _ in self._held)
+            self._voiced_s = 0.0
         # What is held is at most the pre-roll plus MAX_CONFIRMING_S: a long stretch that
         # never confirms (the examiner's echo in half-duplex) is not sent when speech does.
         self._trim_held(self.settings.preroll_s + MAX_CONFIRMING_S)
@@ -293,7 +312,8 @@ class TurnGate:
             self._voiced_s -= dropped_voiced
 
     def _reject(self) -> list:
-        rejected = Rejected(voiced_s=round(max(0.0, self._voiced_s), 3), heard_s=round(self._heard_s, 3),
+        rejected = Rejected(voiced_s=round(max(0.0, self._voiced_s, self._peak_voiced_s), 3),
+                            heard_s=round(self._heard_s, 3),
                             while_examiner=self.examiner_audible)
         self.confirming = False
         held, self._held = self._held, deque()
@@ -387,9 +407,15 @@ def _seconds(frame: InputAudioRawFrame) -> float:
 class TurnGateProcessor(FrameProcessor):
     """Pipecat processor around TurnGate, after a (Voicing)VADProcessor.
 
+    The settings follow the exam: the stage's own, then what the step being answered asks
+    (an ExamStepFrame: a timed answer ends only at its limit, or after `timed_end_silence_s`
+    of silence, never at a pause between sentences), then the overrides of the exam part
+    an ExamPartFrame names (`turn_gate.parts`).
+
     Args:
         settings: the gate's settings outside any exam part.
-        part_settings: settings by exam part name, used once an ExamPartFrame names it.
+        part_overrides: by exam part name, the settings it changes.
+        timed_end_silence_s: the silence that ends a timed answer before its limit.
         end_of_turn_model: called (in a thread) with (audio, sample_rate) for the
             probability that the turn is complete; required for end_of_turn "smart_turn".
         on_event: called with (kind, **fields) for window_opened, window_closed and
@@ -397,17 +423,20 @@ class TurnGateProcessor(FrameProcessor):
     """
 
     def __init__(self, *, settings: GateSettings | None = None,
-                 part_settings: dict[str, GateSettings] | None = None,
+                 part_overrides: dict[str, dict] | None = None, timed_end_silence_s: float = 4.0,
                  end_of_turn_model: Callable[[bytes, int], float] | None = None,
                  on_event: Callable[..., None] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.gate = TurnGate(settings)
         self._default = self.gate.settings
-        self._parts = part_settings or {}
+        self._parts = part_overrides or {}
+        self._timed_end_silence_s = timed_end_silence_s
+        self._part: str | None = None
+        self._answer = "open"
         self._model = end_of_turn_model
         self._on_event = on_event or (lambda *args, **fields: None)
-        uses_model = [s for s in [self._default, *self._parts.values()] if s.end_of_turn == "smart_turn"]
-        if uses_model and end_of_turn_model is None:
+        ends = [self._default.end_of_turn, *(o.get("end_of_turn") for o in self._parts.values())]
+        if "smart_turn" in ends and end_of_turn_model is None:
             raise ValueError("end_of_turn 'smart_turn' needs an end_of_turn_model")
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
@@ -431,12 +460,24 @@ class TurnGateProcessor(FrameProcessor):
                 and direction == FrameDirection.UPSTREAM:
             await self._act(gate.on_tool_call(frame.tool_call_id, False))
         elif isinstance(frame, ExamPartFrame):
-            gate.apply(self._parts.get(frame.part, self._default))
+            self._part = frame.part
+            gate.apply(self.settings_now())
+        elif isinstance(frame, ExamStepFrame):
+            self._part, self._answer = frame.part or self._part, frame.answer
+            gate.apply(self.settings_now())
         elif isinstance(frame, CandidateHoldFrame):
             await self._act(gate.on_hold(frame.hold, cut=frame.cut))
         if isinstance(frame, (VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame)):
             return  # the gate's windows replace the VAD's turns downstream
         await self.push_frame(frame, direction)
+
+    def settings_now(self) -> GateSettings:
+        """The stage's settings, then the answer's, then the part's overrides."""
+        settings = self._default
+        if self._answer == "timed":
+            settings = replace(settings, end_of_turn="silence",
+                               pause_tolerance_s=max(settings.pause_tolerance_s, self._timed_end_silence_s))
+        return replace(settings, **self._parts.get(self._part, {}))
 
     async def _act(self, actions: list) -> None:
         for action in actions:
