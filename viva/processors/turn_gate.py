@@ -72,10 +72,9 @@ class GateSettings:
     smart_turn_threshold: float = 0.5
     min_answer_s: float = 0.0
     # Measured with Silero on audio/ (tests/processors/test_turn_gate_audio.py): a clatter with
-    # a word from another room counts up to 0.6 s, 1.1 s over the examiner's echo at -20 dB
-    # (its voicing, the noise's loudness); a sentence talking over the examiner reaches 1.2 s
-    # within 1.75 s of its onset. A gap of barge_in_gap_s (the VAD's own stop) starts the count
-    # again: the echo through 2 s of kitchen clatter counted 1.5 s without it.
+    # a word from another room counts up to 0.6 s, up to 1.1 s over the examiner's echo at -20 dB
+    # (the echo is voiced, the noise loud); a sentence over the examiner reaches 1.2 s 1.2-1.7 s
+    # after its onset. Without the gap rule the echo through 2 s of kitchen clatter counted 1.5 s.
     barge_in_confirm_s: float = 1.2
     barge_in_min_volume: float = 0.75
     barge_in_gap_s: float = 0.3
