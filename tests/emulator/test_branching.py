@@ -17,6 +17,7 @@ from emulator.server import EmulatorServer
 from emulator.toolargs import merged_arguments
 from tests.conftest import fast_settings, read_pcm
 from tests.helpers import MODEL, receive_turn, sdk_client, send_answer
+from viva.exam import wording
 
 SPEECH = read_pcm("speech__cmu_arctic_aew_a0001.wav")
 CLOSING = "Thank you. That is the end of the test."
@@ -27,17 +28,15 @@ JUDGEMENT = {"type": "object", "required": ["judgement"], "properties": {"judgem
 RESULT = {"type": "object", "properties": {"overall_band": {"type": "number", "minimum": 0, "maximum": 9}},
           "required": ["overall_band"]}
 
-FIRST = ('[Exam system] Now: say exactly "Hello. Tell me about your town?" '
-         "This note is for you only: do not read it aloud.")
-JUDGE = ("[Exam system] When the candidate has finished: call intermediate_check, silently, with your judgement. "
-         "This note is for you only: do not read it aloud.")
+# The cues as viva words them (viva/exam/wording.py).
+FIRST = wording.cue(wording.say("Hello. Tell me about your town?"), now=True)
+JUDGE = wording.cue(wording.call_for_judgement("intermediate_check", "Did the candidate sustain the level?"),
+                    now=False)
 FOLLOW_UP = "Tell me about a book you read?"
-NEXT_NOW = f'[Exam system] Now: say exactly "{FOLLOW_UP}" This note is for you only: do not read it aloud.'
+NEXT_NOW = wording.cue(wording.say(FOLLOW_UP), now=True)
 LATER = "What do you do at the weekend?"
-NEXT_WAIT = (f'[Exam system] When the candidate has finished: say exactly "{LATER}" '
-             "This note is for you only: do not read it aloud.")
-ASSESS = ("[Exam system] When the candidate has finished: call record_assessment, silently, with your assessment. "
-          "This note is for you only: do not read it aloud.")
+NEXT_WAIT = wording.cue(wording.say(LATER), now=False)
+ASSESS = wording.cue(wording.call_for_assessment(["record_assessment"]), now=False)
 
 
 def config() -> types.LiveConnectConfig:

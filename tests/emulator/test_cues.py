@@ -11,16 +11,17 @@ from emulator.script import AGAIN, FOLLOW_UP_QUESTIONS, IMPROVISED_LINES
 from emulator.toolargs import schema_errors
 from tests.conftest import read_pcm
 from tests.helpers import RawClient, live_config, receive_turn, sdk_client, send_answer
+from viva.exam import wording
 
 MODEL = "gemini-3.1-flash-live-preview"
 SPEECH = read_pcm("speech__cmu_arctic_aew_a0001.wav")
 KNOCK = read_pcm("noise__door_knock_02.wav")
 
-FIRST = '[Exam system] Now: say exactly "Hello, I am your examiner. Where do you live?"'
-ASK = '[Exam system] When the candidate has finished: say exactly "Do you work or are you a student?" Do not read this note aloud.'
-EARLIER = '[Exam system] When the candidate has finished: say exactly "What is your name?"'
-ASSESS = ("[Exam system] The questions are over. When the candidate has finished: call record_assessment once, "
-          "silently, with your assessment.")
+# The cues as viva words them (viva/exam/wording.py), so that the emulator is tested on what is sent.
+FIRST = wording.cue(wording.say("Hello, I am your examiner. Where do you live?"), now=True)
+ASK = wording.cue(wording.say("Do you work or are you a student?"), now=False)
+EARLIER = wording.cue(wording.say("What is your name?"), now=False)
+ASSESS = wording.cue(wording.call_for_assessment(["record_assessment"]), now=False)
 NUDGE = "(The candidate has finished answering. Please continue with the exam.)"
 
 

@@ -17,6 +17,7 @@ from emulator.server import EmulatorServer
 from emulator.toolargs import schema_errors
 from tests.conftest import fast_settings, read_pcm
 from tests.helpers import MODEL, live_config, receive_turn, sdk_client, send_answer
+from viva.exam import wording
 from viva.exam.wording import system_instruction
 
 SPEECH = read_pcm("speech__cmu_arctic_aew_a0002.wav")
@@ -321,8 +322,8 @@ async def test_a_disconnect_during_the_closing_fires_once_only(exam, tmp_path):
 
 # ---- the faults of a cued turn, and the model that talks into the candidate's preparation
 
-CUE = '[Exam system] When the candidate has finished: say exactly "What do you usually enjoy doing at the weekend?" Do not read this note aloud.'
 CUED = "What do you usually enjoy doing at the weekend?"
+CUE = wording.cue(wording.say(CUED), now=False)  # as viva words it (viva/exam/wording.py)
 
 
 def cue_examiner(tools=("record_assessment",)) -> ScriptedExaminer:

@@ -19,21 +19,19 @@ from emulator.script import (
 from tests.emulator.test_cues import KNOCK, SPEECH, connected, records, user
 from tests.emulator.test_script import ASK, ASSESS, NUDGE, cue_examiner
 from tests.helpers import receive_turn, send_answer
+from viva.exam import wording
 
 BRIEF = ("You are Mr David Jones, 58, a bus driver. You have had chest pain for three days. "
          "It gets worse when you climb stairs. You smoke ten cigarettes a day. You are worried it is your heart.")
 OPENING = "Hello doctor. I have had this pain in my chest."
-ROLE = (f'[Exam system] When the candidate has finished: play this role until a note tells you to stop. '
-        f'Role: {BRIEF} Start by saying exactly "{OPENING}", then answer the candidate in role, briefly. '
-        f'This note is for you only: do not read it aloud.')
-ROLE_NOW = ROLE.replace("When the candidate has finished:", "Now:")
+# The cues as viva words them (viva/exam/wording.py).
+ROLE = wording.cue(wording.play_role(BRIEF, OPENING), now=False)
+ROLE_NOW = wording.cue(wording.play_role(BRIEF, OPENING), now=True)
 IN_ROLE = ["I am Mr David Jones, 58, a bus driver.", "I have had chest pain for three days.",
            "It gets worse when I climb stairs.", "I smoke ten cigarettes a day.", "I am worried it is my heart."]
-STOP = ('[Exam system] When the candidate has finished: say exactly "Thank you, that is the end of the consultation. '
-        'Now I have some questions for you. What is your most likely diagnosis?" This note is for you only: '
-        'do not read it aloud.')
 STOP_LINE = ("Thank you, that is the end of the consultation. Now I have some questions for you. "
              "What is your most likely diagnosis?")
+STOP = wording.cue(wording.say(STOP_LINE), now=False)
 
 
 # ---- parse_cue ---------------------------------------------------------------------------

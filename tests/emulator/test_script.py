@@ -5,6 +5,7 @@ from emulator.script import (AGAIN, FOLLOW_UP_QUESTIONS, IMPROVISED_CLOSING, IMP
 from viva.exam.wording import system_instruction
 from viva.config import load_config
 from tests.conftest import ROOT
+from viva.exam import wording
 
 
 def examiner(exam, tools=("record_assessment",)) -> ScriptedExaminer:
@@ -125,10 +126,11 @@ def test_an_instruction_without_a_script_gets_an_improvising_examiner():
 
 # ---- cues: the client tells the examiner each turn (SPEC §4; emulator/script.py parse_cue)
 
-ASK = '[Exam system] When the candidate has finished: say exactly "Do you work or are you a student?" Do not read this note aloud.'
-NOW = '[Exam system] Now: say exactly "All right? Remember you have one to two minutes for this. Please start speaking now."'
-ASSESS = ("[Exam system] The questions are over. When the candidate has finished: call record_assessment once, "
-          "silently, with your assessment.")
+# The cues as viva words them (viva/exam/wording.py).
+ASK = wording.cue(wording.say("Do you work or are you a student?"), now=False)
+NOW = wording.cue(wording.say("All right? Remember you have one to two minutes for this. Please start speaking now."),
+                  now=True)
+ASSESS = wording.cue(wording.call_for_assessment(["record_assessment"]), now=False)
 NUDGE = "(The candidate has finished answering. Please continue with the exam.)"
 
 
