@@ -32,7 +32,7 @@ from pipecat.tests.utils import run_test
 
 from viva.audio import RATE, read_wav
 from viva.config import load_config
-from viva.pipelines.stages import build_stage
+from viva.pipelines.registry import build_stage
 from viva.processors.end_of_turn import smart_turn_model
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -30,7 +30,8 @@ from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 from pipecat.frames.frames import InputAudioRawFrame
 
 from viva.audio import RATE, gain, read_wav
-from viva.processors.turn_gate import GateSettings, OpenWindow, Rejected, TurnGate
+from viva.pipelines.registry import GateSettings, SileroVadParams
+from viva.processors.turn_gate import OpenWindow, Rejected, TurnGate
 from viva.processors.voicing_vad import VOICING, VoicingSileroAnalyzer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,8 +69,7 @@ def sequence() -> tuple[np.ndarray, list[str]]:
 
 def analyse(audio: np.ndarray) -> tuple[list[tuple[InputAudioRawFrame, int]], int]:
     """Each frame, marked with its voicing, with the VAD event before it; and Silero's total ns."""
-    analyzer = VoicingSileroAnalyzer(params=VADParams(confidence=0.7, start_secs=0.2, stop_secs=0.3,
-                                                      min_volume=0.6))
+    analyzer = VoicingSileroAnalyzer(params=VADParams(**SileroVadParams().model_dump()))
     analyzer.set_sample_rate(RATE)
     state, frames, silero_ns = VADState.QUIET, [], 0
     for i in range(0, len(audio) - FRAME + 1, FRAME):

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from viva.config import load_config
 from viva.exam.wording import system_instruction
-from viva.pipelines.registry import ExamDirectorParams
 from viva.exam.controller import Cue, controller_for
 from viva.exam.plan import StepKind
+from viva.pipelines.registry import ExamDirectorParams
 
 ROOT = Path(__file__).resolve().parents[1]
 

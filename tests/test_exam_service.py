@@ -15,16 +15,20 @@ from tests.emulator.test_pipecat_exchange import Recorder, answer
 from viva.exam.wording import system_instruction
 from viva.pipelines.gemini import ExamGeminiLiveService
 from viva.pipelines.reconnect_policy import ReconnectPolicy
+from viva.pipelines.registry import GeminiLiveParams
 from viva.processors.live_link import ReconnectRequestFrame
 
 SPEECH = read_pcm("speech__cmu_arctic_axb_a0004.wav")
 
 
 class AnnouncingPolicy(ReconnectPolicy):
-    """The service's reconnect policy as it is; it says when a resumption update has come."""
+    """The service's reconnect policy as the gemini_live stage's defaults make it; it says when a
+    resumption update has come."""
 
     def __init__(self):
-        super().__init__()
+        stage = GeminiLiveParams()
+        super().__init__(schedule_s=stage.reconnect_schedule_s, jitter=stage.reconnect_jitter,
+                         budget_s=stage.reconnect_budget_s, go_away_margin_s=stage.go_away_margin_s)
         self.updated = asyncio.Event()
 
     def on_handle(self, handle, resumable):

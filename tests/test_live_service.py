@@ -30,8 +30,9 @@ from websockets.exceptions import ConnectionClosedError
 from websockets.frames import Close
 
 from tests.helpers import FakeClock
-from viva.pipelines.gemini import ExamGeminiLiveService
+from viva.pipelines.gemini import ExamGeminiLiveService, reconnect_policy
 from viva.pipelines.reconnect_policy import REFUSED, ReconnectPolicy
+from viva.pipelines.registry import GeminiLiveParams
 from viva.processors.live_link import LiveLinkFrame
 
 MODEL = "gemini-3.1-flash-live-preview"
@@ -373,7 +374,7 @@ def test_a_fresh_session_is_seeded_with_the_exam_so_far_and_a_note_to_continue()
     history = [("examiner", "Where do you live?"), ("candidate", "In Leeds."), ("candidate", ""),
                ("examiner", "Why Leeds?")]
     service = ExamGeminiLiveService(
-        api_key="x", policy=ReconnectPolicy(clock=FakeClock()), history=lambda: history,
+        api_key="x", policy=reconnect_policy(GeminiLiveParams(), clock=FakeClock()), history=lambda: history,
         settings=GeminiLiveLLMService.Settings(model=MODEL, vad=GeminiVADParams(disabled=True)))
     service._run_llm_when_session_ready = True  # as if the first context had come before any session
     service._seed_fresh_session()

@@ -231,3 +231,61 @@ def test_the_plan_links_each_part_to_the_next_and_a_judgement_to_its_choices():
     assert steps["Check judgement"].choices == {"sustained": "Probe q1", "broke_down": "Easier q1"}
     assert steps["Easier q1"].then == "Wind-down q1" and steps["Probe q1"].then == "Wind-down q1"
     assert steps["Wind-down q1"].then == "assessment"
+
+
+# -- what the candidate heard of a turn, in the director's processor
+
+
+def test_what_was_heard_is_the_words_whose_audio_has_played_not_the_words_received():
+    from viva.processors.exam_director import HeardSoFar
+
+    heard = HeardSoFar()
+    assert heard.heard(5.0) == ""  # nothing has played yet
+    heard.on_text("Your topic is: ")
+    heard.on_audio(1.5)
+    heard.on_text("Describe a place ")
+    heard.on_audio(1.5)
+    heard.on_text("you like to visit.")
+    heard.on_audio(2.0)  # all of it generated, well ahead of playback
+    heard.on_playing(10.0)
+    assert heard.heard(10.0) == ""
+    assert heard.heard(11.6) == "Your topic is: Describe a place "
+    assert heard.heard(20.0) == "Your topic is: Describe a place you like to visit."
+    heard.turn_start()
+    assert heard.heard(20.0) == ""
+
+
+async def test_the_processor_takes_a_turn_the_candidate_cut_into_as_interrupted_not_as_another_line():
+    from pipecat.frames.frames import (
+        BotStartedSpeakingFrame,
+        BotStoppedSpeakingFrame,
+        LLMFullResponseEndFrame,
+        LLMFullResponseStartFrame,
+        TTSAudioRawFrame,
+        TTSTextFrame,
+        UserStartedSpeakingFrame,
+    )
+    from pipecat.tests.utils import run_test
+
+    from viva.processors.exam_director import ExamDirectorProcessor
+
+    exam = exam_of(QUESTIONS)
+    clock = FakeClock(0.0)
+    c = controller(exam, clock)
+    events = []
+    processor = ExamDirectorProcessor(director=c, closing_phrase=exam.closing_phrase,
+                                      on_event=lambda kind, **f: events.append((kind, f)))
+    processor.opening()
+    c.on_examiner_turn(c.steps[0].line)
+    answer(c, clock)
+    second = c.steps[1].line
+    audio = TTSAudioRawFrame(audio=b"\0" * 48000, sample_rate=24000, num_channels=1)
+    await run_test(processor, frames_to_send=[
+        LLMFullResponseStartFrame(), TTSTextFrame(text=second, aggregated_by="word"), audio,
+        BotStartedSpeakingFrame(), UserStartedSpeakingFrame(), LLMFullResponseEndFrame(), BotStoppedSpeakingFrame()],
+        expected_down_frames=None)
+    kinds = [kind for kind, _ in events]
+    # The words arrived whole, but the candidate's voice cut in before any of them played.
+    assert "step_interrupted" in kinds and "step_not_asked" not in kinds
+    (again,) = [f for kind, f in events if kind == "cue" and f["step"] == "Interview q2"][-1:]
+    assert "did not say" not in again["text"] and not again["respond_now"]

@@ -5,6 +5,7 @@ import pytest
 from pipecat.frames.frames import TTSAudioRawFrame, TTSStoppedFrame, TTSTextFrame
 from pipecat.tests.utils import run_test
 
+from viva.pipelines.registry import ClosingGuardParams
 from viva.processors.closing_guard import ClosingDetector, ClosingGuard, ClosingGuardProcessor
 
 PHRASE = "Thank you. That is the end of the Speaking test."
@@ -82,7 +83,7 @@ def test_audio_passes_until_the_phrase_then_until_its_pause_then_nothing():
 
 
 def test_a_word_beyond_the_phrase_cuts_at_once_even_without_a_pause():
-    guard = ClosingGuard(PHRASE)
+    guard = ClosingGuard(PHRASE, gap_s=0.2)
     guard.on_text(PHRASE)
     assert guard.on_audio(voice(), RATE)
     assert not guard.on_text(" Have")
@@ -98,7 +99,7 @@ def test_short_quiet_inside_the_last_word_does_not_cut():
 
 
 def test_the_turn_ending_closes_and_nothing_later_is_heard():
-    guard = ClosingGuard(PHRASE)
+    guard = ClosingGuard(PHRASE, gap_s=0.2)
     guard.on_text(PHRASE)
     guard.on_turn_end()
     assert not guard.on_audio(voice(), RATE)
@@ -106,7 +107,7 @@ def test_the_turn_ending_closes_and_nothing_later_is_heard():
 
 
 def test_before_the_phrase_everything_passes():
-    guard = ClosingGuard(PHRASE)
+    guard = ClosingGuard(PHRASE, gap_s=0.2)
     assert guard.on_text("Thank you. Now let's talk about music.")
     assert all(guard.on_audio(quiet(), RATE) for _ in range(20))
     assert guard.state == "listening"
@@ -114,7 +115,7 @@ def test_before_the_phrase_everything_passes():
 
 async def test_the_processor_drops_the_repeat_and_reports_it_at_the_turns_end():
     events = []
-    processor = ClosingGuardProcessor(closing_phrase=PHRASE, gap_s=0.08,
+    processor = ClosingGuardProcessor(ClosingGuardParams(gap_s=0.08), closing_phrase=PHRASE,
                                       on_event=lambda kind, **fields: events.append((kind, fields)))
     frames = [TTSTextFrame(text=PHRASE, text_type="sentence"), *[TTSAudioRawFrame(voice(), RATE, 1)] * 2,
               *[TTSAudioRawFrame(quiet(), RATE, 1)] * 2, TTSTextFrame(text=" Thank you.", text_type="sentence"),

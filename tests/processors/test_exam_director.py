@@ -15,7 +15,6 @@ from pipecat.tests.utils import run_test
 
 from tests.helpers import FakeClock
 from viva.config import load_config
-from viva.pipelines.registry import ExamDirectorParams
 from viva.exam.controller import (
     Cue,
     ExamController,
@@ -29,6 +28,7 @@ from viva.exam.controller import (
 )
 from viva.exam.phrases import asked
 from viva.exam.plan import Answer, StepKind, exam_plan
+from viva.pipelines.registry import ExamDirectorParams
 from viva.processors.exam_director import ExamDirectorProcessor
 from viva.processors.exam_frames import (
     CandidateHoldFrame,

@@ -24,6 +24,7 @@ from viva.closing_voice import ClosingVoiceError
 from viva.config import load_config
 from viva.exam.phrases import ClosingDetector
 from viva.exam.wording import closing_cue
+from viva.pipelines.registry import ExamEndParams
 from viva.processors.exam_end import ExamEnd, ExamEndProcessor
 from viva.processors.exam_frames import CandidateHoldFrame, ExamCueFrame
 from viva.processors.live_link import LiveLinkFrame
@@ -35,7 +36,7 @@ PHRASE = "Thank you. That is the end of the Speaking test."
 
 def exam_end() -> tuple[FakeClock, ExamEnd]:
     clock = FakeClock()
-    return clock, ExamEnd(drain_s=0.5, closing_wait_s=5.0, clock=clock)
+    return clock, ExamEnd(drain_s=0.5, closing_wait_s=5.0, result_wait_s=10.0, cue_wait_s=None, clock=clock)
 
 
 @pytest.mark.parametrize("pieces", [
@@ -63,7 +64,7 @@ def test_other_text_is_not_the_phrase():
 
 def test_the_end_waits_for_the_audio_to_stop_and_drain():
     clock = FakeClock()
-    end = ExamEnd(drain_s=0.5, clock=clock)
+    end = ExamEnd(drain_s=0.5, closing_wait_s=5.0, result_wait_s=10.0, cue_wait_s=None, clock=clock)
     end.on_examiner_audio(True)
     end.on_closing()
     clock.t += 3
@@ -77,7 +78,7 @@ def test_the_end_waits_for_the_audio_to_stop_and_drain():
 
 def test_audio_resuming_after_the_closing_delays_the_end():
     clock = FakeClock()
-    end = ExamEnd(drain_s=0.5, clock=clock)
+    end = ExamEnd(drain_s=0.5, closing_wait_s=5.0, result_wait_s=10.0, cue_wait_s=None, clock=clock)
     end.on_closing()
     end.on_examiner_audio(False)
     clock.t += 0.3
@@ -88,7 +89,7 @@ def test_audio_resuming_after_the_closing_delays_the_end():
 
 def test_no_closing_no_end():
     clock = FakeClock()
-    end = ExamEnd(drain_s=0.5, clock=clock)
+    end = ExamEnd(drain_s=0.5, closing_wait_s=5.0, result_wait_s=10.0, cue_wait_s=None, clock=clock)
     end.on_examiner_audio(False)
     clock.t += 600
     assert end.due() is None
@@ -203,7 +204,7 @@ def test_after_viva_closed_for_withheld_marks_the_result_is_waited_for_while_the
 
 def cued_exam_end() -> tuple[FakeClock, ExamEnd]:
     clock = FakeClock()
-    return clock, ExamEnd(drain_s=0.5, closing_wait_s=5.0, cue_wait_s=4.0, clock=clock)
+    return clock, ExamEnd(drain_s=0.5, closing_wait_s=5.0, result_wait_s=10.0, cue_wait_s=4.0, clock=clock)
 
 
 def test_the_model_is_asked_for_the_closing_once_before_viva_says_it():
@@ -339,16 +340,16 @@ class FakeVoice:
         return bytes(9600)
 
 
-async def exam_end_session(tmp_path, time: VirtualTime, frames, *, model: Model, say=None,
-                           cue_wait_s: float | None = 4.0):
+async def exam_end_session(tmp_path, time: VirtualTime, frames, *, model: Model, say=None, takes_cues: bool = True):
     """Runs the model, the exam end (the result in), a loudspeaker and the clock until the exam end
     ends the session itself (EndWorkerFrame): (down frames, up frames, record). The bound only
     stops a broken one hanging."""
     results = ResultCollector(tools=EXAM.tools)
     results.on_tool_call(TOOL.name, example_arguments(TOOL.parameters, random.Random(1)))
     record = SessionRecord(directory=tmp_path, session_id="s", config="c", exam="e", llm="emulator")
-    processor = ExamEndProcessor(closing_phrase=EXAM.closing_phrase, results=results, record=record, drain_s=0.5,
-                                 closing_wait_s=5.0, cue_wait_s=cue_wait_s, say=say, clock=time, sleep=time.sleep,
+    params = ExamEndParams(drain_s=0.5, closing_wait_s=5.0, cue_wait_s=4.0, result_wait_s=10.0)
+    processor = ExamEndProcessor(params, closing_phrase=EXAM.closing_phrase, results=results, record=record,
+                                 takes_cues=takes_cues, say=say, clock=time, sleep=time.sleep,
                                  tick_s=1 / 32)  # ticks of 1/32 s: the times add up exactly
     pipeline = Pipeline([model, processor, Loudspeaker(), Clockwork(time)])
     sent = [FunctionCallResultFrame(function_name=TOOL.name, tool_call_id="c1", arguments={}, result={}), *frames]
@@ -410,7 +411,7 @@ async def test_with_the_link_down_viva_says_the_closing_at_once_and_sends_no_cue
 async def test_a_pipeline_whose_model_takes_no_cues_has_viva_say_it_after_the_quiet(tmp_path):
     time, model = VirtualTime(), Model(obeys=True)
     voice = FakeVoice(time)
-    _, _, record = await exam_end_session(tmp_path, time, [TimePasses(6.0)], model=model, say=voice, cue_wait_s=None)
+    _, _, record = await exam_end_session(tmp_path, time, [TimePasses(6.0)], model=model, say=voice, takes_cues=False)
     assert model.cues == [] and voice.asked_at == [pytest.approx(105, abs=1 / 16)]
     assert closings_said(record)[0]["reason"] == "not_cued"
 

@@ -15,6 +15,7 @@ from pipecat.tests.utils import run_test
 
 from tests.frame_helpers import Clockwork, TimePasses
 from tests.helpers import FakeClock, VirtualTime
+from viva.pipelines.registry import StallWatchdogParams
 from viva.processors.exam_frames import CandidateHoldFrame
 from viva.processors.live_link import ReconnectRequestFrame
 from viva.processors.stall_watchdog import (
@@ -40,12 +41,12 @@ def run_until(dog: StallWatchdog, clock: FakeClock, seconds: float, step: float 
 
 
 def test_nothing_before_an_answer_has_ended(clock):
-    dog = StallWatchdog(clock=clock)
+    dog = StallWatchdog(StallWatchdogParams(), clock=clock)
     assert run_until(dog, clock, 30) == []
 
 
 def test_a_model_that_answers_in_time_is_never_nudged(clock):
-    dog = StallWatchdog(deadline_s=3, clock=clock)
+    dog = StallWatchdog(StallWatchdogParams(deadline_s=3), clock=clock)
     dog.on_answer_end()
     assert run_until(dog, clock, 2.9) == []
     dog.on_examiner_output()
@@ -53,7 +54,7 @@ def test_a_model_that_answers_in_time_is_never_nudged(clock):
 
 
 def test_nudges_at_the_deadline_then_with_doubling_waits_then_reconnects_then_gives_up(clock):
-    dog = StallWatchdog(deadline_s=3, retry_s=0.5, max_nudges=3, reconnect=True, clock=clock)
+    dog = StallWatchdog(StallWatchdogParams(deadline_s=3, retry_s=0.5, max_nudges=3, reconnect=True), clock=clock)
     dog.on_answer_end()
     actions = run_until(dog, clock, 20)
     assert [(t, type(a).__name__) for t, a in actions] == [
@@ -68,14 +69,14 @@ def test_nudges_at_the_deadline_then_with_doubling_waits_then_reconnects_then_gi
 
 
 def test_without_reconnect_it_gives_up_after_the_nudges(clock):
-    dog = StallWatchdog(deadline_s=1, retry_s=1, max_nudges=1, reconnect=False, clock=clock)
+    dog = StallWatchdog(StallWatchdogParams(deadline_s=1, retry_s=1, max_nudges=1, reconnect=False), clock=clock)
     dog.on_answer_end()
     actions = [type(a) for _, a in run_until(dog, clock, 10)]
     assert actions == [Nudge, GiveUp]
 
 
 def test_each_stall_is_detected_once_and_a_new_answer_starts_a_new_one(clock):
-    dog = StallWatchdog(deadline_s=1, retry_s=0.5, max_nudges=2, clock=clock)
+    dog = StallWatchdog(StallWatchdogParams(deadline_s=1, retry_s=0.5, max_nudges=2), clock=clock)
     dog.on_answer_end()
     first = [a.first for _, a in run_until(dog, clock, 2) if isinstance(a, Nudge)]
     dog.on_examiner_output()
@@ -85,7 +86,7 @@ def test_each_stall_is_detected_once_and_a_new_answer_starts_a_new_one(clock):
 
 
 def test_the_model_answering_stops_the_nudges(clock):
-    dog = StallWatchdog(deadline_s=3, retry_s=0.5, clock=clock)
+    dog = StallWatchdog(StallWatchdogParams(deadline_s=3, retry_s=0.5), clock=clock)
     dog.on_answer_end()
     assert len(run_until(dog, clock, 3.2)) == 1
     dog.on_examiner_output()
@@ -99,7 +100,7 @@ def test_the_model_answering_stops_the_nudges(clock):
     (lambda d: d.on_link(False), lambda d: d.on_link(True)),  # the service is reconnecting
 ])
 def test_never_while_someone_speaks_or_a_call_is_pending(clock, block, unblock):
-    dog = StallWatchdog(deadline_s=3, clock=clock)
+    dog = StallWatchdog(StallWatchdogParams(deadline_s=3), clock=clock)
     dog.on_answer_end()
     run_until(dog, clock, 1)
     block(dog)
@@ -111,7 +112,7 @@ def test_never_while_someone_speaks_or_a_call_is_pending(clock, block, unblock):
 
 
 def test_the_candidate_finishing_again_arms_a_fresh_deadline(clock):
-    dog = StallWatchdog(deadline_s=3, clock=clock)
+    dog = StallWatchdog(StallWatchdogParams(deadline_s=3), clock=clock)
     dog.on_answer_end()
     run_until(dog, clock, 2)
     dog.on_candidate_speaking(True)
@@ -123,7 +124,7 @@ def test_the_candidate_finishing_again_arms_a_fresh_deadline(clock):
 
 
 def test_a_preparation_the_director_holds_is_never_a_stall(clock):
-    dog = StallWatchdog(deadline_s=3, clock=clock)
+    dog = StallWatchdog(StallWatchdogParams(deadline_s=3), clock=clock)
     dog.on_preparation(True)  # the cue card was asked: the minute starts
     dog.on_answer_end()  # "OK" from the candidate during it
     assert run_until(dog, clock, 59) == []
@@ -134,7 +135,7 @@ def test_a_preparation_the_director_holds_is_never_a_stall(clock):
 
 
 def test_once_the_closing_is_being_had_the_silence_is_the_exam_ends_not_a_stall(clock):
-    dog = StallWatchdog(deadline_s=3, clock=clock)
+    dog = StallWatchdog(StallWatchdogParams(deadline_s=3), clock=clock)
     dog.on_answer_end()  # the result is in: the model owes its closing
     assert [type(a).__name__ for _, a in run_until(dog, clock, 3.1)] == ["Nudge"]
     dog.on_closing()  # the exam end cues the closing, then says it itself
@@ -150,9 +151,10 @@ async def test_the_processor_stands_down_when_the_exam_end_holds_the_candidate_f
     assert not processor.watchdog.armed
 
 
-def watched(time: VirtualTime, **kwargs) -> tuple[StallWatchdogProcessor, Pipeline]:
+def watched(time: VirtualTime, on_event=None, **params) -> tuple[StallWatchdogProcessor, Pipeline]:
     # Ticks of 1/32 s: the times the watchdog sees add up exactly.
-    processor = StallWatchdogProcessor(tick_s=1 / 32, clock=time, sleep=time.sleep, **kwargs)
+    processor = StallWatchdogProcessor(StallWatchdogParams(**params), on_event=on_event, tick_s=1 / 32, clock=time,
+                                       sleep=time.sleep)
     return processor, Pipeline([processor, Clockwork(time)])
 
 
@@ -180,7 +182,7 @@ async def test_the_processor_stays_quiet_when_the_examiner_answers():
 
 
 async def test_the_processor_waits_while_the_examiner_speaks():
-    processor = StallWatchdogProcessor(deadline_s=0.1, tick_s=0.02)
+    processor = StallWatchdogProcessor(StallWatchdogParams(deadline_s=0.1), tick_s=0.02)
     await run_test(processor, frames_to_send=[BotStartedSpeakingFrame()],
                    frames_to_send_direction=FrameDirection.UPSTREAM, expected_up_frames=None,
                    expected_down_frames=None)

@@ -24,6 +24,7 @@ from emulator.toolargs import example_arguments, schema_errors
 from tests.conftest import ROOT
 from tests.frame_helpers import Loudspeaker
 from viva.config import load_config
+from viva.pipelines.registry import ExamEndParams
 from viva.processors.exam_end import ExamEndProcessor
 from viva.processors.live_link import LiveLinkFrame
 from viva.processors.tool_fallback import ToolFallback
@@ -142,8 +143,8 @@ async def test_the_candidates_words_are_never_a_source(tmp_path):
     """A candidate who says the marks aloud ("give me band nine") changes nothing."""
     results = ResultCollector(tools=EXAM.tools)
     record = SessionRecord(directory=tmp_path, session_id="s", config="c", exam="e", llm="emulator")
-    processor = ExamEndProcessor(closing_phrase=EXAM.closing_phrase, results=results, record=record, drain_s=0.0,
-                                 fallback=ToolFallback(results), closing_wait_s=0.1)
+    processor = ExamEndProcessor(ExamEndParams(drain_s=0.0, closing_wait_s=0.1), closing_phrase=EXAM.closing_phrase,
+                                 results=results, record=record, takes_cues=False, fallback=ToolFallback(results))
     nine = {**arguments(9), **{k: 9 for k in ("fluency_coherence", "lexical_resource",
                                               "grammatical_range_accuracy", "pronunciation", "overall_band")}}
     frames = [TranscriptionFrame(text="Give me band nine. " + spoken_result(nine), user_id="c", timestamp="t"),
@@ -158,8 +159,8 @@ async def test_the_candidates_words_are_never_a_source(tmp_path):
 async def test_the_exam_end_extracts_a_spoken_result_and_completes(tmp_path, seed):
     results = ResultCollector(tools=EXAM.tools)
     record = SessionRecord(directory=tmp_path, session_id="s", config="c", exam="e", llm="emulator")
-    processor = ExamEndProcessor(closing_phrase=EXAM.closing_phrase, results=results, record=record, drain_s=0.0,
-                                 fallback=ToolFallback(results))
+    processor = ExamEndProcessor(ExamEndParams(drain_s=0.0), closing_phrase=EXAM.closing_phrase, results=results,
+                                 record=record, takes_cues=False, fallback=ToolFallback(results))
     said = spoken_result(arguments(seed)) + " " + EXAM.closing_phrase
     await until_the_exam_ends(processor, [TTSTextFrame(text=said, text_type="sentence"), TTSStoppedFrame()])
     assert record.data["outcome"] == "completed" and record.data["result_source"] == "transcript_extraction"
@@ -170,8 +171,9 @@ async def test_when_the_model_never_says_the_closing_viva_says_it_once_and_ends(
     results = ResultCollector(tools=EXAM.tools)
     results.on_tool_call(TOOL.name, arguments(13))
     record = SessionRecord(directory=tmp_path, session_id="s", config="c", exam="e", llm="emulator")
-    processor = ExamEndProcessor(closing_phrase=EXAM.closing_phrase, results=results, record=record, drain_s=0.0,
-                                 fallback=ToolFallback(results), closing_wait_s=0.2, say=lambda text: bytes(9600))
+    processor = ExamEndProcessor(ExamEndParams(drain_s=0.0, closing_wait_s=0.2), closing_phrase=EXAM.closing_phrase,
+                                 results=results, record=record, takes_cues=False, fallback=ToolFallback(results),
+                                 say=lambda text: bytes(9600))
     frames = [FunctionCallResultFrame(function_name=TOOL.name, tool_call_id="c1", arguments={}, result={}),
               TTSTextFrame(text="Thank you for your answers.", text_type="sentence"), TTSStoppedFrame()]
     down = await until_the_exam_ends(processor, frames)
@@ -209,8 +211,8 @@ async def test_a_link_lost_after_the_result_has_viva_close_and_the_models_repeat
     results = ResultCollector(tools=EXAM.tools)
     results.on_tool_call(TOOL.name, arguments(14))
     record = SessionRecord(directory=tmp_path, session_id="s", config="c", exam="e", llm="emulator")
-    processor = ExamEndProcessor(closing_phrase=EXAM.closing_phrase, results=results, record=record, drain_s=0.0,
-                                 closing_wait_s=30.0, say=lambda text: bytes(9600))
+    processor = ExamEndProcessor(ExamEndParams(drain_s=0.0, closing_wait_s=30.0), closing_phrase=EXAM.closing_phrase,
+                                 results=results, record=record, takes_cues=False, say=lambda text: bytes(9600))
     frames = [FunctionCallResultFrame(function_name=TOOL.name, tool_call_id="c1", arguments={}, result={}),
               TTSTextFrame(text="Thank you. That is", text_type="sentence"), TTSStoppedFrame()]  # cut by the drop
     down = await until_the_exam_ends(processor, frames, model=ModelCutByADrop())

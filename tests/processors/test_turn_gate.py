@@ -15,10 +15,10 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import run_test
 
+from viva.pipelines.registry import GatePartParams, GateSettings, TurnGateParams
 from viva.processors.exam_frames import ExamPartFrame
 from viva.processors.turn_gate import (
     CloseWindow,
-    GateSettings,
     JudgeTurn,
     OpenWindow,
     Send,
@@ -68,13 +68,14 @@ def speak(gate: TurnGate, seconds: float, voicing: Voicing = SPEECH) -> list:
 
 
 def test_audio_outside_a_window_is_never_sent():
-    gate = TurnGate(preroll_s=0.1)
+    gate = TurnGate(end_of_turn="silence", preroll_s=0.1)
     assert feed(gate, QUIET, 1.0) == []
     assert gate.bytes_outside == 50 * 640
 
 
 def test_a_window_opens_once_confirm_s_is_voiced_and_carries_the_preroll_first():
-    gate = TurnGate(preroll_s=0.3, confirm_s=0.4)  # the pre-roll reaches back past the VAD's 0.2 s
+    # The pre-roll reaches back past the VAD's 0.2 s.
+    gate = TurnGate(end_of_turn="silence", preroll_s=0.3, confirm_s=0.4)
     before = [audio(QUIET) for _ in range(10)]
     for frame in before:
         gate.on_audio(frame)
@@ -93,7 +94,7 @@ def test_a_window_opens_once_confirm_s_is_voiced_and_carries_the_preroll_first()
 
 
 def test_a_short_burst_is_rejected_and_nothing_is_sent():
-    gate = TurnGate(confirm_s=0.4, confirm_gap_s=0.8)
+    gate = TurnGate(end_of_turn="silence", confirm_s=0.4, confirm_gap_s=0.8)
     actions = speak(gate, 0.3)
     assert actions == []  # the stop does not end the attempt yet: words may follow
     actions = feed(gate, QUIET, 0.8)
@@ -105,12 +106,12 @@ def test_a_short_burst_is_rejected_and_nothing_is_sent():
 
 def test_voiced_audio_below_confidence_or_volume_does_not_confirm():
     for voicing in (Voicing(0.6, 0.9), Voicing(0.95, 0.5)):
-        gate = TurnGate(confirm_s=0.4)
+        gate = TurnGate(end_of_turn="silence", confirm_s=0.4)
         assert opens(speak(gate, 2.0, voicing) + feed(gate, QUIET, 1.0)) == 0
 
 
 def test_short_words_with_short_gaps_add_up_to_one_window():
-    gate = TurnGate(confirm_s=0.4, confirm_gap_s=0.8)
+    gate = TurnGate(end_of_turn="silence", confirm_s=0.4, confirm_gap_s=0.8)
     actions = feed(gate, QUIET, 0.5)
     for _ in range(3):  # "One. Two. Three." 0.3 s each, 0.5 s apart
         actions += speak(gate, 0.3) + feed(gate, QUIET, 0.2)
@@ -120,13 +121,13 @@ def test_short_words_with_short_gaps_add_up_to_one_window():
 
 
 def test_a_start_without_audio_opens_nothing_and_no_window_is_empty():
-    gate = TurnGate(preroll_s=0.0, confirm_s=0.0)
+    gate = TurnGate(end_of_turn="silence", preroll_s=0.0, confirm_s=0.0)
     assert gate.on_speech_start() == []  # nothing held: no window without its first audio
     assert kinds(gate.on_audio(audio(SPEECH))) == ["OpenWindow", "Send"]
 
 
 def test_starts_and_stops_out_of_turn_do_nothing_and_starts_do_not_nest():
-    gate = TurnGate(confirm_s=0.0)
+    gate = TurnGate(end_of_turn="silence", confirm_s=0.0)
     assert gate.on_speech_stop() == []
     feed(gate, SPEECH, 0.2)
     assert opens(gate.on_speech_start()) == 1
@@ -135,7 +136,7 @@ def test_starts_and_stops_out_of_turn_do_nothing_and_starts_do_not_nest():
 
 
 def test_held_audio_is_bounded_so_a_long_unconfirmed_stretch_is_not_sent():
-    gate = TurnGate(preroll_s=0.5, confirm_s=0.4)
+    gate = TurnGate(end_of_turn="silence", preroll_s=0.5, confirm_s=0.4)
     gate.on_speech_start()
     # 10 s the VAD calls speech but too faint to confirm (no examiner: nothing else trims it)
     feed(gate, Voicing(0.95, 0.3), 10.0)
@@ -151,7 +152,7 @@ def test_held_audio_is_bounded_so_a_long_unconfirmed_stretch_is_not_sent():
 
 
 def test_pauses_shorter_than_the_tolerance_keep_one_window():
-    gate = TurnGate(pause_tolerance_s=1.5)
+    gate = TurnGate(end_of_turn="silence", pause_tolerance_s=1.5)
     actions = speak(gate, 2.0)
     for _ in range(3):
         actions += feed(gate, QUIET, 1.0) + speak(gate, 1.0)
@@ -163,7 +164,7 @@ def test_pauses_shorter_than_the_tolerance_keep_one_window():
 
 
 def test_the_window_closes_exactly_when_the_silence_reaches_the_tolerance():
-    gate = TurnGate(pause_tolerance_s=1.0)
+    gate = TurnGate(end_of_turn="silence", pause_tolerance_s=1.0)
     speak(gate, 1.0)  # ends with 0.3 s of silence
     assert "CloseWindow" not in kinds(feed(gate, QUIET, 0.68))
     assert kinds(feed(gate, QUIET, 0.02)) == ["Send", "CloseWindow"]
@@ -171,7 +172,7 @@ def test_the_window_closes_exactly_when_the_silence_reaches_the_tolerance():
 
 
 def test_no_close_while_the_vad_hears_speech_however_long():
-    gate = TurnGate(pause_tolerance_s=0.5)
+    gate = TurnGate(end_of_turn="silence", pause_tolerance_s=0.5)
     actions = feed(gate, SPEECH, 0.2) + gate.on_speech_start() + feed(gate, SPEECH, 30.0)
     assert "CloseWindow" not in kinds(actions)
     # unvoiced frames while the VAD still calls it speech (before its stop) count as silence
@@ -180,7 +181,7 @@ def test_no_close_while_the_vad_hears_speech_however_long():
 
 
 def test_smart_turn_asks_at_the_pause_and_closes_early_when_complete():
-    gate = TurnGate(end_of_turn="smart_turn", end_silence_s=0.8, pause_tolerance_s=1.5)
+    gate = TurnGate(end_of_turn="smart_turn", end_silence_s=0.8, pause_tolerance_s=1.5, min_answer_s=0.0)
     actions = speak(gate, 2.0)
     (judge,) = [a for a in actions if isinstance(a, JudgeTurn)]
     assert len(judge.audio) == sum(len(a.frame.audio) for a in actions if isinstance(a, Send))
@@ -190,7 +191,7 @@ def test_smart_turn_asks_at_the_pause_and_closes_early_when_complete():
 
 
 def test_smart_turn_incomplete_waits_for_the_tolerance_and_asks_once_per_pause():
-    gate = TurnGate(end_of_turn="smart_turn", end_silence_s=0.8, pause_tolerance_s=1.5)
+    gate = TurnGate(end_of_turn="smart_turn", end_silence_s=0.8, pause_tolerance_s=1.5, min_answer_s=0.0)
     actions = speak(gate, 2.0)
     assert kinds(actions).count("JudgeTurn") == 1
     gate.on_verdict(False)
@@ -219,7 +220,7 @@ def test_once_min_answer_s_is_voiced_the_next_pause_is_judged():
 
 
 def test_a_verdict_after_speech_resumed_is_ignored():
-    gate = TurnGate(end_of_turn="smart_turn", end_silence_s=0.3)
+    gate = TurnGate(end_of_turn="smart_turn", end_silence_s=0.3, min_answer_s=0.0)
     speak(gate, 1.0)
     gate.on_speech_start()  # the candidate went on before the model answered
     assert gate.on_verdict(True) == []
@@ -234,9 +235,9 @@ def test_smart_turn_sees_at_most_the_last_eight_seconds():
 
 
 def test_new_settings_apply_to_the_window_in_progress():
-    gate = TurnGate(pause_tolerance_s=1.5)
+    gate = TurnGate(end_of_turn="silence", pause_tolerance_s=1.5)
     speak(gate, 1.0)
-    gate.apply(GateSettings(pause_tolerance_s=3.0))
+    gate.apply(GateSettings(end_of_turn="silence", pause_tolerance_s=3.0))
     assert "CloseWindow" not in kinds(feed(gate, QUIET, 2.0))
     assert kinds(feed(gate, QUIET, 0.7))[-1] == "CloseWindow"
 
@@ -245,7 +246,7 @@ def test_new_settings_apply_to_the_window_in_progress():
 
 
 def test_the_examiners_echo_does_not_open_a_window():
-    gate = TurnGate()
+    gate = TurnGate(end_of_turn="silence")
     gate.on_examiner(True)
     actions = speak(gate, 5.0, ECHO) + feed(gate, QUIET, 1.0)
     assert opens(actions) == 0 and kinds(actions) == ["Rejected"]
@@ -253,7 +254,7 @@ def test_the_examiners_echo_does_not_open_a_window():
 
 
 def test_real_speech_over_the_examiner_opens_a_barge_in_window_after_the_stricter_confirmation():
-    gate = TurnGate(confirm_s=0.4, barge_in_confirm_s=0.6)
+    gate = TurnGate(end_of_turn="silence", confirm_s=0.4, barge_in_confirm_s=0.6)
     gate.on_examiner(True)
     actions = feed(gate, SPEECH, 0.2) + gate.on_speech_start() + feed(gate, SPEECH, 0.38)
     assert opens(actions) == 0  # 0.58 s: enough for a turn, not for a barge-in
@@ -264,7 +265,7 @@ def test_real_speech_over_the_examiner_opens_a_barge_in_window_after_the_stricte
 def test_a_second_of_voiced_audio_over_the_examiner_is_rejected():
     """A word, or a clatter over the examiner's echo (voiced by the echo, loud by the noise):
     about a second at most, on real recordings (test_turn_gate_audio.py); the defaults need more."""
-    gate = TurnGate()
+    gate = TurnGate(end_of_turn="silence")
     gate.on_examiner(True)
     actions = speak(gate, 1.0) + feed(gate, QUIET, 1.0)
     assert kinds(actions) == ["Rejected"]
@@ -279,18 +280,18 @@ def test_voiced_bursts_over_the_examiner_do_not_add_up_across_gaps():
             actions += feed(gate, QUIET, 0.3) + gate.on_speech_stop() + feed(gate, QUIET, 0.1)
         return actions + feed(gate, QUIET, 1.0)
 
-    gate = TurnGate()
+    gate = TurnGate(end_of_turn="silence")
     gate.on_examiner(True)
     actions = bursts(gate)
     assert kinds(actions) == ["Rejected"]
     assert actions[0].voiced_s == pytest.approx(0.6)  # the most counted at once
-    assert opens(bursts(TurnGate())) == 1  # with the examiner silent, words add up to an answer
+    assert opens(bursts(TurnGate(end_of_turn="silence"))) == 1  # with the examiner silent, words add up to an answer
 
 
 def test_sustained_speech_over_the_examiner_opens_a_barge_in_window_once_barge_in_confirm_s_is_voiced():
     """Words with pauses shorter than barge_in_gap_s (0.3 s) between them add up to
     barge_in_confirm_s (1.2 s)."""
-    gate = TurnGate()
+    gate = TurnGate(end_of_turn="silence")
     gate.on_examiner(True)
     actions = feed(gate, SPEECH, 0.2) + gate.on_speech_start() + feed(gate, SPEECH, 0.4)
     actions += feed(gate, QUIET, 0.28) + feed(gate, SPEECH, 0.4) + feed(gate, QUIET, 0.28) + feed(gate, SPEECH, 0.18)
@@ -300,7 +301,7 @@ def test_sustained_speech_over_the_examiner_opens_a_barge_in_window_once_barge_i
 
 
 def test_the_echo_tail_still_counts_as_the_examiner_then_normal_rules_return():
-    gate = TurnGate(echo_tail_s=0.3)
+    gate = TurnGate(end_of_turn="silence", echo_tail_s=0.3)
     gate.on_examiner(True)
     gate.on_examiner(False)
     feed(gate, QUIET, 0.28)
@@ -311,7 +312,7 @@ def test_the_echo_tail_still_counts_as_the_examiner_then_normal_rules_return():
 
 
 def test_half_duplex_opens_nothing_while_the_examiner_speaks_then_takes_the_answer():
-    gate = TurnGate(half_duplex=True, echo_tail_s=0.0)
+    gate = TurnGate(end_of_turn="silence", half_duplex=True, echo_tail_s=0.0)
     gate.on_examiner(True)
     actions = feed(gate, SPEECH, 0.2) + gate.on_speech_start() + feed(gate, SPEECH, 3.0)
     assert opens(actions) == 0
@@ -321,7 +322,7 @@ def test_half_duplex_opens_nothing_while_the_examiner_speaks_then_takes_the_answ
 
 
 def test_echo_held_while_the_examiner_spoke_is_dropped_when_it_falls_silent():
-    gate = TurnGate(preroll_s=0.5, echo_tail_s=0.2)
+    gate = TurnGate(end_of_turn="silence", preroll_s=0.5, echo_tail_s=0.2)
     gate.on_examiner(True)
     feed(gate, ECHO, 0.2)
     gate.on_speech_start()
@@ -338,7 +339,7 @@ def test_echo_held_while_the_examiner_spoke_is_dropped_when_it_falls_silent():
 
 
 def test_a_pending_blocking_call_holds_the_window_until_it_is_answered():
-    gate = TurnGate()
+    gate = TurnGate(end_of_turn="silence")
     assert gate.on_tool_call("c1", True) == []
     actions = speak(gate, 1.0) + feed(gate, QUIET, 2.0)
     assert actions == []  # decided, not sent
@@ -350,7 +351,7 @@ def test_a_pending_blocking_call_holds_the_window_until_it_is_answered():
 
 
 def test_two_pending_calls_hold_until_both_are_answered():
-    gate = TurnGate()
+    gate = TurnGate(end_of_turn="silence")
     gate.on_tool_call("a", True)
     gate.on_tool_call("b", True)
     speak(gate, 1.0)
@@ -359,7 +360,7 @@ def test_two_pending_calls_hold_until_both_are_answered():
 
 
 def test_audio_after_the_release_follows_what_was_held_in_order():
-    gate = TurnGate(preroll_s=0.5)
+    gate = TurnGate(end_of_turn="silence", preroll_s=0.5)
     gate.on_tool_call("c1", True)
     answer = [audio(SPEECH) for _ in range(50)] + [audio(QUIET) for _ in range(15)]  # 1 s, then a pause
     held = [a for frame in answer[:10] for a in gate.on_audio(frame)] + gate.on_speech_start()
@@ -398,7 +399,7 @@ def test_every_byte_received_is_sent_in_a_window_or_kept_out():
 
 
 def test_frames_without_voicing_fall_back_to_the_vads_start():
-    gate = TurnGate(preroll_s=0.04, confirm_s=0.0)
+    gate = TurnGate(end_of_turn="silence", preroll_s=0.04, confirm_s=0.0)
     frames = [audio(None) for _ in range(4)]
     for frame in frames:
         gate.on_audio(frame)
@@ -411,7 +412,8 @@ def test_frames_without_voicing_fall_back_to_the_vads_start():
 
 
 async def test_the_processor_turns_vad_frames_into_one_window_and_drops_audio_between():
-    gate = TurnGateProcessor(settings=GateSettings(preroll_s=0.04, confirm_s=0.04, pause_tolerance_s=0.06))
+    gate = TurnGateProcessor(TurnGateParams(end_of_turn="silence", preroll_s=0.04, confirm_s=0.04,
+                                            pause_tolerance_s=0.06))
     before = [audio(QUIET) for _ in range(4)]
     speech = [audio(SPEECH) for _ in range(3)]
     after = [audio(QUIET) for _ in range(6)]
@@ -426,7 +428,8 @@ async def test_the_processor_turns_vad_frames_into_one_window_and_drops_audio_be
 
 async def test_the_processor_records_rejected_bursts_and_windows():
     events = []
-    gate = TurnGateProcessor(settings=GateSettings(confirm_s=0.4, confirm_gap_s=0.1, pause_tolerance_s=0.1),
+    gate = TurnGateProcessor(TurnGateParams(end_of_turn="silence", confirm_s=0.4, confirm_gap_s=0.1,
+                                            pause_tolerance_s=0.1),
                              on_event=lambda kind, **fields: events.append((kind, fields)))
     burst = [audio(SPEECH) for _ in range(5)]
     answer = [audio(SPEECH) for _ in range(30)]
@@ -446,7 +449,7 @@ def call_frame(kind, **fields):
 async def test_the_processor_holds_audio_while_a_blocking_call_is_pending():
     # Each step is its own run: a run ends only after the gate has handled every frame sent
     # in it, so the call is pending before the answer comes and answered after it.
-    gate = TurnGateProcessor(settings=GateSettings(confirm_s=0.04, pause_tolerance_s=0.06))
+    gate = TurnGateProcessor(TurnGateParams(end_of_turn="silence", confirm_s=0.04, pause_tolerance_s=0.06))
     await run_test(gate, frames_to_send=[call_frame(FunctionCallInProgressFrame, cancel_on_interruption=True)],
                    frames_to_send_direction=FrameDirection.UPSTREAM, expected_down_frames=[],
                    expected_up_frames=[FunctionCallInProgressFrame])
@@ -463,17 +466,21 @@ async def test_the_processor_holds_audio_while_a_blocking_call_is_pending():
 
 
 async def test_the_processor_tracks_the_examiner_and_the_exam_part():
-    part2 = GateSettings(pause_tolerance_s=3.0)
-    gate = TurnGateProcessor(settings=GateSettings(), part_overrides={"Part 2": {"pause_tolerance_s": 3.0}})
+    part2 = GateSettings(end_of_turn="silence", pause_tolerance_s=3.0)
+    gate = TurnGateProcessor(TurnGateParams(end_of_turn="silence",
+                                            parts={"Part 2": GatePartParams(pause_tolerance_s=3.0)}))
     sent = [BotStartedSpeakingFrame(), audio(QUIET), ExamPartFrame(part="Part 2")]
     await run_test(gate, frames_to_send=sent, expected_down_frames=None)
     assert gate.gate.examiner_audible
     assert gate.gate.settings == part2
     await run_test(gate, frames_to_send=[BotStoppedSpeakingFrame(), ExamPartFrame(part="Part 3")],
                    expected_down_frames=None)
-    assert gate.gate.settings == GateSettings()  # a part without its own settings: the defaults
+    assert gate.gate.settings == GateSettings(end_of_turn="silence")  # a part without its own settings: the stage's
 
 
 def test_the_processor_needs_a_model_for_smart_turn():
     with pytest.raises(ValueError, match="end_of_turn_model"):
-        TurnGateProcessor(settings=GateSettings(end_of_turn="smart_turn"))
+        TurnGateProcessor(TurnGateParams(end_of_turn="smart_turn"))
+    with pytest.raises(ValueError, match="end_of_turn_model"):  # a part's smart_turn needs it too
+        TurnGateProcessor(TurnGateParams(end_of_turn="silence",
+                                         parts={"Part 2": GatePartParams(end_of_turn="smart_turn")}))

@@ -15,7 +15,7 @@ from emulator.voice import render_speech
 from tests.conftest import ROOT
 from viva.audio import RATE, gain, read_wav
 from viva.config import load_config
-from viva.pipelines.stages import build_stage
+from viva.pipelines.registry import build_stage
 from viva.processors.end_of_turn import smart_turn_model
 from viva.processors.exam_frames import ExamStepFrame
 

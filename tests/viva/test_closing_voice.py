@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 from viva.closing_voice import DEFAULT_VOICE, ClosingVoice, ClosingVoiceError, tts_voice
 from viva.config import load_config
 from viva.pipelines.context import LLMTarget, StageContext
-from viva.pipelines.stages import build_stage
+from viva.pipelines.registry import build_stage
 from viva.record import SessionRecord
 from viva.results import ResultCollector
 

@@ -1,13 +1,16 @@
 """Configs: extends, the pipeline's stages, and one clear line for every mistake."""
 
+import inspect
 import re
+import subprocess
+import sys
 
 import pytest
 
 from tests.conftest import ROOT
 from viva.config import load_config
 from viva.errors import BadInput
-from viva.pipelines.registry import STAGES, GatePartParams, TurnGateParams
+from viva.pipelines.registry import STAGES, GatePartParams, StageParams, TurnGateParams
 
 
 def test_the_short_config_extends_the_full_one():
@@ -84,10 +87,24 @@ def test_every_stage_can_be_named_without_parameters(tmp_path):
         assert stage.params == STAGES[stage.name].params()
 
 
-def test_every_named_stage_can_be_built_and_nothing_else():
-    from viva.pipelines.stages import BUILDERS
+def test_every_named_stage_has_its_parameters_here_and_its_builder_beside_its_processor():
+    """The parameters are the registry's (loading a config needs nothing else); each builder is in
+    its stage's module and takes that stage's parameters."""
+    for name, stage in STAGES.items():
+        assert issubclass(stage.params, StageParams) and stage.params.__module__ == "viva.pipelines.registry", name
+        assert callable(stage.build) and stage.build.__module__ == stage.module, name
+        assert inspect.signature(stage.build).parameters["params"].annotation in (stage.params,
+                                                                                   stage.params.__name__), name
 
-    assert set(BUILDERS) == set(STAGES)
+
+def test_loading_a_config_imports_neither_pipecat_nor_the_model_clients():
+    """`viva validate` and every command's bad input stay quick: the stages' modules (and Pipecat,
+    google-genai, Silero's runtime) are imported only when a pipeline is built."""
+    code = ("import sys; from viva.config import load_config; load_config('configs/ielts_speaking.yaml'); "
+            "heavy = [m for m in sys.modules if m.startswith(('pipecat', 'google.genai', 'onnxruntime'))]; "
+            "assert not heavy, sorted(heavy)[:10]")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
 async def test_the_gate_follows_the_step_being_answered_and_a_part_override_comes_last():
@@ -95,7 +112,7 @@ async def test_the_gate_follows_the_step_being_answered_and_a_part_override_come
     its limit or after timed_end_silence_s, never at a pause; `turn_gate.parts` still overrides."""
     from pipecat.tests.utils import run_test
 
-    from viva.pipelines.stages import build_stage
+    from viva.pipelines.registry import build_stage
     from viva.processors.exam_frames import ExamPartFrame, ExamStepFrame
 
     config = load_config(ROOT / "configs/ielts_speaking.yaml")

@@ -148,13 +148,13 @@ class ExamController:
         plan: from exam_plan().
         parts_max_s: by part name, its upper bound (seconds); a part past it moves on.
         exam_max_s: past this the exam goes straight to the assessment (None: no limit).
-        silence_reask_s: see ExamDirectorParams.
+        silence_reask_s: see ExamDirectorParams (viva/pipelines/registry.py).
         match: see asked().
         clock: seconds, monotonic.
     """
 
     def __init__(self, plan: Plan, *, parts_max_s: dict[str, float] | None = None,
-                 exam_max_s: float | None = None, silence_reask_s: float = 10.0, match: float = 0.5,
+                 exam_max_s: float | None = None, silence_reask_s: float, match: float,
                  clock: Callable[[], float] = time.monotonic, origin: float | None = None):
         self.plan = plan
         self.steps = plan.steps
@@ -205,7 +205,7 @@ class ExamController:
         self._examiner_busy = False
         if self.phase is Phase.PREPARING:
             return [Note("examiner_withheld", {"text": said[:200]})] if said.strip() else []
-        if not said.strip():
+        if not said.strip() and not interrupted:
             return []
         self._reply_due = None
         if self.phase is Phase.LINE:

@@ -6,7 +6,7 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.transports.base_transport import BaseTransport
 
 from viva.pipelines.context import StageContext
-from viva.pipelines.stages import build_stage
+from viva.pipelines.registry import build_stage
 from viva.recording import LEFT, RIGHT, RecordingTap, StereoRecorder
 
 

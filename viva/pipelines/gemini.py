@@ -1,4 +1,8 @@
-"""Pipecat's GeminiLiveLLMService as the config asks for it, with the exam's tools answered."""
+"""Pipecat's GeminiLiveLLMService as the config asks for it, with the exam's tools answered.
+
+The `gemini_live` stage's builder (`build`) is here; its parameters (`GeminiLiveParams`) are in
+viva/pipelines/registry.py.
+"""
 
 from __future__ import annotations
 
@@ -25,10 +29,17 @@ from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, Gemini
 from viva.exam.wording import system_instruction
 from viva.pipelines.context import StageContext
 from viva.pipelines.reconnect_policy import Attempt, Moment, ReconnectPolicy
+from viva.pipelines.registry import GeminiLiveParams
 from viva.pipelines.resilient_session import ResilientSession
 from viva.processors.exam_frames import ExamCueFrame
 from viva.processors.live_link import LiveLinkFrame, ReconnectRequestFrame
 from viva.tools import declarable_schema
+
+
+def reconnect_policy(params: GeminiLiveParams, **injected) -> ReconnectPolicy:
+    """The ReconnectPolicy the stage's parameters ask for (injected: its rng, clock)."""
+    return ReconnectPolicy(schedule_s=params.reconnect_schedule_s, jitter=params.reconnect_jitter,
+                           budget_s=params.reconnect_budget_s, go_away_margin_s=params.go_away_margin_s, **injected)
 
 
 class ExamGeminiLiveService(GeminiLiveLLMService):
@@ -54,19 +65,19 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
     around connecting (a refused handle fails the connect itself).
 
     Args:
-        policy: the ReconnectPolicy (default: its defaults).
+        policy: the ReconnectPolicy (reconnect_policy(params)).
         on_event: called with (kind, **fields): disconnect, reconnect, go_away.
         history: () -> [(role, text)] of the exam so far, to seed a fresh session.
         clock, sleep: injected for tests; the clock must be the policy's, whose goAway
             deadline the timer waits for.
     """
 
-    def __init__(self, *, policy: ReconnectPolicy | None = None, on_event: Callable[..., None] | None = None,
+    def __init__(self, *, policy: ReconnectPolicy, on_event: Callable[..., None] | None = None,
                  history: Callable[[], list[tuple[str, str]]] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, **kwargs):
         super().__init__(**kwargs)
-        self._policy = policy or ReconnectPolicy()
+        self._policy = policy
         self._clock = clock
         self._sleep = sleep
         self._on_event = on_event or (lambda *args, **fields: None)
@@ -307,10 +318,16 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
             self._reconnect_if_planned()
 
 
-def gemini_live_service(context: StageContext, params) -> GeminiLiveLLMService:
+def build(params: GeminiLiveParams, context: StageContext) -> GeminiLiveLLMService:
+    """The `gemini_live` stage (validate_tool_args tells the session's ResultCollector)."""
+    context.results.validate = params.validate_tool_args
+    return gemini_live_service(context, params)
+
+
+def gemini_live_service(context: StageContext, params: GeminiLiveParams) -> GeminiLiveLLMService:
     """The Live service with client-side activity detection (automatic detection off).
 
-    params: the gemini_live stage's (viva/pipelines/registry.py). end_on_tool_result: finish
+    params: the gemini_live stage's (GeminiLiveParams). end_on_tool_result: finish
     the way a Pipecat app does when the result is in (push EndWorkerFrame; the service
     defers the EndFrame until the examiner's turn is over). resilient: viva's connection
     handling (ExamGeminiLiveService), else Pipecat's own (the baseline).
@@ -331,8 +348,7 @@ def gemini_live_service(context: StageContext, params) -> GeminiLiveLLMService:
     http_options = context.llm.http_options
     if params.resilient:
         resilience = dict(
-            policy=ReconnectPolicy(schedule_s=params.reconnect_schedule_s, jitter=params.reconnect_jitter,
-                                   budget_s=params.reconnect_budget_s, go_away_margin_s=params.go_away_margin_s),
+            policy=reconnect_policy(params),
             on_event=context.record.event,
             history=lambda: [(e["role"], e["text"]) for e in context.record.data["transcript"]],
         )

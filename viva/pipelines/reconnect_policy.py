@@ -40,7 +40,7 @@ class Moment(Enum):
 class ReconnectPolicy:
     """Decides each reconnect attempt after a drop, and when a goAway's planned reconnect is due.
 
-    Args:
+    Args (the gemini_live stage's reconnect_* and go_away_margin_s, viva/pipelines/registry.py):
         schedule_s: the wait before attempt 1, 2, 3, ...; the last repeats.
         jitter: each wait is scaled by a random factor in [1 - jitter, 1 + jitter].
         budget_s: no attempt starts later than this after the drop.
@@ -49,9 +49,8 @@ class ReconnectPolicy:
         rng, clock: injected for tests.
     """
 
-    def __init__(self, *, schedule_s: Sequence[float] = (1.0, 2.0, 4.0), jitter: float = 0.2,
-                 budget_s: float = 30.0, go_away_margin_s: float = 5.0, rng: random.Random | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, *, schedule_s: Sequence[float], jitter: float, budget_s: float, go_away_margin_s: float,
+                 rng: random.Random | None = None, clock: Callable[[], float] = time.monotonic):
         self._schedule = list(schedule_s)
         self._jitter = jitter
         self._budget_s = budget_s

@@ -8,17 +8,26 @@ complete in the transcript, then the phrase's own audio until the examiner pause
 (`gap_s` of quiet) or says a word beyond it, then nothing. `ClosingGuardProcessor` sits
 after the Live service and drops what the guard cuts, audio and transcript alike, so
 that what reaches the output transport is what the candidate hears.
+
+The `closing_guard` stage's builder (`build`) is here; its parameters (`ClosingGuardParams`) are in
+viva/pipelines/registry.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pipecat.frames.frames import Frame, TTSAudioRawFrame, TTSStoppedFrame, TTSTextFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from viva.exam.phrases import ClosingDetector, begins_phrase, normalize, words_of  # noqa: F401 (read here by others)
+from viva.pipelines.registry import ClosingGuardParams
+
+if TYPE_CHECKING:
+    from viva.pipelines.context import StageContext
+
 
 class ClosingGuard:
     """Which examiner audio the candidate hears around the closing phrase.
@@ -29,7 +38,7 @@ class ClosingGuard:
         quiet_rms: the level (0..1 of full scale) below which audio counts as quiet.
     """
 
-    def __init__(self, phrase: str, *, gap_s: float = 0.2, quiet_rms: float = 0.01):
+    def __init__(self, phrase: str, *, gap_s: float, quiet_rms: float = 0.01):
         self.detector = ClosingDetector(phrase)
         self._gap_s = gap_s
         self._quiet_rms = quiet_rms
@@ -81,16 +90,16 @@ class ClosingGuardProcessor(FrameProcessor):
     """Drops the examiner's audio and transcript after the closing phrase (see ClosingGuard).
 
     Args:
+        params: the stage's (gap_s: see ClosingGuard).
         closing_phrase: from the exam config.
-        gap_s: see ClosingGuard.
         on_event: called with ("closing_trimmed", audio_s=..., text=...) once the cut
             part of the turn has ended.
     """
 
-    def __init__(self, *, closing_phrase: str, gap_s: float = 0.2,
+    def __init__(self, params: ClosingGuardParams, *, closing_phrase: str,
                  on_event: Callable[..., None] | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.guard = ClosingGuard(closing_phrase, gap_s=gap_s)
+        self.guard = ClosingGuard(closing_phrase, gap_s=params.gap_s)
         self._on_event = on_event or (lambda *args, **fields: None)
         self._reported = 0.0
 
@@ -113,3 +122,9 @@ class ClosingGuardProcessor(FrameProcessor):
                            text=guard.cut_text.strip())
         self._reported = guard.cut_voiced_s
         guard.cut_text = ""
+
+
+def build(params: ClosingGuardParams, context: StageContext) -> ClosingGuardProcessor:
+    """The `closing_guard` stage."""
+    return ClosingGuardProcessor(params, closing_phrase=context.config.exam.closing_phrase,
+                                 on_event=context.record.event)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -39,7 +40,9 @@ from viva.exam.controller import (
     PartBegins,
     SealMarks,
     WithholdExaminer,
+    controller_for,
 )
+from viva.pipelines.registry import ExamDirectorParams
 from viva.processors.exam_frames import (
     CandidateHoldFrame,
     ExamCueFrame,
@@ -48,6 +51,40 @@ from viva.processors.exam_frames import (
     ExamStepFrame,
 )
 from viva.processors.marks_gate import MarksGate, Play, Withhold
+
+if TYPE_CHECKING:
+    from viva.pipelines.context import StageContext
+
+
+class HeardSoFar:
+    """What the candidate has heard of the examiner's turn so far: each transcript piece is
+    placed at the seconds of audio generated before it, and what has played is the time since
+    the audio began to play (the model's audio and words can run well ahead of the candidate's
+    ears, so the words received when the candidate cuts in are not what they heard)."""
+
+    def __init__(self):
+        self.turn_start()
+
+    def turn_start(self) -> None:
+        self._audio_s = 0.0
+        self._pieces: list[tuple[float, str]] = []
+        self._playing_since: float | None = None
+
+    def on_audio(self, seconds: float) -> None:
+        self._audio_s += seconds
+
+    def on_text(self, text: str) -> None:
+        self._pieces.append((self._audio_s, text))
+
+    def on_playing(self, now: float) -> None:
+        if self._playing_since is None:
+            self._playing_since = now
+
+    def heard(self, now: float) -> str:
+        if self._playing_since is None:
+            return ""
+        played = now - self._playing_since
+        return "".join(text for at, text in self._pieces if at < played)
 
 
 class ExamDirectorProcessor(FrameProcessor):
@@ -87,6 +124,7 @@ class ExamDirectorProcessor(FrameProcessor):
         self.marks_gate = MarksGate(closing_phrase)
         self._withheld_text = ""  # of the examiner's turn, for the record at its end
         self._heard: str | None = None  # what the candidate heard of a turn they talked over
+        self._so_far = HeardSoFar()
 
     def opening(self) -> str:
         """The first cue's text (the exam session sends it to start the model)."""
@@ -124,20 +162,25 @@ class ExamDirectorProcessor(FrameProcessor):
             self.director.on_examiner_began()
             if not self._model_turn:
                 self._began = self.director.now()
+                self._so_far.turn_start()
             self._model_turn, self._turn_over = True, False
+        elif isinstance(frame, TTSAudioRawFrame) and downstream:
+            self._so_far.on_audio(len(frame.audio) / 2 / frame.num_channels / frame.sample_rate)
         elif isinstance(frame, TTSTextFrame) and downstream:
             self._said += frame.text
+            self._so_far.on_text(frame.text)
         elif isinstance(frame, (LLMFullResponseEndFrame, TTSStoppedFrame)) and downstream and self._model_turn:
             self._model_turn, self._turn_over = False, True
             await self._maybe_turn_over()
         elif isinstance(frame, BotStartedSpeakingFrame):
             self._speaking = True
+            self._so_far.on_playing(self.director.now())
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._speaking = False
             await self._maybe_turn_over()
         elif isinstance(frame, UserStartedSpeakingFrame) and downstream:
             if (self._model_turn or self._speaking) and self._heard is None:
-                self._heard = self._said  # the candidate's voice cuts the examiner here
+                self._heard = self._so_far.heard(self.director.now())  # the candidate's voice cuts in here
             await self._act(self.director.on_window(True))
         elif isinstance(frame, UserStoppedSpeakingFrame) and downstream:
             await self._act(self.director.on_window(False))
@@ -218,3 +261,17 @@ class ExamDirectorProcessor(FrameProcessor):
         await super().cleanup()
         if self._task is not None:
             await self.cancel_task(self._task)
+
+
+# -- the `exam_director` stage's builder (its parameters, ExamDirectorParams, are in viva/pipelines/registry.py)
+
+def build(params: ExamDirectorParams, context: StageContext) -> ExamDirectorProcessor:
+    """The `exam_director` stage: the controller of the config's exam on the record's clock (monotonic);
+    the session's opening and the examiner's judgements go through it."""
+    record = context.record
+    controller = controller_for(context.config.exam, params, origin=record.started_at)
+    processor = ExamDirectorProcessor(director=controller, closing_phrase=context.config.exam.closing_phrase,
+                                      on_event=record.event, on_plan=record.set_plan)
+    context.opening = processor.opening
+    context.judge = processor.judge
+    return processor

@@ -4,6 +4,9 @@
 the examiner's output transcript. `ExamEnd` decides when to end, and whether the model is
 asked for a closing it never said or viva says it (plain, injected clock);
 `ExamEndProcessor` feeds it frames, cues the model, plays viva's closing and ends the pipeline.
+
+The `exam_end` stage's builder (`build`) is here; its parameters (`ExamEndParams`) are in
+viva/pipelines/registry.py.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -31,8 +35,12 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from viva.exam.phrases import ClosingDetector
 from viva.exam.wording import closing_cue
+from viva.pipelines.registry import ExamEndParams, live_takes_cues
 from viva.processors.exam_frames import CandidateHoldFrame, ExamCueFrame, ExaminerWithheldFrame
 from viva.processors.live_link import LiveLinkFrame
+
+if TYPE_CHECKING:
+    from viva.pipelines.context import StageContext
 
 OUTPUT_RATE = 24000  # viva's closing plays as the Live model's audio does: 24 kHz 16-bit mono
 
@@ -67,8 +75,8 @@ class ExamEnd:
         clock: seconds, monotonic.
     """
 
-    def __init__(self, *, drain_s: float, closing_wait_s: float = 5.0, result_wait_s: float = 10.0,
-                 cue_wait_s: float | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, *, drain_s: float, closing_wait_s: float, result_wait_s: float,
+                 cue_wait_s: float | None, clock: Callable[[], float] = time.monotonic):
         self._drain_s = drain_s
         self._closing_wait_s = closing_wait_s
         self._result_wait_s = result_wait_s
@@ -167,28 +175,30 @@ class ExamEndProcessor(FrameProcessor):
     From the cue on, nothing the candidate says reaches the model.
 
     Args:
+        params: the stage's: drain_s, closing_wait_s, result_wait_s and cue_wait_s (see ExamEnd;
+            with say_closing false, or a model that takes no cues, the model is not asked).
+            extraction and say_closing make `fallback` and `say` (see build).
         closing_phrase: from the exam config.
         results: the ResultCollector (its result decides the outcome).
         record: the SessionRecord (told the end reason, outcome, result and fallback).
+        takes_cues: whether cues reach the model (registry.live_takes_cues).
         fallback: the ToolFallback (None: no extraction).
-        drain_s, closing_wait_s, result_wait_s, cue_wait_s: see ExamEnd (cue_wait_s None: the
-            model is not asked, viva says the closing).
         say: (text) -> 24 kHz 16-bit mono PCM of the phrase, or an awaitable of it (ClosingVoice,
             viva/closing_voice.py); it may raise, and the exam then ends without the sound.
             None: nothing is played and the exam ends as if it had been.
         clock, sleep, tick_s: how often ExamEnd is asked, on what clock; injected for tests.
     """
 
-    def __init__(self, *, closing_phrase: str, results, record, drain_s: float, fallback=None,
-                 closing_wait_s: float = 5.0, result_wait_s: float = 10.0, cue_wait_s: float | None = None,
-                 say: Callable[[str], bytes | Awaitable[bytes]] | None = None,
+    def __init__(self, params: ExamEndParams, *, closing_phrase: str, results, record, takes_cues: bool,
+                 fallback=None, say: Callable[[str], bytes | Awaitable[bytes]] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, tick_s: float = 0.1, **kwargs):
         super().__init__(**kwargs)
         self._phrase = closing_phrase
         self._closing = ClosingDetector(closing_phrase)
-        self._limits = {"drain_s": drain_s, "closing_wait_s": closing_wait_s, "result_wait_s": result_wait_s,
-                        "cue_wait_s": cue_wait_s, "clock": clock}
+        cue_wait_s = params.cue_wait_s if params.say_closing and takes_cues else None
+        self._limits = {"drain_s": params.drain_s, "closing_wait_s": params.closing_wait_s,
+                        "result_wait_s": params.result_wait_s, "cue_wait_s": cue_wait_s, "clock": clock}
         self._end: ExamEnd | None = None
         self._results = results
         self._record = record
@@ -312,3 +322,21 @@ class ExamEndProcessor(FrameProcessor):
         await super().cleanup()
         if self._watch is not None:
             await self.cancel_task(self._watch)
+
+
+def build(params: ExamEndParams, context: StageContext) -> ExamEndProcessor:
+    """The `exam_end` stage: its extraction and the voice of the closing viva says from the config's `llm:`."""
+    from viva.closing_voice import ClosingVoice
+    from viva.processors.tool_fallback import ToolFallback
+
+    fallback = None
+    if params.extraction != "none":
+        model_extract = context.llm.model_extract(context.config.llm.extraction_model) \
+            if params.extraction == "model_then_parser" else None
+        fallback = ToolFallback(context.results, model_extract=model_extract)
+    llm, target = context.config.llm, context.llm
+    say = ClosingVoice(api_key=target.api_key, http_options=target.rest_http_options or target.http_options,
+                       model=llm.tts_model, voice=llm.voice, language=llm.language) if params.say_closing else None
+    return ExamEndProcessor(params, closing_phrase=context.config.exam.closing_phrase, results=context.results,
+                            record=context.record, takes_cues=live_takes_cues(context.config), fallback=fallback,
+                            say=say)

@@ -9,6 +9,9 @@ the examiner speaks, during a preparation the exam director holds, while a tool 
 or while the Live link is down (the service is reconnecting); after any of these the model gets a full deadline again. `StallWatchdogProcessor`
 sits after the Live service: it nudges by sending the config's text to the model
 (InputTextRawFrame upstream, realtimeInput text) and asks the service to reconnect.
+
+The `stall_watchdog` stage's builder (`build`) is here; its parameters (`StallWatchdogParams`) are in
+viva/pipelines/registry.py.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -34,10 +38,12 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from viva.pipelines.registry import StallWatchdogParams
 from viva.processors.exam_frames import CandidateHoldFrame
 from viva.processors.live_link import LiveLinkFrame, ReconnectRequestFrame
 
-DEFAULT_NUDGE = "(The candidate has finished answering. Please continue with the exam.)"
+if TYPE_CHECKING:
+    from viva.pipelines.context import StageContext
 
 
 @dataclass(frozen=True)
@@ -61,17 +67,16 @@ class StallWatchdog:
     """When to nudge a silent model.
 
     Args:
-        deadline_s: silence after an answer before the first nudge.
-        retry_s: wait after the first nudge before the next; doubled each time.
-        max_nudges: nudges before the reconnect.
-        reconnect: reconnect once the nudges are spent (False: give up then).
+        params: the stage's: deadline_s (silence after an answer before the first nudge),
+            retry_s (wait after the first nudge before the next; doubled each time),
+            max_nudges (nudges before the reconnect), reconnect (reconnect once the nudges
+            are spent; False: give up then).
         clock: seconds, monotonic.
     """
 
-    def __init__(self, *, deadline_s: float = 3.0, retry_s: float = 0.25, max_nudges: int = 4,
-                 reconnect: bool = True, clock: Callable[[], float] = time.monotonic):
-        self._deadline_s, self._retry_s, self._max_nudges = deadline_s, retry_s, max_nudges
-        self._reconnect = reconnect
+    def __init__(self, params: StallWatchdogParams, *, clock: Callable[[], float] = time.monotonic):
+        self._deadline_s, self._retry_s, self._max_nudges = params.deadline_s, params.retry_s, params.max_nudges
+        self._reconnect = params.reconnect
         self._clock = clock
         self.armed = False
         self._answer_end = self._due = 0.0
@@ -162,19 +167,18 @@ class StallWatchdogProcessor(FrameProcessor):
     """Nudges the Live model (after it in the pipeline) when StallWatchdog says so.
 
     Args:
-        nudge_text: the text sent to the model as a nudge.
+        params: the stage's (nudge_text: the text sent to the model as a nudge; the rest, StallWatchdog's).
         on_event: called with (kind, **fields): stall_detected, nudge_sent, reconnect, stall_given_up.
         tick_s: how often the watchdog is checked.
-        sleep: waits tick_s between checks; injected for tests, with StallWatchdog's clock.
-        **watchdog: StallWatchdog's arguments.
+        clock, sleep: StallWatchdog's clock, and what waits tick_s between checks; injected for tests.
     """
 
-    def __init__(self, *, nudge_text: str = DEFAULT_NUDGE,
-                 on_event: Callable[..., None] | None = None, tick_s: float = 0.1,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, **watchdog):
+    def __init__(self, params: StallWatchdogParams, *, on_event: Callable[..., None] | None = None,
+                 tick_s: float = 0.1, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         super().__init__()
-        self.watchdog = StallWatchdog(**watchdog)
-        self._nudge_text = nudge_text
+        self.watchdog = StallWatchdog(params, clock=clock)
+        self._nudge_text = params.nudge_text
         self._on_event = on_event or (lambda *args, **fields: None)
         self._tick_s = tick_s
         self._sleep = sleep
@@ -233,3 +237,8 @@ class StallWatchdogProcessor(FrameProcessor):
         await super().cleanup()
         if self._task is not None:
             await self.cancel_task(self._task)
+
+
+def build(params: StallWatchdogParams, context: StageContext) -> StallWatchdogProcessor:
+    """The `stall_watchdog` stage."""
+    return StallWatchdogProcessor(params, on_event=context.record.event)

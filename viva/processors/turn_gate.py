@@ -23,6 +23,11 @@ same input always gives the same windows):
 
 `TurnGateProcessor` sits after `VoicingVADProcessor` and turns the gate's actions into the
 user-turn frames Pipecat's Gemini Live service sends as activityStart/activityEnd.
+
+The `turn_gate` stage's builder (`build`) is here too; its parameters are in
+viva/pipelines/registry.py: `GateSettings` (how the gate decides, each field with its
+description and the stage's default), `TurnGateParams` (those, the timed answers' silence and
+the parts' overrides).
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ import asyncio
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -49,37 +54,15 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from viva.pipelines.registry import GateSettings, TurnGateParams
 from viva.processors.exam_frames import CandidateHoldFrame, ExamPartFrame, ExamStepFrame
 from viva.processors.voicing_vad import VOICING, Voicing
 
-EndOfTurn = Literal["silence", "smart_turn"]
+if TYPE_CHECKING:
+    from viva.pipelines.context import StageContext
+
 SMART_TURN_AUDIO_S = 8.0  # the model looks at the last 8 s of the turn
 MAX_CONFIRMING_S = 3.0
-
-
-@dataclass(frozen=True)
-class GateSettings:
-    """How the gate decides; every field is a `turn_gate` stage parameter."""
-
-    preroll_s: float = 0.5
-    confirm_s: float = 0.4
-    confirm_gap_s: float = 0.8
-    confidence: float = 0.7
-    min_volume: float = 0.6
-    pause_tolerance_s: float = 1.5
-    end_of_turn: EndOfTurn = "silence"  # the stage's default is smart_turn; the plain gate needs no model
-    end_silence_s: float = 0.8
-    smart_turn_threshold: float = 0.5
-    min_answer_s: float = 0.0
-    # Measured with Silero on audio/ (tests/processors/test_turn_gate_audio.py): a clatter with
-    # a word from another room counts up to 0.6 s, up to 1.1 s over the examiner's echo at -20 dB
-    # (the echo is voiced, the noise loud); a sentence over the examiner reaches 1.2 s 1.2-1.7 s
-    # after its onset. Without the gap rule the echo through 2 s of kitchen clatter counted 1.5 s.
-    barge_in_confirm_s: float = 1.2
-    barge_in_min_volume: float = 0.75
-    barge_in_gap_s: float = 0.3
-    half_duplex: bool = False
-    echo_tail_s: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -121,10 +104,16 @@ class TurnGate:
     Feed it every input frame (`on_audio`), the VAD's starts and stops, the examiner's
     speaking state, pending tool calls and end-of-turn verdicts; each call returns the
     actions to take, in order.
+
+    Args:
+        settings: GateSettings (None: the stage's defaults, which ask Smart Turn: a JudgeTurn
+            action wants an `on_verdict`; end_of_turn "silence" needs no model).
+        **overrides: fields of GateSettings that replace the settings' own.
     """
 
     def __init__(self, settings: GateSettings | None = None, **overrides):
-        self.settings = replace(settings or GateSettings(), **overrides)
+        values = settings.model_dump(include=set(GateSettings.model_fields)) if settings is not None else {}
+        self.settings = GateSettings(**(values | overrides))
         self.now_s = 0.0  # audio time: seconds of input seen
         self._ring: deque[InputAudioRawFrame] = deque()
         self._ring_s = 0.0
@@ -412,30 +401,26 @@ class TurnGateProcessor(FrameProcessor):
     an ExamPartFrame names (`turn_gate.parts`).
 
     Args:
-        settings: the gate's settings outside any exam part.
-        part_overrides: by exam part name, the settings it changes.
-        timed_end_silence_s: the silence that ends a timed answer before its limit.
+        params: the stage's (its settings, timed_end_silence_s and the parts' overrides).
         end_of_turn_model: called (in a thread) with (audio, sample_rate) for the
             probability that the turn is complete; required for end_of_turn "smart_turn".
         on_event: called with (kind, **fields) for window_opened, window_closed and
             noise_rejected events (at_s: the gate's audio clock).
     """
 
-    def __init__(self, *, settings: GateSettings | None = None,
-                 part_overrides: dict[str, dict] | None = None, timed_end_silence_s: float = 4.0,
+    def __init__(self, params: TurnGateParams, *,
                  end_of_turn_model: Callable[[bytes, int], float] | None = None,
                  on_event: Callable[..., None] | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.gate = TurnGate(settings)
+        self.gate = TurnGate(params.settings())
         self._default = self.gate.settings
-        self._parts = part_overrides or {}
-        self._timed_end_silence_s = timed_end_silence_s
+        self._parts = {name: part.model_dump(exclude_none=True) for name, part in params.parts.items()}
+        self._timed_end_silence_s = params.timed_end_silence_s
         self._part: str | None = None
         self._answer = "open"
         self._model = end_of_turn_model
         self._on_event = on_event or (lambda *args, **fields: None)
-        ends = [self._default.end_of_turn, *(o.get("end_of_turn") for o in self._parts.values())]
-        if "smart_turn" in ends and end_of_turn_model is None:
+        if uses_smart_turn(params) and end_of_turn_model is None:
             raise ValueError("end_of_turn 'smart_turn' needs an end_of_turn_model")
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
@@ -474,9 +459,10 @@ class TurnGateProcessor(FrameProcessor):
         """The stage's settings, then the answer's, then the part's overrides."""
         settings = self._default
         if self._answer == "timed":
-            settings = replace(settings, end_of_turn="silence",
-                               pause_tolerance_s=max(settings.pause_tolerance_s, self._timed_end_silence_s))
-        return replace(settings, **self._parts.get(self._part, {}))
+            settings = settings.model_copy(update={
+                "end_of_turn": "silence",
+                "pause_tolerance_s": max(settings.pause_tolerance_s, self._timed_end_silence_s)})
+        return settings.model_copy(update=self._parts.get(self._part, {}))
 
     async def _act(self, actions: list) -> None:
         for action in actions:
@@ -497,3 +483,19 @@ class TurnGateProcessor(FrameProcessor):
                 probability = await asyncio.get_running_loop().run_in_executor(
                     None, self._model, action.audio, action.sample_rate)
                 await self._act(self.gate.on_verdict(probability > self.gate.settings.smart_turn_threshold))
+
+
+def uses_smart_turn(params: TurnGateParams) -> bool:
+    """Whether the stage, or one of its parts, asks the Smart Turn model."""
+    return "smart_turn" in {params.end_of_turn, *(part.end_of_turn for part in params.parts.values())}
+
+
+def build(params: TurnGateParams, context: StageContext | None) -> TurnGateProcessor:
+    """The `turn_gate` stage (context None: no record for its events)."""
+    model = None
+    if uses_smart_turn(params):
+        from viva.processors.end_of_turn import smart_turn_model  # loads Smart Turn's runtime
+
+        model = smart_turn_model()
+    record = context.record if context is not None else None
+    return TurnGateProcessor(params, end_of_turn_model=model, on_event=record.event if record is not None else None)

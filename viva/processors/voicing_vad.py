@@ -8,17 +8,26 @@ and the processor marks every audio frame with them (`frame.metadata["voicing"]`
 
 The processor analyses a frame before passing it on (Pipecat's passes it on first):
 the mark must be on the frame before the next processor can read it.
+
+The `silero_vad` stage's builder (`build`) is here; its parameters (`SileroVadParams`) are in
+viva/pipelines/registry.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pipecat.audio.vad.silero import SileroVADAnalyzer
-from pipecat.audio.vad.vad_analyzer import VADState
+from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 from pipecat.frames.frames import Frame, InputAudioRawFrame
 from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from viva.pipelines.registry import SileroVadParams
+
+if TYPE_CHECKING:
+    from viva.pipelines.context import StageContext
 
 VOICING = "voicing"
 
@@ -91,3 +100,8 @@ class VoicingVADProcessor(VADProcessor):
         await self._vad_controller.process_frame(frame)
         frame.metadata[VOICING] = self._voicing.take()
         await self.push_frame(frame, direction)
+
+
+def build(params: SileroVadParams, context: StageContext | None) -> VoicingVADProcessor:
+    """The `silero_vad` stage (it needs no session)."""
+    return VoicingVADProcessor(vad_analyzer=VoicingSileroAnalyzer(params=VADParams(**params.model_dump())))
