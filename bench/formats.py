@@ -54,9 +54,9 @@ def speech_of(seconds: float) -> np.ndarray:
     return np.concatenate(pieces)[: int(seconds * RATE)]
 
 
-def format_run(folder: Path, name: str, scale: float) -> tuple[Path, Path]:
+def format_run(folder: Path, name: str, scale: float, speech=speech_of) -> tuple[Path, Path]:
     """A format's config with its timers scaled, and its candidate, written to folder:
-    (config path, candidate path)."""
+    (config path, candidate path). speech(seconds) makes each long answer (int16 at 16 kHz)."""
     config, answers, _ = FORMATS[name]
     data = yaml.safe_load((ROOT / config).read_text())
     for part in data["exam"]["parts"]:
@@ -67,6 +67,12 @@ def format_run(folder: Path, name: str, scale: float) -> tuple[Path, Path]:
             part["role"]["time_s"] *= scale
     config_path = folder / f"{name}.yaml"
     config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return config_path, candidate_file(folder, name, answers, speech=lambda seconds: speech(seconds * scale))
+
+
+def candidate_file(folder: Path, name: str, answers: list, speech=speech_of) -> Path:
+    """A candidate file in folder answering in order: "short" (a recording of audio/), "prepare"
+    (silent until the examiner's next turn) or ("long", seconds) (speech(seconds), int16 at 16 kHz)."""
     items = []
     for i, answer in enumerate(answers):
         if answer == "prepare":
@@ -77,11 +83,11 @@ def format_run(folder: Path, name: str, scale: float) -> tuple[Path, Path]:
             path = folder / f"{name}_{i}.wav"
             with wave.open(str(path), "wb") as w:
                 w.setnchannels(1), w.setsampwidth(2), w.setframerate(RATE)
-                w.writeframes(speech_of(answer[1] * scale).tobytes())
+                w.writeframes(speech(answer[1]).tobytes())
             items.append(f"  - audio: {path}")
-    candidate_path = folder / f"{name}_candidate.yaml"
-    candidate_path.write_text(f"name: {name}\nreply_delay_s: 0.8\nanswers:\n" + "\n".join(items) + "\n")
-    return config_path, candidate_path
+    path = folder / f"{name}_candidate.yaml"
+    path.write_text(f"name: {name}\nreply_delay_s: 0.8\nanswers:\n" + "\n".join(items) + "\n")
+    return path
 
 
 def _s(value) -> str:

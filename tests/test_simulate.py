@@ -5,6 +5,9 @@ against the emulator, and the records they leave.
 All sessions run at real-time pace, ten at a time, in subprocesses started once: the
 configs with a steady candidate, stock Pipecat, and the turn gate's hard cases (the
 production noise burst with the stall fault, the examiner's echo, a barge-in over it).
+The exam formats (bench/formats.py, and a format written from the docs alone,
+tests/data/configs/new_format.yaml) run against one bare `viva emulator` process, as the
+whole IELTS test over the wire does, and are judged from that emulator's journal.
 """
 
 import json
@@ -23,6 +26,7 @@ import bench.formats as formats_bench
 from emulator.toolargs import schema_errors
 from tests.conftest import ROOT
 from viva.config import load_config
+from viva.exam.plan import Answer, asks, exam_plan
 from viva.harness.candidate import load_candidate
 from viva.harness.summary import reconnect_schedule, run_row, waits_off_schedule
 
@@ -60,33 +64,125 @@ BEHAVIOUR_RUNS = {"stall": "stall", "stall_after_empty_window": "production",
 
 # The other formats (issue 15), from their YAML alone, timers scaled down (bench/formats.py).
 FORMATS = formats_bench.FORMATS
+# A format written from the README and docs/ alone by someone who never ran it (issue 24), run
+# with a candidate who answers its greeting and talks past every limit (overrun_candidate).
+NEW_FORMAT = "tests/data/configs/new_format.yaml"
+FORMAT_RUNS = [*FORMATS, "new_format"]
+# A candidate who keeps talking through the examiner's next question (talk_through_candidate).
+TALK_THROUGH = "talk_through"
+# The bare `viva emulator`'s --log-dir, beside the sessions' folders: the format runs and the
+# wire run talk to it (`--llm gemini`), each session's journal in <session id>/emulator.jsonl.
+EMULATOR_LOGS = "emulator_logs"
+# The adaptive interview, twice, the examiner's judgements forced (a tool_args fault): a candidate
+# who sustains the first level check, and one who breaks down in it.
+OPI = "actfl_opi"
+OPI_JUDGED = {"opi_sustained": {"judge_intermediate": "sustained", "judge_advanced": "broke_down"},
+              "opi_broke_down": {"judge_intermediate": "broke_down"}}
 
 CONCURRENT = 10  # sessions at once: more, on 2 cores, and the audio clock itself falls behind
 
 
 def long_turn_candidate(folder) -> str:
-    """A candidate of real speech whose long turn runs 150 s (recordings of audio/ one after
-    another, 0.7 s apart), silent through the preparation, short answers elsewhere."""
-    speech = sorted((ROOT / "audio").glob("speech__*.wav"))
-    rate, pieces, total = 16000, [], 0
-    while total < 150 * 16000:
-        for path in speech:
-            with wave.open(str(path)) as w:
-                audio = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
-                assert w.getframerate() == rate and w.getnchannels() == 1
-            pieces += [audio, np.zeros(int(0.7 * rate), dtype=np.int16)]
-            total += len(audio) + int(0.7 * rate)
-    long = np.concatenate(pieces)[: 150 * rate]
-    with wave.open(str(folder / "long_turn_150s.wav"), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate)
-        w.writeframes(long.tobytes())
-    short = [f"  - audio: {ROOT / 'audio' / name}" for name in (
-        "speech__cmu_arctic_aew_a0001.wav", "speech__cmu_arctic_aew_a0002.wav", "speech__cmu_arctic_aew_a0003.wav",
-        "speech__pocketsphinx_cards_005.wav")]
-    part1 = [short[i % 4] for i in range(8)]
-    answers = [*part1, "  - prepare: true", "  - audio: long_turn_150s.wav", *short]
-    path = folder / "long_turn.yaml"
-    path.write_text("name: long-turn-150s\nreply_delay_s: 0.8\nanswers:\n" + "\n".join(answers) + "\n")
+    """A candidate of real speech for the whole IELTS test whose long turn runs 150 s (recordings of
+    audio/ one after another, 0.7 s apart), silent through the preparation, short answers elsewhere
+    (one to each line of the greeting that asks, and to each question of Part 1, before it)."""
+    exam = load_config(ROOT / CONFIGS["full"]).exam
+    asked = sum(map(asks, exam.greeting_lines)) + len(exam.parts[0].questions)
+    after = sum(len(part.questions) for part in exam.parts[1:])
+    answers = ["short"] * asked + ["prepare", ("long", 150)] + ["short"] * after
+    return str(formats_bench.candidate_file(folder, "long_turn", answers))
+
+
+RATE = 16000
+PAUSE_S = 1.3  # the silence between sentences of a long answer: a real pause, short of a turn's end
+OVERRUN_S = 2.5  # how far a timed answer runs past its limit
+# The examiner's turn ends in the journal (turnComplete) when its audio has been sent; the candidate
+# hears its end up to this much later (the client's playout, Pipecat's wait before BotStoppedSpeaking),
+# and viva's timers count from there.
+HEARD_AFTER_S = 1.0
+
+
+def write_wav(path, samples: np.ndarray) -> str:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(RATE)
+        w.writeframes(samples.astype(np.int16).tobytes())
+    return str(path)
+
+
+def sentences() -> list[np.ndarray]:
+    """The recordings of audio/ of one sentence, 2.5 to 8 s long (not the digits read one by one),
+    each cut to its speech (Silero's segments in audio/manifest.json, 50 ms either side)."""
+    manifest = {entry["name"]: entry for entry in json.loads((ROOT / "audio" / "manifest.json").read_text())}
+    out = []
+    for path in sorted((ROOT / "audio").glob("speech__*.wav")):
+        segments = manifest[path.name].get("silero_segments") or manifest[path.name]["speech_segments"]
+        with wave.open(str(path)) as w:
+            assert w.getframerate() == RATE and w.getnchannels() == 1
+            audio = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+        start, end = max(0.0, segments[0][0] - 0.05), segments[-1][1] + 0.05
+        if 2.5 <= end - start <= 8.0 and "one_two_three" not in path.name:
+            out.append(audio[int(start * RATE): int(end * RATE)])
+    return sorted(out, key=len)  # the shortest first: even a short answer pauses more than once
+
+
+def paused_speech(seconds: float) -> np.ndarray:
+    """Real speech for `seconds`, sentences from audio/ joined by PAUSE_S of silence (so every
+    long answer pauses between sentences as a person does), still speaking at the end: the last
+    sentence begins more than a second before `seconds` and is cut there."""
+    said = sentences()
+    pieces, rest, n = [], seconds, 0
+    while True:
+        piece = said[n % len(said)]
+        n += 1
+        if len(piece) / RATE + PAUSE_S + 1.0 < rest:
+            pieces += [piece, np.zeros(int(PAUSE_S * RATE), dtype=np.int16)]
+            rest -= len(piece) / RATE + PAUSE_S
+        elif len(piece) / RATE >= rest:  # the last sentence, more than 1 s of it, cut at the end
+            pieces.append(piece[: int(rest * RATE)])
+            return np.concatenate(pieces)
+        # else: too long to end a pause before the end and too short to reach it: the next one
+
+
+def overrun_plan(exam) -> list:
+    """What a candidate who talks past every limit says, one item per step of the exam's plan
+    that awaits an answer, in the plan's order: "short" (an open answer, a role-play's turn),
+    "prepare" (silent through a preparation) or ("long", seconds): OVERRUN_S past a timed
+    answer's limit, with PAUSE_S between sentences."""
+    plan = []
+    for step in exam_plan(exam).steps:
+        if step.answer is Answer.SILENT:
+            plan.append("prepare")
+        elif step.answer is Answer.TIMED:
+            plan.append(("long", step.limit_s + OVERRUN_S))
+        elif step.answer is not Answer.NONE:
+            plan.append("short")
+    return plan
+
+
+def overrun_candidate(folder, config: str) -> str:
+    """The candidate of overrun_plan for a config: real recordings of audio/ for the short
+    answers, the long ones made at fixture time (paused_speech), four short answers at the end
+    for a role-play's turns (the last one repeats)."""
+    plan = overrun_plan(load_config(ROOT / config).exam) + ["short"] * 3
+    return str(formats_bench.candidate_file(folder, "overrun", plan, speech=paused_speech))
+
+
+def talk_through_candidate(folder) -> str:
+    """For the short IELTS config, a candidate who keeps talking through the examiner: starts a long
+    answer as the first turn begins, over its question; answers it when asked again; then a long
+    turn of real sentences 1.3 s apart that runs 12 s past its 30 s limit, on through the
+    examiner's next turn (its answer to that turn is the same talk: nothing new); then short
+    answers."""
+    long_turn = load_config(ROOT / SHORT).exam.parts[1].long_turn_s + 12.0
+    audio = ROOT / "audio"
+    items = [f"  - audio: {audio / 'speech__ljspeech_LJ050-0131.wav'}\n    barge_in_s: 0.2",
+             f"  - audio: {audio / 'speech__cmu_arctic_aew_a0001.wav'}",
+             f"  - audio: {write_wav(folder / 'talk_through_long_turn.wav', paused_speech(long_turn))}",
+             "  - silence_s: 1.0",
+             f"  - audio: {audio / 'speech__cmu_arctic_aew_a0002.wav'}",
+             f"  - audio: {audio / 'speech__pocketsphinx_cards_005.wav'}"]
+    path = folder / "talk_through.yaml"
+    path.write_text("name: talk-through\nreply_delay_s: 0.8\nanswers:\n" + "\n".join(items) + "\n")
     return str(path)
 
 
@@ -101,14 +197,26 @@ def never_closes_faults(folder) -> str:
     return str(path)
 
 
+def judged_faults(folder, name: str, judged: dict[str, str]) -> str:
+    """A faults file that has the examiner call each judgement function with the given choice."""
+    path = folder / f"{name}_faults.yaml"
+    path.write_text("seed: 0\nfaults:\n" + "".join(
+        f"  - {{kind: tool_args, tool: {tool}, args: {{judgement: {choice}}}}}\n" for tool, choice in judged.items()))
+    return str(path)
+
+
 def start_emulator(logs):
-    """`viva emulator` in a process of its own, given no config: (process, its environment exports)."""
-    process = subprocess.Popen([sys.executable, "-m", "viva.cli", "emulator", "--port", "0", "--log-dir", logs],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """`viva emulator` in a process of its own, given no config: (process, its environment exports).
+    Its log lines go to logs/../emulator.stderr: many sessions' warnings would fill a pipe."""
+    logs.mkdir(parents=True, exist_ok=True)
+    stderr = logs.parent / "emulator.stderr"
+    with open(stderr, "w") as errors:
+        process = subprocess.Popen([sys.executable, "-m", "viva.cli", "emulator", "--port", "0", "--log-dir", logs],
+                                   cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True)
     line = ""
     while "export " not in line:
         line = process.stdout.readline()
-        assert line, process.stderr.read()
+        assert line, stderr.read_text()
     exports = dict(item.split("=", 1) for item in line.split("export ", 1)[1].split())
     return process, exports
 
@@ -116,33 +224,43 @@ def start_emulator(logs):
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory):
     """Runs every session of RUNS, CONCURRENT at a time; yields {name: (returncode, stdout,
-    stderr, record folder)}. First, the IELTS test over the wire: `viva simulate --llm gemini`
-    against `viva emulator` (a process of its own, given no config) through GOOGLE_GEMINI_BASE_URL
-    and SSL_CERT_FILE, with a 150 s long turn (name "wire"; its emulator's journals in out/wire_logs)."""
+    stderr, record folder)}. One `viva emulator` (a process of its own, given no config) serves the
+    IELTS test over the wire and every format run: `viva simulate --llm gemini` through
+    GOOGLE_GEMINI_BASE_URL and SSL_CERT_FILE (its journals in out/emulator_logs/<session id>/,
+    `journal` finds a record's). The wire run is the whole IELTS test with a 150 s long turn
+    (name "wire"), beside the others; the formats, with long answers that pause 1.3 s between
+    sentences (paused_speech), and the new format with a candidate who talks past every limit
+    (name "new_format") run in the pool with the rest."""
     out = tmp_path_factory.mktemp("sessions")
-    emulator, exports = start_emulator(out / "wire_logs")
+    emulator, exports = start_emulator(out / EMULATOR_LOGS)
+    bare = {**os.environ, **exports, "GOOGLE_API_KEY": "not-a-real-key"}
     candidate = long_turn_candidate(out)
     # The formats first: they are the longest runs, and the short ones fill in around them.
-    runs = {**{name: (*map(str, formats_bench.format_run(out, name, FORMATS[name][2])), None) for name in FORMATS},
-            **RUNS}
-    runs["never_closes"] = (SHORT, CANDIDATE, never_closes_faults(out))
+    # name: (config, candidate, faults, against the bare emulator)
+    runs = {**{name: (*map(str, formats_bench.format_run(out, name, FORMATS[name][2], speech=paused_speech)), None,
+                      True) for name in FORMATS},
+            "new_format": (NEW_FORMAT, overrun_candidate(out, NEW_FORMAT), None, True),
+            **{name: (*map(str, formats_bench.format_run(out, OPI, FORMATS[OPI][2])), judged_faults(out, name, judged),
+                      False) for name, judged in OPI_JUDGED.items()},
+            TALK_THROUGH: (SHORT, talk_through_candidate(out), None, False),
+            **{name: (*spec, False) for name, spec in RUNS.items()}}
+    runs["never_closes"] = (SHORT, CANDIDATE, never_closes_faults(out), False)
     wire = subprocess.Popen(
         [sys.executable, "-m", "viva.cli", "simulate", CONFIGS["full"], "--candidate", candidate, "--llm", "gemini",
          "--out", out / "wire"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, **exports, "GOOGLE_API_KEY": "not-a-real-key"})
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=bare)
     waiting, running, results = list(runs.items()), {}, {}
     deadline = time.monotonic() + 1800
     while waiting or running:
         while waiting and len(running) < CONCURRENT:
-            name, (config, candidate, faults) = waiting.pop(0)
+            name, (config, candidate, faults, on_bare) = waiting.pop(0)
             # Output to files, not pipes: nobody need read a session while it runs, and the next
             # one starts as soon as any ends (not only the oldest).
             with open(out / f"{name}.stdout", "w") as stdout, open(out / f"{name}.stderr", "w") as stderr:
                 running[name] = subprocess.Popen(
                     [sys.executable, "-m", "viva.cli", "simulate", config, "--candidate", candidate, "--out",
-                     out / name, *(["--faults", faults] if faults else [])],
-                    cwd=ROOT, stdout=stdout, stderr=stderr, text=True,
+                     out / name, *(["--faults", faults] if faults else []), *(["--llm", "gemini"] if on_bare else [])],
+                    cwd=ROOT, stdout=stdout, stderr=stderr, text=True, env=bare if on_bare else None,
                 )
         ended = [name for name, process in running.items() if process.poll() is not None]
         if not ended:
@@ -162,8 +280,41 @@ def sessions(tmp_path_factory):
     return results
 
 
+_read_journals: dict = {}
+
+
+def read_journal(path) -> list[dict]:
+    if path not in _read_journals:
+        _read_journals[path] = [json.loads(line) for line in path.read_text().splitlines()]
+    return _read_journals[path]
+
+
+def _words(text: str) -> str:
+    """Lower case, words only: how a line is found in what the examiner said."""
+    return " ".join(re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("’", "'")))
+
+
 def journal(record) -> list[dict]:
-    return [json.loads(line) for line in (record / "emulator.jsonl").read_text().splitlines()]
+    """The emulator's journal of a session: beside its record (the emulator in the session's own
+    process), or, for a session against the bare emulator (`--llm gemini`), the one of that
+    emulator's log dir whose examiner said what the record heard and was sent what it cued
+    (the emulator names a session by its own id: the Live API has no header for the client's)."""
+    path = record / "emulator.jsonl"
+    if path.exists():
+        return read_journal(path)
+    data = json.loads((record / "session.json").read_text())
+    heard = {_words(e["text"]) for e in data["transcript"] if e["role"] == "examiner"}
+    cues = [e["text"] for e in data["events"] if e["type"] == "cue" and e.get("text")]
+    scores = {}
+    for path in (record.parent.parent / EMULATOR_LOGS).glob("*/emulator.jsonl"):
+        entries = read_journal(path)
+        sent = [e.get("text") or "" for e in entries if e["kind"] == "client_content"]
+        said = {_words(e["text"]) for e in entries if e["kind"] == "speak"}
+        scores[path] = len(heard & said) + sum(any(cue in text for text in sent) for cue in cues)
+    best = max(scores.values(), default=0)
+    found = [path for path, score in scores.items() if score == best]
+    assert best > 0 and len(found) == 1, f"no one journal of the bare emulator is {record.name}'s: {scores}"
+    return read_journal(found[0])
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -188,7 +339,7 @@ def test_the_emulator_saw_one_window_per_answer_nothing_outside_and_no_empty_win
     assert sum(e["audio_bytes"] for e in audio if not e["window_open"]) == 0
     windows = [e for e in entries if e["kind"] == "window"]
     exam = load_config(ROOT / CONFIGS[name]).exam
-    answers = sum(len(p.questions) + (1 if p.cue_card else 0) for p in exam.parts)
+    answers = len([s for s in exam_plan(exam).steps if s.answer in (Answer.OPEN, Answer.TIMED)])
     assert len(windows) == answers  # one window per answer, no more
     assert all(w["speech"] and w["audio_s"] > 0.5 for w in windows)
     starts = [e for e in entries if e["kind"] == "activity_start"]
@@ -303,19 +454,19 @@ def test_real_speech_over_the_echo_interrupts_the_examiner_once(sessions):
 
 def barges_in(name: str) -> bool:
     """Whether the run's candidate file speaks over the examiner on purpose."""
+    if name == TALK_THROUGH:
+        return True
     if name not in RUNS:  # the formats' and the wire run's candidates answer only when asked
         return False
     return any(answer.barge_in_s is not None for answer in load_candidate(ROOT / RUNS[name][1]).answers)
 
 
-@pytest.mark.parametrize("name", [*FORMATS, *RUNS, "wire"])
+@pytest.mark.parametrize("name", [*FORMAT_RUNS, *RUNS, TALK_THROUGH, "wire"])
 def test_the_examiner_is_never_cut_off_unless_the_candidate_barges_in(sessions, name):
     """An answer split at a pause has the examiner start over the rest of it, which cuts the
     examiner off (the emulator's `interrupted`): no answer of the suite is split."""
     _, _, _, record = sessions[name]
-    logs = [record / "emulator.jsonl"] if name != "wire" else list((record.parent.parent / "wire_logs").glob("*/emulator.jsonl"))
-    assert logs and all(log.exists() for log in logs)
-    entries = [json.loads(line) for log in logs for line in log.read_text().splitlines()]
+    entries = journal(record)
     if barges_in(name):
         assert [e for e in entries if e["kind"] == "interrupted"]
         return
@@ -331,7 +482,7 @@ def test_the_examiner_is_never_cut_off_unless_the_candidate_barges_in(sessions, 
             # candidate who began answering in the reconnect's silence talks over it.
             repeat = len(said) >= 2 and said[-1] == said[-2] and (
                 record_events(record, "repeated_turn_skipped") or any(
-                    e["examiner_turn"] == "partial" for e in record_events(record, "disconnect")))
+                    e.get("examiner_turn") == "partial" for e in record_events(record, "disconnect")))
             if not repeat:
                 cut.append((entry["t_s"], said[-1] if said else None))
     assert cut == [], f"the examiner was cut off (at s, saying): {cut}"
@@ -522,8 +673,7 @@ def test_over_the_wire_the_emulator_is_told_every_question_in_order_and_viva_kee
     assert code == 0, stderr[-3000:]
     data = json.loads((record / "session.json").read_text())
     assert data["llm"] == "gemini" and data["outcome"] == "completed" and data["result_source"] == "tool_call"
-    (log,) = (record.parent.parent / "wire_logs").glob("*/emulator.jsonl")
-    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    entries = journal(record)
     setup = next(e for e in entries if e["kind"] == "setup")
     assert setup["dir"] == "in"
     said = asked_lines(entries)
@@ -588,11 +738,11 @@ def test_the_preparation_is_silent_and_nothing_the_candidate_says_reaches_the_mo
 # -- the other formats (issue 15) and marks never heard
 
 
-def format_items(exam) -> list[str]:
-    """What the examiner must say, in order: each cue card's topic, question and role's first line."""
-    return [said for part in exam.parts
-            for said in ([part.cue_card.topic] if part.cue_card else []) + part.questions
-            + ([part.role.opening_line] if part.role else [])]
+def prompts(part) -> list[str]:
+    """What the examiner asks in a part, in order: the cue card's topic, each question, the role's
+    opening line."""
+    return ([part.cue_card.topic] if part.cue_card else []) + list(part.questions) + (
+        [part.role.opening_line] if part.role else [])
 
 
 def limit_of(part, step: str) -> float | None:
@@ -619,12 +769,12 @@ def test_each_format_is_conducted_from_its_yaml_with_every_step_and_timer_kept(s
     # talking over it is said again: the exam never moves past a step not said).
     spoken = [normalize(text) for text in asked_lines(entries)]
     where = -1
-    for item in format_items(exam):
+    for item in [said for part in parts_taken(exam, entries) for said in prompts(part)]:  # a branch skips parts
         later = [i for i, text in enumerate(spoken) if normalize(item) in text and i > where]
         assert later, f"{item!r} never said, or out of order"
         where = later[0]
     plan = {entry["step"]: entry for entry in data["plan"]}
-    assert not [entry for entry in data["plan"] if entry.get("skipped")]
+    assert not [entry for entry in data["plan"] if entry.get("skipped") not in (None, "branch not taken")]
     for part in exam.parts:
         # Each preparation held for its time, with no window opened in it.
         prepared = [key for key, entry in plan.items() if entry.get("part") == part.name and "prep_s" in entry]
@@ -660,3 +810,332 @@ def test_marks_said_aloud_never_reach_the_candidate_and_the_result_is_still_had(
     # The examiner channel carries nothing between the last answer and the closing.
     assert examiner_before_closing_s(data, record / "recording.wav") == 0
     assert data["metrics"]["closing_phrases_heard"] == 1
+
+
+# -- any format conducted as its config says (issue 24), judged from the emulator's journal
+
+
+def run_config(record):
+    """The config a run was given (a format's with its timers scaled, as written for the run)."""
+    return load_config(ROOT / json.loads((record / "session.json").read_text())["config"])
+
+
+def examiner_turns(entries: list[dict]) -> list[dict]:
+    """The examiner's turns as the emulator said them, in order: each `speak`, with its words,
+    where it is in the journal (`at`, and its turn_complete's `end`), when it began and ended
+    (`t_s`, `end_s`), and whether the candidate cut it off (`interrupted`)."""
+    turns = []
+    for i, entry in enumerate(entries):
+        if entry.get("dir") != "out":
+            continue
+        if entry["kind"] == "speak":
+            turns.append({"at": i, "t_s": entry["t_s"], "text": entry["text"], "words": _words(entry["text"]),
+                          "end": None, "end_s": entry["t_s"] + entry.get("audio_s", 0.0), "interrupted": False})
+        elif turns and turns[-1]["end"] is None and entry["kind"] in ("interrupted", "turn_complete"):
+            turns[-1]["interrupted"] |= entry["kind"] == "interrupted"
+            if entry["kind"] == "turn_complete":
+                turns[-1]["end"], turns[-1]["end_s"] = i, entry["t_s"]
+    return turns
+
+
+def windows(entries: list[dict]) -> list[list]:
+    """The candidate's activity windows: [journal index of the activityStart, its time, the
+    activityEnd's time (None: never closed)]."""
+    out = []
+    for i, entry in enumerate(entries):
+        if entry.get("dir") != "in" or entry.get("nested"):
+            continue
+        if entry["kind"] == "activity_start":
+            out.append([i, entry["t_s"], None])
+        elif entry["kind"] == "activity_end" and out and out[-1][2] is None:
+            out[-1][2] = entry["t_s"]
+    return out
+
+
+def parts_taken(exam, entries: list[dict]) -> list:
+    """The parts the exam went through, in order: after each, the one it names (`next`), the one
+    the examiner's judgement chose (its call in the journal), or the next listed. A judgement
+    never made ends the list there."""
+    by_name = {part.name: part for part in exam.parts}
+    judged = {e["name"]: (e.get("args") or {}).get("judgement") for e in entries if e["kind"] == "tool_call"}
+    taken, part = [], exam.parts[0]
+    while part is not None and all(part is not other for other in taken):
+        taken.append(part)
+        judge, after = getattr(part, "judge", None), getattr(part, "next", None)
+        if judge is not None:
+            after = judge.choices.get(judged.get(judge.tool))
+        elif after is None:
+            i = next(i for i, other in enumerate(exam.parts) if other is part)
+            after = exam.parts[i + 1].name if i + 1 < len(exam.parts) else "end"
+        part = by_name.get(after)
+    return taken
+
+
+def turn_saying(turns: list[dict], line: str, after: int = -1) -> int | None:
+    """The first turn after turn `after` that says line."""
+    return next((k for k in range(after + 1, len(turns)) if _words(line) in turns[k]["words"]), None)
+
+
+def answer_plan(name: str) -> list:
+    """A format run's candidate, one answer per examiner turn: "short", "prepare", ("long", s)."""
+    return overrun_plan(load_config(ROOT / NEW_FORMAT).exam) if name == "new_format" else FORMATS[name][1]
+
+
+def format_run_journal(sessions, name):
+    _, _, _, record = sessions[name]
+    entries = journal(record)
+    return run_config(record).exam, entries, examiner_turns(entries)
+
+
+@pytest.mark.parametrize("name", FORMAT_RUNS)
+def test_a_greeting_that_asks_is_answered_in_its_own_turn(sessions, name):
+    """The greeting is said first. A line of it that asks something (ends with a "?") is an examiner turn of
+    its own: its `speak` holds no intro or prompt of the first part, and the candidate's window
+    comes before the examiner says anything more. A line that asks nothing leads the next turn."""
+    exam, entries, turns = format_run_journal(sessions, name)
+    lines = exam.greeting_lines
+    assert turns and turns[0]["words"].startswith(_words(lines[0])), \
+        f"the exam does not begin with the greeting: {turns[:1]}"
+    first = [*([exam.parts[0].intro] if exam.parts[0].intro else []), *prompts(exam.parts[0])]
+    starts = [window[0] for window in windows(entries)]
+    k = 0
+    for line in lines:
+        assert k < len(turns) and _words(line) in turns[k]["words"], f"greeting line {line!r} is not in turn {k}"
+        if not asks(line):
+            continue
+        joined = [said for said in first if _words(said) in turns[k]["words"]]
+        assert not joined, \
+            f"the greeting that asks shares its turn with the first part's {joined}: {turns[k]['text']!r}"
+        after = turns[k + 1] if k + 1 < len(turns) else None
+        assert any(turns[k]["at"] < start < (after["at"] if after else len(entries)) for start in starts), \
+            f"{line!r} not answered before the examiner said {after and after['text']!r}"
+        k += 1
+
+
+@pytest.mark.parametrize("name", FORMAT_RUNS)
+def test_each_prompt_is_said_once_in_order_one_per_examiner_turn(sessions, name):
+    """Each question, cue card topic and role opening line of the parts the exam went through is
+    said in exactly one examiner turn, in order, and no turn says two; a part not taken (a branch)
+    is never heard."""
+    exam, entries, turns = format_run_journal(sessions, name)
+    every = [said for part in exam.parts for said in prompts(part)]
+    for turn in turns:
+        held = [said for said in every if _words(said) in turn["words"]]
+        assert len(held) <= 1, f"one examiner turn says {held}: {turn['text']!r}"
+    taken = parts_taken(exam, entries)
+    where = -1
+    for part in taken:
+        for said in prompts(part):
+            hits = [k for k, turn in enumerate(turns) if _words(said) in turn["words"]]
+            assert len(hits) == 1, f"{said!r} said {len(hits)} times (turns {hits})"
+            assert hits[0] > where, f"{said!r} said out of order (turn {hits[0]}, after turn {where})"
+            where = hits[0]
+    for part in exam.parts:
+        if all(part is not other for other in taken):
+            assert not [said for said in prompts(part) if turn_saying(turns, said) is not None], \
+                f"part {part.name!r} was not taken, but its prompts were said"
+
+
+def preparations(parts) -> list[tuple[str | None, str, float]]:
+    """Each silent preparation, in order: (what the turn before it says, or None: the turn before
+    the one after it; what the turn after it says; its seconds)."""
+    out = []
+    for part in parts:
+        if part.cue_card and part.prep_s:
+            out.append((part.cue_card.topic, part.start_line, part.prep_s))
+        if part.question_prep_s:
+            out += [(question, part.start_line, part.question_prep_s) for question in part.questions]
+        if part.role and part.prep_s:  # reading time, after the part's intro
+            out.append((part.intro, part.role.opening_line, part.prep_s))
+    return out
+
+
+@pytest.mark.parametrize("name", FORMAT_RUNS)
+def test_every_preparation_is_silent_and_on_time(sessions, name):
+    """From the end of the turn that begins a preparation to viva's note that ends it (the cue of
+    the start line, or of the role's opening line, which the next turn says): the preparation's
+    time (±1 s), with no window opened and no audio sent in it, and nothing said."""
+    exam, entries, turns = format_run_journal(sessions, name)
+    held = preparations(parts_taken(exam, entries))
+    where = -1
+    for before, after, seconds in held:
+        k = turn_saying(turns, before, where) if before else (turn_saying(turns, after, where) or 0) - 1
+        assert k is not None and 0 <= k < len(turns) - 1, f"no turn says {before!r} (then {after!r}) after turn {where}"
+        following = turns[k + 1]
+        assert _words(after) in following["words"], \
+            f"after {turns[k]['text']!r} and its preparation the examiner said {following['text']!r}, not {after!r}"
+        ended = next((e["t_s"] for e in entries[turns[k]["end"] or turns[k]["at"]: following["at"]]
+                      if e["kind"] == "client_content" and _words(after) in _words(e.get("text") or "")),
+                     following["t_s"])  # the cue that ends it, or (worded otherwise) the turn it asks for
+        silent = ended - turns[k]["end_s"]  # from the journal's end of the turn, HEARD_AFTER_S before its end heard
+        assert seconds - 1.0 <= silent <= seconds + HEARD_AFTER_S + 1.0, \
+            f"the preparation after {turns[k]['text']!r} lasted {silent:.1f} s, not {seconds:g}"
+        inside = entries[turns[k]["end"] or turns[k]["at"]: following["at"]]
+        assert not [e for e in inside if e["kind"] == "activity_start"], \
+            f"a window opened in the preparation after {turns[k]['text']!r}"
+        assert not [e for e in inside if e["kind"] == "audio" and e.get("window_open")]
+        where = k
+
+
+def timed_answers(parts) -> list[tuple[list[str], float]]:
+    """Each timed answer, in order: (the lines that lead to it, each said after the one before: the
+    prompt, then the start line after a preparation; its limit)."""
+    out = []
+    for part in parts:
+        if part.cue_card and part.long_turn_s:
+            out.append(([part.cue_card.topic, *([part.start_line] if part.prep_s else [])], part.long_turn_s))
+        if part.answer_s:
+            out += [([question, *([part.start_line] if part.question_prep_s else [])], part.answer_s)
+                    for question in part.questions]
+    return out
+
+
+@pytest.mark.parametrize("name", FORMAT_RUNS)
+def test_every_timed_answer_runs_to_its_limit_and_no_pause_closes_it(sessions, name):
+    """A timed answer (a long turn, an `answer_s` limit) is one window, never past its limit (+1 s);
+    one the candidate talks past (its answers pause 1.3 s between sentences) is closed at the
+    limit (±1 s), not at a pause before it."""
+    exam, entries, turns = format_run_journal(sessions, name)
+    plan = answer_plan(name)
+    spans = windows(entries)
+    where = -1
+    for lines, limit in timed_answers(parts_taken(exam, entries)):
+        k = where
+        for line in lines:
+            k = turn_saying(turns, line, k)
+            assert k is not None, f"{line!r} never said (after turn {where})"
+        where = k
+        end = turns[k + 1]["at"] if k + 1 < len(turns) else len(entries)
+        inside = [span for span in spans if turns[k]["at"] < span[0] < end]
+        assert len(inside) == 1, \
+            f"{len(inside)} windows answer {lines[-1]!r} (turn {k}): a pause closed one, or none opened"
+        _, opened, closed = inside[0]
+        assert closed is not None, f"the answer to {lines[-1]!r} was never closed"
+        assert closed - opened <= limit + 1.0, \
+            f"the answer to {lines[-1]!r} ran {closed - opened:.1f} s, past {limit:g}"
+        answer = plan[min(k, len(plan) - 1)]
+        if isinstance(answer, tuple):  # the candidate talked past the limit
+            assert closed - opened == pytest.approx(limit, abs=1.0), \
+                f"the answer to {lines[-1]!r} talked past its {limit:g} s but was closed after {closed - opened:.1f} s"
+
+
+@pytest.mark.parametrize("name", FORMAT_RUNS)
+def test_every_role_play_ends_with_its_closing_line_at_its_time(sessions, name):
+    """The role's time runs from the end of the turn with its opening line (the last one, heard
+    whole, if it was said again); when it is up, the closing line is said (±1 s): at once if the
+    candidate is quiet, else when what they are saying ends, never over the role's own reply;
+    also when the role-play is the last part."""
+    exam, entries, turns = format_run_journal(sessions, name)
+    spans = windows(entries)
+    for part in parts_taken(exam, entries):
+        if not part.role:
+            continue
+        role = part.role
+        said = [j for j, turn in enumerate(turns) if _words(role.opening_line) in turn["words"]]
+        assert said, f"the role's opening line {role.opening_line!r} never said"
+        k = ([j for j in said if not turns[j]["interrupted"]] or said)[-1]
+        due = turns[k]["end_s"] + role.time_s
+        for _ in range(20):  # not while the candidate speaks, nor over the role's reply
+            # A window that opens while the role's time is not yet up as viva counts it (from the
+            # opening line's end as heard, up to HEARD_AFTER_S after the journal's) is waited for.
+            speaking = [closed for _, opened, closed in spans
+                        if opened <= due + HEARD_AFTER_S and (closed is None or closed > due)]
+            replying = [turn["end_s"] for turn in turns[k + 1:] if turn["t_s"] <= due < turn["end_s"]
+                        and _words(role.closing_line) not in turn["words"]]
+            if not speaking and not replying:
+                break
+            assert None not in speaking, "a window never closed"
+            due = max(speaking + replying)
+        c = turn_saying(turns, role.closing_line, k)
+        assert c is not None, f"the role-play of {part.name!r} never ended with {role.closing_line!r}"
+        assert due - 1.0 <= turns[c]["t_s"] <= due + HEARD_AFTER_S + 1.0, \
+            f"{role.closing_line!r} said at {turns[c]['t_s']:.1f} s, due at {due:.1f} s " \
+            f"({role.time_s:g} s after the opening line's turn)"
+
+
+@pytest.mark.parametrize("name", FORMAT_RUNS)
+def test_the_closing_phrase_is_said_once(sessions, name):
+    exam, entries, turns = format_run_journal(sessions, name)
+    phrase = _words(exam.closing_phrase)
+    said = sum(turn["words"].count(phrase) for turn in turns)
+    voiced = sum(_words(e.get("text") or "").count(phrase) for e in entries if e["kind"] == "generate_speech")
+    assert said + voiced == 1, f"the closing phrase said {said} times by the model, {voiced} by viva's voice"
+
+
+def talk_through_journal(sessions):
+    code, _, stderr, record = sessions[TALK_THROUGH]
+    assert code == 0, stderr[-3000:]
+    entries = journal(record)
+    assert [e for e in entries if e["kind"] == "interrupted"], \
+        "the candidate never cut the examiner off: nothing is tested"
+    return load_config(ROOT / SHORT).exam, entries, examiner_turns(entries)
+
+
+def test_a_candidate_who_talks_through_the_examiner_hears_no_step_more_than_twice(sessions):
+    """A turn the candidate talked over is said again once at most: no question or cue card is in
+    more than two examiner turns, whatever the candidate does."""
+    exam, entries, turns = talk_through_journal(sessions)
+    for part in exam.parts:
+        for said in prompts(part):
+            times = [k for k, turn in enumerate(turns) if _words(said) in turn["words"]]
+            assert len(times) <= 2, f"{said!r} said {len(times)} times (turns {times})"
+
+
+def test_a_step_the_candidate_talked_over_is_said_again_and_heard(sessions):
+    """A turn the candidate cut off did not say something else: once they have finished, the
+    step is said again, and heard whole."""
+    exam, entries, turns = talk_through_journal(sessions)
+    for part in exam.parts:
+        for said in prompts(part):
+            times = [turn for turn in turns if _words(said) in turn["words"]]
+            assert [turn for turn in times if not turn["interrupted"]], \
+                f"{said!r} never heard whole: said {len(times)} times, each cut off"
+
+
+def test_after_the_long_turn_is_cut_the_next_parts_question_is_heard_within_one_turn(sessions):
+    """The long turn runs past its limit and the candidate talks on over the examiner: the long
+    turn is cut at its limit (±1 s), and Part 3's first question is heard whole in the first or
+    second examiner turn after the cut."""
+    exam, entries, turns = talk_through_journal(sessions)
+    limit = exam.parts[1].long_turn_s
+    cut = [closed for _, opened, closed in windows(entries) if closed and abs(closed - opened - limit) <= 1.0]
+    assert cut, f"no window ran to the long turn's {limit:g} s limit: " \
+        f"{[round(closed - opened, 1) for _, opened, closed in windows(entries) if closed]}"
+    after = [turn for turn in turns if turn["t_s"] >= cut[0]]
+    question = exam.parts[2].questions[0]
+    heard = [k for k, turn in enumerate(after) if _words(question) in turn["words"] and not turn["interrupted"]]
+    assert heard and heard[0] <= 1, (f"{question!r} heard whole at turn {heard[:1]} after the cut: "
+                                     f"{[(turn['text'][:60], turn['interrupted']) for turn in after[:4]]}")
+
+
+def test_two_candidates_of_the_adaptive_interview_are_taken_down_different_branches(sessions):
+    """The OPI branches on the examiner's judgement of the level check: the candidate judged to
+    sustain it is probed at the level above, the one who broke down is checked at the level
+    below. Each session hears the questions of its own branch and none of the other's, and
+    the record says which branch was not taken."""
+    exam = load_config(ROOT / FORMATS[OPI][0]).exam
+    check = next(part for part in exam.parts if part.judge and part.judge.tool in OPI_JUDGED["opi_broke_down"])
+    parts = {part.name: part for part in exam.parts}
+    heard = {}
+    for name, judged in OPI_JUDGED.items():
+        code, _, stderr, record = sessions[name]
+        assert code == 0, stderr[-3000:]
+        data = json.loads((record / "session.json").read_text())
+        assert data["outcome"] == "completed" and data["result_source"] == "tool_call", data["end_reason"]
+        assert data["metrics"]["closing_phrases_heard"] == 1
+        steps = [entry for entry in data["plan"] if entry.get("kind") != "part"]
+        choices = {entry["part"]: entry.get("choice") for entry in steps if entry["kind"] == "judge"}
+        assert choices[check.name] == judged[check.judge.tool]
+        taken = check.judge.choices[judged[check.judge.tool]]
+        other = next(target for choice, target in check.judge.choices.items() if target != taken)
+        mine = [entry for entry in steps if entry["part"] == taken]
+        theirs = [entry for entry in steps if entry["part"] == other]
+        assert mine and all(entry["heard"] for entry in mine if entry["kind"] != "judge")
+        assert theirs and all(entry.get("skipped") == "branch not taken" and not entry["heard"] for entry in theirs)
+        said = [_words(text) for text in asked_lines(journal(record))]
+        for question in prompts(parts[taken]):
+            assert [text for text in said if _words(question) in text], f"{name}: {question!r} never said"
+        for question in prompts(parts[other]):
+            assert not [text for text in said if _words(question) in text], f"{name}: {question!r} said"
+        heard[name] = taken
+    assert len(set(heard.values())) == 2, heard

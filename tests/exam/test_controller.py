@@ -92,6 +92,8 @@ def test_a_turn_the_candidate_talked_over_is_said_again_once_after_their_answer(
     # The candidate talks over the next question: what they heard of it is not the question.
     actions = c.on_examiner_turn("What do you", interrupted=True)
     assert notes(actions) == ["step_interrupted"]
+    # Whoever talks over the examiner may go on after a pause: their turn ends at a long silence.
+    assert Listen("Interview q2", "Interview", Answer.TIMED, None) in actions
     (again,) = cues(actions)
     # No "you did not say what you were told": the model did; the candidate talked over it.
     assert again.step == "Interview q2" and not again.respond_now and "did not say" not in again.text
@@ -121,6 +123,42 @@ def test_a_step_is_said_at_most_twice_then_the_exam_goes_on_and_the_record_says_
     assert plan["Interview q2"]["skipped"] == "not heard"
 
 
+def test_a_model_that_keeps_saying_something_else_does_not_hold_the_exam_on_one_step(clock):
+    """Each turn of the model says something other than the step (a nudge's reply, say): the
+    step is cued again, but not without end; then the next step is cued and the record says so."""
+    c = controller(exam_of(QUESTIONS, {"name": "Discussion", "questions": ["Why do people travel?"]}), clock)
+    c.start()
+    c.on_examiner_turn("Hello. Now some questions about you. Where do you live?")
+    steps = []
+    for _ in range(12):
+        answer(c, clock)
+        actions = c.on_examiner_turn("Let me say that again. Can you tell me more?")
+        steps += [cue.step for cue in cues(actions)]
+        if "step_not_heard" in notes(actions):
+            break
+    assert steps[-1] == "Discussion q1" and steps.count("Interview q2") <= 4
+    entry = {e["step"]: e for e in c.plan_entries()}["Interview q2"]
+    assert entry["skipped"] == "not said" and not entry["heard"]
+
+
+def test_silence_is_not_counted_while_the_candidate_is_speaking(clock):
+    """The candidate starts talking before the examiner's turn they talked over has ended: no
+    re-cue the moment their answer ends (the end of their window has the model say the step)."""
+    c = controller(exam_of(QUESTIONS), clock, silence_reask_s=8.0)
+    c.start()
+    c.on_examiner_turn("Hello. Now some questions about you. Where do you live?")
+    answer(c, clock)
+    c.on_window(True)  # talking over the next question, before its turn has ended
+    c.on_examiner_turn("What do you", interrupted=True)
+    clock.t += 15  # a long answer, longer than the silence wait
+    c.tick()
+    c.on_window(False)
+    assert cues(c.tick()) == []  # nothing at once: the placed cue is the model's to say now
+    clock.t += 8.5
+    c.on_examiner_turn("What do you do in your free time?")
+    assert {e["step"]: e for e in c.plan_entries()}["Interview q2"]["heard"]
+
+
 def test_a_turn_talked_over_after_the_question_was_heard_counts_as_asked(clock):
     c = controller(exam_of(QUESTIONS), clock)
     c.start()
@@ -148,6 +186,21 @@ def cut_at_limit(c, clock, limit_s):
     c.on_window(True)
     clock.t += limit_s + 0.05
     return c.tick()
+
+
+def test_after_an_answer_cut_at_its_limit_the_next_answer_ends_only_at_a_long_silence(clock):
+    """Cut off mid-answer, a candidate may go on after a pause: the next (open) answer is taken as
+    a timed one with no limit, so the examiner does not start over them; the one after is open."""
+    exam = exam_of({"name": "Talk", "questions": ["Tell me about a trip."], "answer_s": 20},
+                   {"name": "Chat", "questions": ["Do you travel often?", "Why?"]})
+    c = controller(exam, clock)
+    c.start()
+    c.on_examiner_turn("Hello. Tell me about a trip.")
+    cut_at_limit(c, clock, 20)
+    c.on_window(False)
+    assert Listen("Chat q1", "Chat", Answer.TIMED, None) in c.on_examiner_turn("Thank you. Do you travel often?")
+    answer(c, clock)
+    assert Listen("Chat q2", "Chat", Answer.OPEN, None) in c.on_examiner_turn("Why?")
 
 
 def test_the_time_up_line_is_said_before_the_assessment_in_a_turn_of_its_own(clock):
@@ -231,6 +284,17 @@ def test_the_plan_links_each_part_to_the_next_and_a_judgement_to_its_choices():
     assert steps["Check judgement"].choices == {"sustained": "Probe q1", "broke_down": "Easier q1"}
     assert steps["Easier q1"].then == "Wind-down q1" and steps["Probe q1"].then == "Wind-down q1"
     assert steps["Wind-down q1"].then == "assessment"
+
+
+def test_an_intro_that_quotes_a_question_but_ends_by_leading_on_is_said_with_the_first_step():
+    """Only a line that ends with a question waits for an answer; a question quoted inside an
+    intro ("the question: how effective might these ideas be? First ...") leads on."""
+    quoting = {"name": "Task", "intro": "Here is the question: what might help? First, some time to think.",
+               "cue_card": {"topic": "Ways to help", "points": ["one", "two"]}, "prep_s": 10, "long_turn_s": 60,
+               "start_line": "Please begin."}
+    asking = {**quoting, "intro": "Before we start, is the task clear?"}
+    assert [s.key for s in exam_plan(exam_of(quoting)).steps][:2] == ["Task cue card", "Task long turn"]
+    assert [s.key for s in exam_plan(exam_of(asking)).steps][:2] == ["Task intro", "Task cue card"]
 
 
 # -- what the candidate heard of a turn, in the director's processor

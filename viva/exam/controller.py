@@ -38,6 +38,7 @@ from viva.exam.plan import Answer, Plan, Step, StepKind, exam_plan
 
 REPLY_WAIT_S = 4.0  # a cue to answer at once with no examiner turn after this long is sent again
 MAX_SAID = 2  # a step is said at most this often, whatever happens
+MAX_CUES = 5  # a step cued this often that the model still has not said: the exam goes on without it
 
 
 # -- what the controller asks for
@@ -186,6 +187,7 @@ class ExamController:
         self._examiner_busy = False  # a model turn has begun and not yet ended
         self._role_began = 0.0
         self._line = ""  # Phase.LINE: the scripted line to be said before steps[cued]
+        self._cut_off = False  # the candidate's last answer was cut at its limit while they spoke
 
     # -- what happened
 
@@ -228,15 +230,20 @@ class ExamController:
             self._placed = None
             if interrupted:
                 # The candidate talked over it: their answer is waited for, then it is said again.
+                # One who talks over the examiner may well go on after a pause: what they say
+                # now ends only at a long silence (a timed answer with no limit), so that the
+                # examiner does not start over them a second time.
                 record.interrupted += 1
-                actions.append(Note("step_interrupted", {"step": step.key, "heard": said[:300]}))
+                actions += [Note("step_interrupted", {"step": step.key, "heard": said[:300]}),
+                            Listen(step.key, step.part, Answer.TIMED, None)]
             else:
                 actions.append(Note("step_not_asked", {"step": step.key, "said": said[:300]}))
             self._await_answer(None, now)
-            if interrupted and record.said >= MAX_SAID:
-                # Said twice and still not heard: the exam goes on (the record says so).
-                actions.append(Note("step_not_heard", {"step": step.key, "said": record.said}))
-                record.skipped = "not heard"
+            if (interrupted and record.said >= MAX_SAID) or record.cues >= MAX_CUES:
+                # Said twice and still not heard, or a model that will not say it: the exam goes
+                # on (the record says so).
+                actions.append(Note("step_not_heard", {"step": step.key, "said": record.said, "cues": record.cues}))
+                record.skipped = "not heard" if interrupted else "not said"
                 self._await_answer(self.cued, now)  # what the candidate says now answers what they heard
                 following = self._next_index(self.cued, now)
                 return actions + self._release() + self._cue_step(following, respond_now=False, now=now)
@@ -252,7 +259,13 @@ class ExamController:
         # A part begins when its first step is said, not when it is cued: the candidate may
         # still be answering the last question of the part before (with its gate settings).
         actions += self._begin_part(step.part, began if began is not None else now)
-        actions.append(Listen(step.key, step.part, step.answer, step.limit_s))
+        answer = step.answer
+        if self._cut_off and answer is Answer.OPEN:
+            # The candidate was stopped mid-answer at a limit and may well go on after a pause:
+            # what they say now ends only at a long silence (as after talking over the examiner).
+            answer = Answer.TIMED
+        self._cut_off = False
+        actions.append(Listen(step.key, step.part, answer, step.limit_s))
         if step.kind is StepKind.ROLE:
             # The candidate leads now; the role's time runs from its opening line.
             self.phase, self._role_began = Phase.ROLE, now
@@ -328,6 +341,7 @@ class ExamController:
             self.records[self.answering].long_turn_s = round(now - self._window_opened_at, 3)
             self._long_turn_until = None
             self._held = True
+            self._cut_off = True
             following = self._next_index(self.answering, now)
             return [Note("long_turn_cut", {"step": step.key, "after_s": self.records[self.answering].long_turn_s}),
                     *self._cue_step(following, respond_now=False, now=now, lead=step.time_up or "Thank you."),
@@ -337,8 +351,14 @@ class ExamController:
                 and now >= self._silence_due:
             self._silence_due = None
             if not self._last_turn_asked and self.phase is Phase.CUED:
-                # What the examiner said last was not the step: it is asked now.
-                return [Note("silence_recue", {"step": self.steps[self.cued].key}),
+                # What the examiner said last was not the step: it is asked now (or, cued too
+                # often already, the step after it).
+                record = self.records[self.cued]
+                if record.cues >= MAX_CUES:
+                    record.skipped = "not said"
+                    return [Note("step_not_heard", {"step": record.step, "said": record.said, "cues": record.cues}),
+                            *self._cue_step(self._next_index(self.cued, now), respond_now=True, now=now)]
+                return [Note("silence_recue", {"step": record.step}),
                         *self._cue_step(self.cued, respond_now=True, now=now)]
             if self.answering is None:
                 return []
@@ -429,7 +449,9 @@ class ExamController:
         if index is not None and index != self.answering:
             self.answering = index
             self._silences = 0
-        self._silence_due = now + self._silence_reask_s
+        # Silence counts while the candidate is quiet: one speaking now is answering, and the
+        # end of their window is what has the model say its next turn.
+        self._silence_due = None if self._window_open else now + self._silence_reask_s
 
     def _begin_part(self, part: str, at: float) -> list:
         if part == self._part:

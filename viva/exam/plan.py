@@ -29,7 +29,7 @@ class Answer(str, Enum):
     """How the candidate's answer to a step is taken (the turn gate follows it)."""
 
     OPEN = "open"  # ends at the end of the candidate's turn
-    TIMED = "timed"  # runs to its limit; ends early only after a long silence
+    TIMED = "timed"  # runs to its limit (if it has one); ends early only after a long silence
     ROLE = "role"  # role-play turns: each ends at the end of the turn; the role's clock runs
     SILENT = "silent"  # a preparation: nothing the candidate says is heard
     NONE = "none"  # nothing is awaited (a judgement, the assessment, the closing)
@@ -93,8 +93,10 @@ class Plan:
 
 
 def asks(text: str) -> bool:
-    """Whether a scripted line asks the candidate something (then it is a turn of its own)."""
-    return "?" in text
+    """Whether a scripted line asks the candidate something (then it is a turn of its own): it
+    ends with a question. A question quoted inside it ("and the question: how effective
+    might these ideas be? First you have some time ...") leaves it a line that leads on."""
+    return text.rstrip().rstrip("\"')\u201d\u2019").endswith("?")
 
 
 def _part_steps(part, lead: list[str]) -> list[Step]:
