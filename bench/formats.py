@@ -29,10 +29,10 @@ RATE = 16000
 # examiner's next turn) or ("long", seconds, scaled with the timers), the tests' timer scale).
 FORMATS = {
     "toefl_2026": ("configs/toefl_2026.yaml", ["short"] * 7 + [("long", 55)] + ["short"] * 3, 1.0),
-    "toefl_independent": ("configs/toefl_independent.yaml", ["prepare", ("long", 55)], 1.0),
+    "toefl_independent": ("configs/toefl_independent.yaml", ["prepare", ("long", 55)], 0.5),
     "cambridge_c1_advanced": ("configs/cambridge_c1_advanced.yaml",
                               ["short"] * 3 + [("long", 70), "short", "prepare", ("long", 140), ("long", 70), "short"],
-                              0.4),
+                              0.25),
     "actfl_opi": ("configs/actfl_opi.yaml", ["short"], 0.25),
     "osce_history_taking": ("configs/osce_history_taking.yaml", ["prepare", "short"], 0.05),
 }
@@ -58,6 +58,12 @@ def format_run(folder: Path, name: str, scale: float, speech=speech_of) -> tuple
     """A format's config with its timers scaled, and its candidate, written to folder:
     (config path, candidate path). speech(seconds) makes each long answer (int16 at 16 kHz)."""
     config, answers, _ = FORMATS[name]
+    return (scaled_config(folder, name, config, scale),
+            candidate_file(folder, name, answers, speech=lambda seconds: speech(seconds * scale)))
+
+
+def scaled_config(folder: Path, name: str, config: str, scale: float) -> Path:
+    """A config of configs/ with its exam's timers (and role-play times) scaled, written to folder."""
     data = yaml.safe_load((ROOT / config).read_text())
     for part in data["exam"]["parts"]:
         for key in TIMERS:
@@ -65,9 +71,9 @@ def format_run(folder: Path, name: str, scale: float, speech=speech_of) -> tuple
                 part[key] = part[key] * scale
         if part.get("role"):
             part["role"]["time_s"] *= scale
-    config_path = folder / f"{name}.yaml"
-    config_path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return config_path, candidate_file(folder, name, answers, speech=lambda seconds: speech(seconds * scale))
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
 
 
 def candidate_file(folder: Path, name: str, answers: list, speech=speech_of) -> Path:

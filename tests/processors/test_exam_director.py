@@ -19,7 +19,6 @@ from viva.exam.controller import (
     Cue,
     ExamController,
     HoldCandidate,
-    Listen,
     Note,
     PartBegins,
     SealMarks,

@@ -21,9 +21,9 @@ import pytest
 
 from tests.conftest import ROOT
 
-SHORT = "configs/ielts_speaking_short.yaml"
-ANSWERS = ["audio/speech__cmu_arctic_aew_a0001.wav", "audio/speech__librivox_sense_and_sensibility_0870.wav",
-           "audio/speech__cmu_arctic_aew_a0002.wav", "audio/speech__ljspeech_LJ050-0131.wav"]
+# The shortest whole exam: what is tested is the sound card's way in and out, not the exam.
+TINY = "tests/data/configs/ielts_tiny.yaml"
+ANSWERS = ["audio/speech__librivox_sense_and_sensibility_0870.wav"]
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_an_exam_on_the_desktops_sound_card(pulse, tmp_path):
     heard = tmp_path / "examiner.wav"
     recorder = subprocess.Popen(["parecord", "--device=examiner_out.monitor", "--rate=16000", "--channels=1",
                                  "--format=s16le", "--file-format=wav", str(heard)], env=pulse)
-    viva = subprocess.Popen([sys.executable, "-m", "viva.cli", "run", SHORT, "--transport", "local", "--llm",
+    viva = subprocess.Popen([sys.executable, "-m", "viva.cli", "run", TINY, "--transport", "local", "--llm",
                              "emulator", "--out", str(out)], cwd=ROOT, env=pulse,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     answered = 0
@@ -89,10 +89,10 @@ def test_an_exam_on_the_desktops_sound_card(pulse, tmp_path):
     assert data["transcript"][-1]["text"] == "Thank you. That is the end of the Speaking test."
     windows = [json.loads(line) for line in (record.parent / "emulator.jsonl").read_text().splitlines()]
     windows = [e for e in windows if e["kind"] == "window"]
-    assert len(windows) == 3 and all(w["speech"] for w in windows)  # each answer, whole, through the microphone
+    assert len(windows) == 1 and all(w["speech"] for w in windows)  # the answer, whole, through the microphone
     with wave.open(str(heard)) as wav:
         samples = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float64)
     second = 16000
     loud_seconds = sum(1 for i in range(0, len(samples) - second, second)
                        if np.sqrt(np.mean(samples[i : i + second] ** 2)) > 300)
-    assert loud_seconds >= 10  # the examiner's turns came out of the loudspeaker
+    assert loud_seconds >= 5  # the examiner's turns came out of the loudspeaker

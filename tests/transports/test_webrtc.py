@@ -34,9 +34,10 @@ import pytest
 
 from tests.conftest import ROOT, read_pcm
 
-SHORT = "configs/ielts_speaking_short.yaml"
+# The shortest whole exam: what is tested is the browser's way in and out, not the exam.
+TINY = "tests/data/configs/ielts_tiny.yaml"
 CHROMIUM = "/usr/bin/chromium"
-ANSWERS = ["speech__cmu_arctic_aew_a0001.wav", "speech__cmu_arctic_aew_a0002.wav", "speech__cmu_arctic_aew_a0003.wav"]
+ANSWERS = ["speech__cmu_arctic_aew_a0001.wav"]
 RATE = 16000
 LEAD_IN_S = 8  # the greeting and the first question come first
 GAP_S = 11  # longer than the longest examiner turn of the short exam, with its turn end
@@ -160,7 +161,7 @@ def test_an_exam_from_the_browser(tmp_path):
 
     out, wav, port = tmp_path / "sessions", tmp_path / "microphone.wav", free_port()
     microphone_wav(wav)
-    viva = subprocess.Popen([sys.executable, "-m", "viva.cli", "run", SHORT, "--transport", "webrtc", "--llm",
+    viva = subprocess.Popen([sys.executable, "-m", "viva.cli", "run", TINY, "--transport", "webrtc", "--llm",
                              "emulator", "--host", "127.0.0.1", "--port", str(port), "--out", str(out)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -184,5 +185,5 @@ def test_an_exam_from_the_browser(tmp_path):
     assert data is not None, f"no session ended; viva said:\n{stdout[-2000:]}\n{stderr[-3000:]}"
     assert data["outcome"] == "completed" and data["result"] is not None, (data["end_reason"], stderr[-3000:])
     assert data["transcript"][-1]["text"] == "Thank you. That is the end of the Speaking test."
-    assert sum(1 for entry in data["transcript"] if entry["role"] == "candidate") >= 3  # the browser's microphone
+    assert sum(1 for entry in data["transcript"] if entry["role"] == "candidate") >= 1  # the browser's microphone
     assert "Traceback" not in stderr, stderr[-3000:]  # nothing failed, not even the shutdown

@@ -6,11 +6,8 @@ import argparse
 import asyncio
 import shlex
 
-from viva.harness.faults import load_faults
-from emulator.server import EmulatorServer
-from emulator.session import SessionSettings
-from emulator.voice import ExaminerVoice
 from viva.errors import BadInput
+from viva.harness.faults import load_faults
 
 
 async def run_emulator(args: argparse.Namespace) -> int:
@@ -21,6 +18,11 @@ async def run_emulator(args: argparse.Namespace) -> int:
         raise BadInput(f"--port {args.port}: expected a port number from 0 to 65535 (0: any free port)")
     if args.lifetime_s is not None and args.lifetime_s <= 0:
         raise BadInput(f"--lifetime-s {args.lifetime_s}: expected a number of seconds above 0")
+    # The server's modules load once the options are known to be good (bad ones are told at once).
+    from emulator.server import EmulatorServer
+    from emulator.session import SessionSettings
+    from emulator.voice import ExaminerVoice
+
     voice = ExaminerVoice()
     settings = SessionSettings(voice=voice, pace=args.pace, connection_lifetime_s=args.lifetime_s, seed=args.seed)
     server = EmulatorServer(host=args.host, port=args.port, log_dir=args.log_dir, settings=settings,

@@ -6,15 +6,15 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from viva.harness.faults import load_faults
+from typing import TYPE_CHECKING
+
 from viva.config import load_config
 from viva.errors import BadInput
-from viva.exam_session import gemini_target
 from viva.harness.candidate import load_candidate
-from viva.harness.simulation import RunResult, simulate_session
-from viva.harness.summary import print_summary, reconnect_schedule
-from viva.harness.targets import emulator_server, emulator_target
-from viva.record import new_session_id
+from viva.harness.faults import load_faults
+
+if TYPE_CHECKING:
+    from viva.harness.simulation import RunResult
 
 
 async def run_simulate(args: argparse.Namespace) -> int:
@@ -25,6 +25,10 @@ async def run_simulate(args: argparse.Namespace) -> int:
         raise BadInput(f"--runs {args.runs}: expected 1 or more")
     if faults and args.llm == "gemini":
         raise BadInput("--faults: the real API cannot be made to misbehave; faults need --llm emulator")
+    # The pipeline's modules (Pipecat, google-genai) load only once the input is known to be good:
+    # bad input is told in a second, not after them.
+    from viva.harness.summary import print_summary, reconnect_schedule
+
     results = await simulate_runs(config=config, candidate=candidate, faults=faults, runs=args.runs,
                                   llm=args.llm, out=args.out)
     print_summary(results, config=str(args.config), tools=config.exam.tools,
@@ -34,6 +38,11 @@ async def run_simulate(args: argparse.Namespace) -> int:
 
 async def simulate_runs(*, config, candidate, faults, runs: int, llm: str, out: Path) -> list[RunResult]:
     """runs sessions at once; run i draws fault number stream i, so a seeded table repeats."""
+    from viva.exam_session import gemini_target
+    from viva.harness.simulation import simulate_session
+    from viva.harness.targets import emulator_server, emulator_target
+    from viva.record import new_session_id
+
     if llm == "gemini":
         target = gemini_target()
         return list(await asyncio.gather(*(
