@@ -113,6 +113,8 @@ OVERRUN_S = 2.5  # how far a timed answer runs past its limit
 # hears its end up to this much later (the client's playout, Pipecat's wait before BotStoppedSpeaking),
 # and viva's timers count from there.
 HEARD_AFTER_S = 1.0
+# A window's opening reaches the exam director this much after the gate has sent activityStart.
+PIPELINE_S = 0.5
 
 
 def write_wav(path, samples: np.ndarray) -> str:
@@ -490,11 +492,14 @@ def test_the_examiner_is_never_cut_off_unless_the_candidate_barges_in(sessions, 
     if barges_in(name):
         assert [e for e in entries if e["kind"] == "interrupted"]
         return
-    said, cut = [], []
+    said, cut, speaking = [], [], False
     for entry in entries:
         if entry["kind"] == "speak":
             said.append(entry["text"])
-        elif entry["kind"] == "interrupted":
+            speaking = True
+        elif entry["kind"] == "turn_complete":
+            speaking = False
+        elif entry["kind"] == "interrupted" and speaking:  # not a reply still unspoken (a new cue replaces it)
             # The cuts a dropped link leaves: the model, resumed from before its last turn,
             # says that turn again, and the candidate's answer to the first one cuts the
             # repeat. viva does not play a whole turn twice (repeated_turn_skipped), so that
@@ -1034,11 +1039,14 @@ def test_every_timed_answer_runs_to_its_limit_and_no_pause_closes_it(sessions, n
             f"{len(inside)} windows answer {lines[-1]!r} (turn {k}): a pause closed one, or none opened"
         _, opened, closed = inside[0]
         assert closed is not None, f"the answer to {lines[-1]!r} was never closed"
-        assert closed - opened <= limit + 1.0, \
+        # The journal's window opens when the gate sends activityStart; the limit counts from when
+        # the exam director hears of it, a frame's way down the pipeline later (up to half a
+        # second on a loaded machine): hence the extra PIPELINE_S.
+        assert closed - opened <= limit + 1.0 + PIPELINE_S, \
             f"the answer to {lines[-1]!r} ran {closed - opened:.1f} s, past {limit:g}"
         answer = plan[min(k, len(plan) - 1)]
         if isinstance(answer, tuple):  # the candidate talked past the limit
-            assert closed - opened == pytest.approx(limit, abs=1.0), \
+            assert limit - 1.0 <= closed - opened <= limit + 1.0 + PIPELINE_S, \
                 f"the answer to {lines[-1]!r} talked past its {limit:g} s but was closed after {closed - opened:.1f} s"
 
 
@@ -1078,11 +1086,14 @@ def test_every_role_play_ends_with_its_closing_line_at_its_time(sessions, name):
 
 @pytest.mark.parametrize("name", JOURNAL_RUNS)
 def test_the_closing_phrase_is_said_once(sessions, name):
+    """Heard whole once (a closing the candidate talked over is said again), and nothing after it."""
     exam, entries, turns = format_run_journal(sessions, name)
     phrase = _words(exam.closing_phrase)
-    said = sum(turn["words"].count(phrase) for turn in turns)
+    whole = [k for k, turn in enumerate(turns) if phrase in turn["words"] and not turn["interrupted"]]
     voiced = sum(_words(e.get("text") or "").count(phrase) for e in entries if e["kind"] == "generate_speech")
-    assert said + voiced == 1, f"the closing phrase said {said} times by the model, {voiced} by viva's voice"
+    assert len(whole) + voiced == 1, f"the closing phrase heard whole {len(whole)} times from the model, " \
+        f"{voiced} from viva's voice"
+    assert not whole or whole[0] == len(turns) - 1, f"the examiner went on after the closing: {turns[-1]['text']!r}"
 
 
 def talk_through_journal(sessions):

@@ -97,7 +97,6 @@ def test_the_model_answering_stops_the_nudges(clock):
     (lambda d: d.on_candidate_speaking(True), None),  # a new answer: disarmed until it ends
     (lambda d: d.on_examiner_speaking(True), lambda d: d.on_examiner_speaking(False)),
     (lambda d: d.on_tool_call("c1", True), lambda d: d.on_tool_call("c1", False)),
-    (lambda d: d.on_link(False), lambda d: d.on_link(True)),  # the service is reconnecting
 ])
 def test_never_while_someone_speaks_or_a_call_is_pending(clock, block, unblock):
     dog = StallWatchdog(StallWatchdogParams(deadline_s=3), clock=clock)
@@ -109,6 +108,17 @@ def test_never_while_someone_speaks_or_a_call_is_pending(clock, block, unblock):
         unblock(dog)
         actions = run_until(dog, clock, 5)
         assert actions[0][0] == pytest.approx(3.05, abs=0.06)  # a full deadline after it cleared
+
+
+def test_after_a_reconnect_the_model_gets_twice_the_deadline_to_take_in_the_replay(clock):
+    dog = StallWatchdog(StallWatchdogParams(deadline_s=3), clock=clock)
+    dog.on_answer_end()
+    run_until(dog, clock, 1)
+    dog.on_link(False)
+    assert run_until(dog, clock, 20) == []
+    dog.on_link(True)
+    actions = run_until(dog, clock, 8)
+    assert actions[0][0] == pytest.approx(6.05, abs=0.06)
 
 
 def test_the_candidate_finishing_again_arms_a_fresh_deadline(clock):

@@ -116,8 +116,12 @@ class StallWatchdog:
             self._calls.discard(call_id)
 
     def on_link(self, up: bool) -> None:
-        """The Live link is down (reconnecting) or back."""
+        """The Live link is down (reconnecting) or back. Back, the model first takes in what was
+        kept and sent again (a fresh session: the exam so far, the answer replayed): it gets
+        twice the deadline from now before a nudge, which would cut into its first reply."""
         self._link_down = not up
+        if up and self.armed:
+            self._due = max(self._due, self._clock() + 2 * self._deadline_s)
 
     def on_preparation(self, preparing: bool) -> None:
         """The candidate prepares in silence (the exam director holds them): the model owes nothing."""
