@@ -227,10 +227,9 @@ def test_a_role_plays_closing_line_is_said_at_its_time_even_when_the_assessment_
     c.start()
     c.on_examiner_turn("Hello. Hello, can I help?")
     clock.t += 30
-    actions = c.tick()
-    (line,) = cues(actions)
+    assert c.tick() == [HoldCandidate(True, "role_time_up")]
+    (line,) = cues(c.on_candidate_held(False))
     assert line.respond_now and "Thank you, let's stop there." in line.text and "call" not in line.text
-    assert HoldCandidate(True, "role_time_up") in actions
     actions = c.on_examiner_turn("Thank you, let's stop there.")
     assert "call record_assessment" in cues(actions)[0].text
 

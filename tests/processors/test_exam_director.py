@@ -530,16 +530,43 @@ def test_the_role_play_ends_at_its_time_at_once_when_quiet_and_never_over_the_ex
     clock.t += 2
     assert not cues(d.tick())
     d.on_examiner_turn("No, nothing else.")
-    actions = d.tick()
+    # The candidate is held first (they may be just starting to speak); the gate's answer that no
+    # window had opened before the hold has the examiner say it at once.
+    assert d.tick() == [HoldCandidate(True, "role_time_up")] and d.holding_candidate
+    clock.t += 0.1
+    assert d.tick() == []
+    actions = d.on_candidate_held(False)
     (cue,) = cues(actions)
     assert "role_ended" in notes(actions) and cue.step == "Questions q1" and cue.respond_now
     assert '"Thank you, that is the time. What is your most likely diagnosis?"' in cue.text
-    assert d.records[1].role_s == 61.0
-    # The candidate is held while the examiner says it (they may be just starting to speak),
-    # and let go once it is said.
-    assert HoldCandidate(True, "role_time_up") in actions and d.holding_candidate
+    assert d.records[1].role_s == 61.1 and d.holding_candidate  # let go once it is said
     actions = d.on_examiner_turn("Thank you, that is the time. What is your most likely diagnosis?")
     assert HoldCandidate(False, "examiner_spoke") in actions and not d.holding_candidate
+
+
+def test_a_role_play_whose_time_ends_as_the_candidate_begins_to_speak_is_closed_at_their_answer(clock):
+    """The gate had opened their window before the hold reached it; the director had not heard yet."""
+    d = in_role(clock)
+    clock.t += 61
+    assert d.tick() == [HoldCandidate(True, "role_time_up")]
+    actions = d.on_candidate_held(True)
+    (cue,) = cues(actions)
+    assert cue.step == "Questions q1" and not cue.respond_now  # for the end of what they are saying
+    assert HoldCandidate(False, "examiner_spoke") in actions and not d.holding_candidate
+    d.on_window(True)
+    assert not cues(d.tick())
+
+
+def test_a_role_play_time_up_no_gate_answers_goes_on_as_quiet(clock):
+    d = in_role(clock)
+    clock.t += 61
+    assert d.tick() == [HoldCandidate(True, "role_time_up")]
+    clock.t += 0.9
+    assert d.tick() == []
+    clock.t += 0.1
+    (cue,) = cues(d.tick())
+    assert cue.respond_now and d.holding_candidate
+    assert d.on_candidate_held(False) == []  # a late answer changes nothing
 
 
 def test_a_role_play_whose_time_ends_while_the_candidate_speaks_is_closed_at_their_answer(clock):

@@ -1,5 +1,7 @@
 """The turn gate: its decisions driven directly on the audio clock, then its processor with Pipecat's test helper."""
 
+import threading
+
 import pytest
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -16,7 +18,7 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import run_test
 
 from viva.pipelines.registry import GatePartParams, GateSettings, TurnGateParams
-from viva.processors.exam_frames import ExamPartFrame
+from viva.processors.exam_frames import CandidateHeldFrame, CandidateHoldFrame, ExamPartFrame
 from viva.processors.turn_gate import (
     CloseWindow,
     JudgeTurn,
@@ -225,6 +227,15 @@ def test_a_verdict_after_speech_resumed_is_ignored():
     gate.on_speech_start()  # the candidate went on before the model answered
     assert gate.on_verdict(True) == []
     assert "CloseWindow" not in kinds(feed(gate, SPEECH, 1.0))
+
+
+def test_a_verdict_on_an_earlier_pause_is_ignored():
+    gate = TurnGate(end_of_turn="smart_turn", end_silence_s=0.3, min_answer_s=0.0)
+    (first,) = [a for a in speak(gate, 1.0) if isinstance(a, JudgeTurn)]
+    (second,) = [a for a in speak(gate, 1.0) if isinstance(a, JudgeTurn)]  # went on, paused again
+    assert gate.on_verdict(True, first) == []
+    assert "CloseWindow" not in kinds(feed(gate, QUIET, 0.5))  # the first pause's verdict closed nothing
+    assert kinds(gate.on_verdict(True, second)) == ["CloseWindow"]
 
 
 def test_smart_turn_sees_at_most_the_last_eight_seconds():
@@ -476,6 +487,45 @@ async def test_the_processor_tracks_the_examiner_and_the_exam_part():
     await run_test(gate, frames_to_send=[BotStoppedSpeakingFrame(), ExamPartFrame(part="Part 3")],
                    expected_down_frames=None)
     assert gate.gate.settings == GateSettings(end_of_turn="silence")  # a part without its own settings: the stage's
+
+
+async def test_the_audio_goes_on_while_the_end_of_turn_model_judges_a_pause():
+    """The model answers only after the gate has passed on the pause's first 0.4 s (a run_test
+    ends once the gate has handled what it was sent): the audio did not wait for it. The window
+    then closes when the pause reaches end_silence_s, as it would had the verdict come at once."""
+    asked, answer, events = [], threading.Event(), []
+
+    def model(audio_bytes: bytes, sample_rate: int) -> float:
+        asked.append(len(audio_bytes))
+        return 0.9 if answer.wait(timeout=10) else 0.0  # a gate that waited for the verdict never lets this be set
+
+    gate = TurnGateProcessor(TurnGateParams(end_of_turn="smart_turn", confirm_s=0.04, min_answer_s=0.0,
+                                            end_silence_s=1.0, pause_tolerance_s=5.0), end_of_turn_model=model,
+                             on_event=lambda kind, **fields: events.append((kind, fields)))
+    speech, pause = [audio(SPEECH) for _ in range(10)], [audio(QUIET) for _ in range(20)]
+    down, _ = await run_test(gate, frames_to_send=[VADUserStartedSpeakingFrame(), *speech,
+                                                   VADUserStoppedSpeakingFrame(), *pause], expected_down_frames=None)
+    assert asked and [type(f) for f in down] == [UserStartedSpeakingFrame, *[InputAudioRawFrame] * 30]
+    answer.set()
+    more = [audio(QUIET) for _ in range(40)]
+    down, _ = await run_test(gate, frames_to_send=more, expected_down_frames=None)
+    assert [id(f) for f in down[:-1]] == [id(f) for f in more[:30]]  # the pause reaches 1.0 s at its 50th frame
+    assert isinstance(down[-1], UserStoppedSpeakingFrame)
+    assert events[-1] == ("window_closed", {"at_s": pytest.approx(1.2), "reason": "smart_turn",
+                                            "silence_s": pytest.approx(1.0)})
+
+
+async def test_the_processor_answers_a_hold_with_whether_a_window_was_open():
+    gate = TurnGateProcessor(TurnGateParams(end_of_turn="silence", confirm_s=0.04, pause_tolerance_s=5.0))
+    down, _ = await run_test(gate, frames_to_send=[CandidateHoldFrame(hold=True, reason="r")],
+                             frames_to_send_direction=FrameDirection.UPSTREAM, expected_down_frames=None)
+    assert [(type(f), f.window_open, f.reason) for f in down] == [(CandidateHeldFrame, False, "r")]
+    await run_test(gate, frames_to_send=[CandidateHoldFrame(hold=False)], expected_down_frames=None)
+    speech = [VADUserStartedSpeakingFrame(), *[audio(SPEECH) for _ in range(3)]]
+    down, _ = await run_test(gate, frames_to_send=[*speech, CandidateHoldFrame(hold=True, reason="r")],
+                             expected_down_frames=None)
+    (held,) = [f for f in down if isinstance(f, CandidateHeldFrame)]
+    assert isinstance(down[0], UserStartedSpeakingFrame) and held.window_open and gate.gate.window_open  # the hold does not cut a window already open
 
 
 def test_the_processor_needs_a_model_for_smart_turn():

@@ -38,6 +38,8 @@ from viva.exam.plan import Answer, Plan, Step, StepKind, exam_plan
 
 REPLY_WAIT_S = 4.0  # a cue to answer at once with no examiner turn after this long is sent again
 MAX_SAID = 2  # a step is said at most this often, whatever happens
+# A hold the turn gate has not answered (CandidateHeldFrame) after this long: a pipeline without one.
+HOLD_ANSWER_S = 1.0
 MAX_CUES = 5  # a step cued this often that the model still has not said: the exam goes on without it
 
 
@@ -186,6 +188,7 @@ class ExamController:
         self._reply_wait_s = REPLY_WAIT_S
         self._examiner_busy = False  # a model turn has begun and not yet ended
         self._role_began = 0.0
+        self._role_hold_at: float | None = None  # the role's time is up: held, the gate's answer awaited
         self._line = ""  # Phase.LINE: the scripted line to be said before steps[cued]
         self._cut_off = False  # the candidate's last answer was cut at its limit while they spoke
 
@@ -379,21 +382,40 @@ class ExamController:
     def _role_time(self, now: float) -> list:
         """The role-play's end: once its time is up and the model is not mid-reply, the role's
         closing line is said, then the next step: at once if the candidate is quiet, else at
-        the end of what they are saying."""
+        the end of what they are saying. Quiet as the gate knows it: the candidate is held
+        first, and the gate's answer says whether they had begun to speak (on_candidate_held);
+        the window's opening reaches the director only after the gate has opened it."""
         step = self.steps[self.answering]
         if now - self._role_began < step.limit_s or (self._examiner_busy and not self._window_open):
             return []
+        if self._window_open:
+            return self._end_role(now, quiet=False)
+        if self._role_hold_at is None:
+            self._role_hold_at, self._held = now, True
+            return [HoldCandidate(True, "role_time_up")]
+        if now - self._role_hold_at >= HOLD_ANSWER_S:
+            return self._end_role(now, quiet=True)  # no gate answered: none holds the candidate
+        return []
+
+    def on_candidate_held(self, window_open: bool) -> list:
+        """The turn gate has the hold asked at the role's time-up; window_open: the candidate
+        had begun to speak before it (held only from the end of that answer)."""
+        if self.phase is not Phase.ROLE or self._role_hold_at is None:
+            return []
+        now = self._clock()
+        if window_open:
+            return self._release() + self._end_role(now, quiet=False)
+        return self._end_role(now, quiet=True)
+
+    def _end_role(self, now: float, *, quiet: bool) -> list:
+        """The role's closing line and the next step cued: at once if quiet (the candidate is held
+        until the examiner has said it, so as not to cut off one just starting to speak)."""
+        self._role_hold_at = None
+        step = self.steps[self.answering]
         self.records[self.answering].role_s = round(now - self._role_began, 3)
         following = self._next_index(self.answering, now)
-        quiet = not self._window_open
-        actions = [Note("role_ended", {"step": step.key, "after_s": self.records[self.answering].role_s}),
-                   *self._cue_step(following, respond_now=quiet, now=now, lead=step.closing)]
-        if quiet:
-            # The candidate may be just starting to speak (no window yet): held until the
-            # examiner has said the time is up, so as not to cut that off.
-            self._held = True
-            actions.append(HoldCandidate(True, "role_time_up"))
-        return actions
+        return [Note("role_ended", {"step": step.key, "after_s": self.records[self.answering].role_s}),
+                *self._cue_step(following, respond_now=quiet, now=now, lead=step.closing)]
 
     # -- state others read
 

@@ -44,6 +44,7 @@ from viva.exam.controller import (
 )
 from viva.pipelines.registry import ExamDirectorParams
 from viva.processors.exam_frames import (
+    CandidateHeldFrame,
     CandidateHoldFrame,
     ExamCueFrame,
     ExaminerWithheldFrame,
@@ -184,6 +185,8 @@ class ExamDirectorProcessor(FrameProcessor):
             await self._act(self.director.on_window(True))
         elif isinstance(frame, UserStoppedSpeakingFrame) and downstream:
             await self._act(self.director.on_window(False))
+        elif isinstance(frame, CandidateHeldFrame) and downstream:
+            await self._act(self.director.on_candidate_held(frame.window_open))
         elif isinstance(frame, FunctionCallInProgressFrame) and downstream:
             self.director.on_examiner_began()
             self._said = ""

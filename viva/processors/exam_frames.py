@@ -38,6 +38,16 @@ class CandidateHoldFrame(SystemFrame):
 
 
 @dataclass
+class CandidateHeldFrame(SystemFrame):
+    """The turn gate's answer to a hold (downstream, to the exam director): whether the
+    candidate's window was already open when the hold reached it (they began to speak as the
+    director decided; the hold does not cut them)."""
+
+    window_open: bool = False
+    reason: str = ""
+
+
+@dataclass
 class ExaminerWithheldFrame(DataFrame):
     """Examiner words the candidate did not hear (marks said aloud in the assessment): for
     the result's extraction, never for the output. first: the first words of their turn."""

@@ -55,7 +55,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from viva.pipelines.registry import GateSettings, TurnGateParams
-from viva.processors.exam_frames import CandidateHoldFrame, ExamPartFrame, ExamStepFrame
+from viva.processors.exam_frames import CandidateHeldFrame, CandidateHoldFrame, ExamPartFrame, ExamStepFrame
 from viva.processors.voicing_vad import VOICING, Voicing
 
 if TYPE_CHECKING:
@@ -90,9 +90,10 @@ class Send:
     frame: InputAudioRawFrame
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class JudgeTurn:
-    """Ask the end-of-turn model whether this audio (the turn's last seconds) is a complete turn."""
+    """Ask the end-of-turn model whether this audio (the turn's last seconds) is a complete turn.
+    Each is its own question: a verdict names the one it answers (`on_verdict`)."""
 
     audio: bytes
     sample_rate: int
@@ -129,6 +130,7 @@ class TurnGate:
         self._silence_s = 0.0  # in a window: audio since the last voiced frame
         self._answer_voiced_s = 0.0  # in a window: voiced audio so far
         self._judged = False  # this pause was put to the end-of-turn model
+        self.asked: JudgeTurn | None = None  # ...in this question, unanswered (speech back: None)
         self._complete = False  # ...and it said the turn is complete
         self._turn_audio: deque[InputAudioRawFrame] = deque()
         self._turn_audio_s = 0.0
@@ -155,6 +157,13 @@ class TurnGate:
     @property
     def holding(self) -> bool:
         return bool(self._pending_calls)
+
+    @property
+    def verdict_due(self) -> bool:
+        """The pause has lasted end_silence_s and the model's verdict on it (`asked`) has not come:
+        what the window does next depends on it."""
+        return (self.asked is not None and self.window_open and not self.vad_speaking
+                and self._silence_s >= self.settings.end_silence_s - 1e-9)
 
     # -- inputs
 
@@ -192,6 +201,7 @@ class TurnGate:
             return []
         if self.window_open:  # speech again after a pause: the same answer
             self._judged = self._complete = False
+            self.asked = None
             return []
         if not self.confirming:  # a new start: the pre-roll is where it may have begun
             self.confirming = True
@@ -213,10 +223,11 @@ class TurnGate:
         self._gap_s = 0.0  # confirming: more speech within confirm_gap_s still counts
         return []
 
-    def on_verdict(self, complete: bool) -> list:
-        """The end-of-turn model's answer to the last JudgeTurn."""
-        if not self.window_open or self.vad_speaking:
-            return []  # speech came back meanwhile: the answer goes on
+    def on_verdict(self, complete: bool, asked: JudgeTurn | None = None) -> list:
+        """The end-of-turn model's answer to a JudgeTurn (asked; None: the last one)."""
+        if not self.window_open or self.vad_speaking or (asked is not None and asked is not self.asked):
+            return []  # speech came back meanwhile (the answer goes on), or another pause is judged
+        self.asked = None
         self._complete = complete
         return self._maybe_close()
 
@@ -348,7 +359,8 @@ class TurnGate:
         self._judged = True
         audio = b"".join(f.audio for f in self._turn_audio)
         sample_rate = self._turn_audio[-1].sample_rate if self._turn_audio else 16000
-        return [JudgeTurn(audio=audio, sample_rate=sample_rate)]
+        self.asked = JudgeTurn(audio=audio, sample_rate=sample_rate)
+        return [self.asked]
 
     def _maybe_close(self) -> list:
         if self.vad_speaking:
@@ -363,6 +375,7 @@ class TurnGate:
     def _close(self, reason: str) -> list:
         self.window_open = False
         self._judged = self._complete = False
+        self.asked = None
         return self._out([CloseWindow(reason=reason, silence_s=self._silence_s)])
 
     def _send(self, frame: InputAudioRawFrame) -> list:
@@ -404,6 +417,9 @@ class TurnGateProcessor(FrameProcessor):
         params: the stage's (its settings, timed_end_silence_s and the parts' overrides).
         end_of_turn_model: called (in a thread) with (audio, sample_rate) for the
             probability that the turn is complete; required for end_of_turn "smart_turn".
+            The audio goes on while it judges, until the pause has lasted end_silence_s: only
+            then does the window's fate wait for the verdict (on a busy host the model takes
+            seconds; a gate that waited from the pause's start held every frame behind it).
         on_event: called with (kind, **fields) for window_opened, window_closed and
             noise_rejected events (at_s: the gate's audio clock).
     """
@@ -419,6 +435,7 @@ class TurnGateProcessor(FrameProcessor):
         self._part: str | None = None
         self._answer = "open"
         self._model = end_of_turn_model
+        self._judging: dict[JudgeTurn, asyncio.Future] = {}
         self._on_event = on_event or (lambda *args, **fields: None)
         if uses_smart_turn(params) and end_of_turn_model is None:
             raise ValueError("end_of_turn 'smart_turn' needs an end_of_turn_model")
@@ -427,7 +444,12 @@ class TurnGateProcessor(FrameProcessor):
         await super().process_frame(frame, direction)
         gate = self.gate
         if isinstance(frame, InputAudioRawFrame) and direction == FrameDirection.DOWNSTREAM:
+            await self._act(self._verdicts())  # decided before this frame came
             await self._act(gate.on_audio(frame))
+            if gate.verdict_due:  # only now does the window wait for the model
+                asked = gate.asked
+                probability = await self._judging.pop(asked)
+                await self._act(gate.on_verdict(probability > gate.settings.smart_turn_threshold, asked))
             return
         if isinstance(frame, VADUserStartedSpeakingFrame):
             await self._act(gate.on_speech_start())
@@ -451,6 +473,8 @@ class TurnGateProcessor(FrameProcessor):
             gate.apply(self.settings_now())
         elif isinstance(frame, CandidateHoldFrame):
             await self._act(gate.on_hold(frame.hold, cut=frame.cut))
+            if frame.hold:
+                await self.push_frame(CandidateHeldFrame(window_open=gate.window_open, reason=frame.reason))
         if isinstance(frame, (VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame)):
             return  # the gate's windows replace the VAD's turns downstream
         await self.push_frame(frame, direction)
@@ -480,9 +504,18 @@ class TurnGateProcessor(FrameProcessor):
                                heard_s=action.heard_s,
                                while_examiner=action.while_examiner)
             elif isinstance(action, JudgeTurn):
-                probability = await asyncio.get_running_loop().run_in_executor(
+                self._judging[action] = asyncio.get_running_loop().run_in_executor(
                     None, self._model, action.audio, action.sample_rate)
-                await self._act(self.gate.on_verdict(probability > self.gate.settings.smart_turn_threshold))
+
+    def _verdicts(self) -> list:
+        """The gate's actions on the end-of-turn model's verdicts that have come (those on a pause
+        the candidate has since spoken after change nothing)."""
+        actions: list = []
+        for asked, verdict in list(self._judging.items()):
+            if verdict.done():
+                del self._judging[asked]
+                actions += self.gate.on_verdict(verdict.result() > self.gate.settings.smart_turn_threshold, asked)
+        return actions
 
 
 def uses_smart_turn(params: TurnGateParams) -> bool:
