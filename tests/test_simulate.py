@@ -5,8 +5,9 @@ against the emulator, and the records they leave.
 All sessions run at real-time pace, eight at a time, in subprocesses started once: the
 configs with a steady candidate, stock Pipecat, and the turn gate's hard cases (the
 production noise burst with the stall fault, the examiner's echo, a barge-in over it).
-The exam formats (bench/formats.py, and a format written from the docs alone,
-tests/data/configs/new_format.yaml) run against one bare `viva emulator` process, as the
+The exam formats (bench/formats.py, a format written from the docs alone,
+tests/data/configs/new_format.yaml, and the short IELTS configs with a candidate who talks past
+every limit) run against one bare `viva emulator` process, as the
 whole IELTS test over the wire does, and are judged from that emulator's journal.
 """
 
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import time
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,7 +72,11 @@ FORMATS = formats_bench.FORMATS
 # A format written from the README and docs/ alone by someone who never ran it (issue 24), run
 # with a candidate who answers its greeting and talks past every limit (overrun_candidate).
 NEW_FORMAT = "tests/data/configs/new_format.yaml"
-FORMAT_RUNS = [*FORMATS, "new_format"]
+# Run with that candidate too: the shipped configs no other run takes to the bare emulator with
+# answers past their limits (the whole IELTS test is the wire run; stock Pipecat conducts nothing).
+OVERRUN_RUNS = {"new_format": NEW_FORMAT, "ielts_short_prep": "configs/ielts_speaking_short_prep.yaml",
+                "ielts_short_3_1": "configs/ielts_speaking_short_gemini_3_1.yaml"}
+FORMAT_RUNS = [*FORMATS, *OVERRUN_RUNS]
 # Judged from the emulator's journal: every format, and the whole IELTS test over the wire.
 JOURNAL_RUNS = [*FORMAT_RUNS, "wire"]
 # A candidate who keeps talking through the examiner's next question (talk_through_candidate).
@@ -192,7 +198,7 @@ def overrun_candidate(folder, config: str) -> str:
     answers, the long ones made at fixture time (paused_speech), four short answers at the end
     for a role-play's turns (the last one repeats)."""
     plan = overrun_plan(load_config(ROOT / config).exam) + ["short"] * 3
-    return str(formats_bench.candidate_file(folder, "overrun", plan, speech=paused_speech))
+    return str(formats_bench.candidate_file(folder, f"overrun_{Path(config).stem}", plan, speech=paused_speech))
 
 
 def talk_through_candidate(folder) -> str:
@@ -259,8 +265,8 @@ def sessions(tmp_path_factory):
     GOOGLE_GEMINI_BASE_URL and SSL_CERT_FILE (its journals in out/emulator_logs/<session id>/,
     `journal` finds a record's). The wire run is the whole IELTS test with a 150 s long turn
     (name "wire"), beside the others; the formats, with long answers that pause 1.3 s between
-    sentences (paused_speech), and the new format with a candidate who talks past every limit
-    (name "new_format") run in the pool with the rest."""
+    sentences (paused_speech), and the configs of OVERRUN_RUNS (the new format, the short IELTS
+    ones) with a candidate who talks past every limit run in the pool with the rest."""
     out = tmp_path_factory.mktemp("sessions")
     emulator, exports = start_emulator(out / EMULATOR_LOGS, judged_faults(out, OPI, OPI_JUDGED[OPI]))
     bare = {**os.environ, **exports, "GOOGLE_API_KEY": "not-a-real-key"}
@@ -269,7 +275,7 @@ def sessions(tmp_path_factory):
     # name: (config, candidate, faults, against the bare emulator)
     runs = {**{name: (*map(str, formats_bench.format_run(out, name, FORMATS[name][2], speech=paused_speech)), None,
                       True) for name in FORMATS},
-            "new_format": (NEW_FORMAT, overrun_candidate(out, NEW_FORMAT), None, True),
+            **{name: (config, overrun_candidate(out, config), None, True) for name, config in OVERRUN_RUNS.items()},
             **{name: (*map(str, formats_bench.format_run(out, OPI, FORMATS[OPI][2])), judged_faults(out, name, judged),
                       False) for name, judged in OPI_JUDGED.items() if name != OPI},
             TALK_THROUGH: (SHORT, talk_through_candidate(out), None, False),
@@ -927,7 +933,7 @@ def answer_plan(name: str) -> list:
     """A run's candidate, one answer per examiner turn: "short", "prepare", ("long", s)."""
     if name == "wire":
         return long_turn_answers()
-    return overrun_plan(load_config(ROOT / NEW_FORMAT).exam) if name == "new_format" else FORMATS[name][1]
+    return overrun_plan(load_config(ROOT / OVERRUN_RUNS[name]).exam) if name in OVERRUN_RUNS else FORMATS[name][1]
 
 
 def format_run_journal(sessions, name):
