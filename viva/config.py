@@ -90,6 +90,17 @@ class ExamPart(Strict):
                                     "the next part")
     next: str | None = Field(default=None, description="the part after this one (default: the next listed; "
                              "`end`: the assessment)")
+    if_no_answer: str | None = Field(default=None, description="the part that follows a question of this part the "
+                                     "candidate leaves unanswered (after it is asked again), instead of the "
+                                     "next step (`end`: the assessment)")
+    if_cut: str | None = Field(default=None, description="the part that follows an answer of this part cut at its "
+                               "limit, instead of the next step (`end`: the assessment)")
+
+    @property
+    def outcomes(self) -> dict[str, str]:
+        """What happened to an answer of this part -> the part it leads to."""
+        return {outcome: target for outcome, target in (("no_answer", self.if_no_answer), ("cut", self.if_cut))
+                if target}
 
 
 class ToolSpec(Strict):
@@ -143,6 +154,7 @@ class ExamConfig(Strict):
         for part in self.parts:
             targets = [part.next] if part.next else []
             targets += list(part.judge.choices.values()) if part.judge else []
+            targets += list(part.outcomes.values())
             for target in targets:
                 if target != "end" and target not in names:
                     raise ValueError(f"part {part.name!r} leads to {target!r}: no part has that name "
@@ -176,12 +188,13 @@ class ExamConfig(Strict):
 
 
 def _no_loop(parts: list[ExamPart]) -> None:
-    """Each part is reached at most once: the parts' `next` and choices never lead back."""
+    """Each part is reached at most once: the parts' `next`, choices and outcomes never lead back."""
     names = [part.name for part in parts]
     after: dict[str, set[str]] = {}
     for i, part in enumerate(parts):
         default = part.next or (names[i + 1] if i + 1 < len(names) else "end")
-        after[part.name] = ({default} if not part.judge else set(part.judge.choices.values())) - {"end"}
+        after[part.name] = (({default} if not part.judge else set(part.judge.choices.values()))
+                            | set(part.outcomes.values())) - {"end"}
     state: dict[str, int] = {}
 
     def visit(name: str, path: list[str]) -> None:

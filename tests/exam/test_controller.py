@@ -285,6 +285,72 @@ def test_the_plan_links_each_part_to_the_next_and_a_judgement_to_its_choices():
     assert steps["Wind-down q1"].then == "assessment"
 
 
+OUTCOMES = [
+    {"name": "Talk", "questions": ["Tell me about a trip you took."], "answer_s": 40, "reask": False,
+     "if_no_answer": "Support", "if_cut": "Harder"},
+    {"name": "Middle", "questions": ["What do you like about travelling?"], "next": "Wind-down"},
+    {"name": "Support", "questions": ["Do you like trains?"], "next": "Wind-down"},
+    {"name": "Harder", "questions": ["Should air travel be taxed more?"]},
+    {"name": "Wind-down", "questions": ["What will you do this weekend?"]},
+]
+
+
+def test_the_plan_links_an_answers_outcomes_to_the_parts_its_part_names():
+    steps = {s.key: s for s in exam_plan(exam_of(*OUTCOMES)).steps}
+    assert steps["Talk q1"].outcomes == {"no_answer": "Support q1", "cut": "Harder q1"}
+    assert steps["Talk q1"].then == "Middle q1" and not steps["Middle q1"].outcomes
+
+
+def taken(c, clock) -> list[str]:
+    """The questions the controller cues from here on, each said and answered briefly."""
+    heard = []
+    while (step := c.steps[c.cued]).kind.value == "question":
+        heard.append(step.key)
+        c.on_examiner_turn(step.line)
+        answer(c, clock)
+    return heard
+
+
+def test_what_happened_to_an_answer_chooses_the_part_that_follows(clock):
+    # Answered in time: the next part as listed.
+    c = controller(exam_of(*OUTCOMES), clock, silence_reask_s=10)
+    c.start()
+    c.on_examiner_turn("Hello. Tell me about a trip you took.")
+    answer(c, clock)
+    assert taken(c, clock) == ["Middle q1", "Wind-down q1"]
+    # Left unanswered: the part named for that.
+    c = controller(exam_of(*OUTCOMES), clock, silence_reask_s=10)
+    c.start()
+    c.on_examiner_turn("Hello. Tell me about a trip you took.")
+    clock.t += 10.1
+    actions = c.tick()
+    assert "no_answer" in notes(actions) and cues(actions)[0].step == "Support q1"
+    assert taken(c, clock) == ["Support q1", "Wind-down q1"]
+    plan = {e["step"]: e for e in c.plan_entries()}
+    assert plan["Talk q1"]["outcome"] == "no_answer"
+    assert plan["Middle q1"]["skipped"] == plan["Harder q1"]["skipped"] == "branch not taken"
+    assert "skipped" not in plan["Support q1"] and "skipped" not in plan["Wind-down q1"]
+    # Cut at its limit: the part named for that, with the time-up line in front.
+    c = controller(exam_of(*OUTCOMES), clock, silence_reask_s=10)
+    c.start()
+    c.on_examiner_turn("Hello. Tell me about a trip you took.")
+    clock.t += 1
+    c.on_window(True)
+    clock.t += 40.1
+    actions = c.tick()
+    assert "long_turn_cut" in notes(actions) and cues(actions)[0].step == "Harder q1"
+    c.on_window(False)
+    assert taken(c, clock) == ["Harder q1", "Wind-down q1"]
+    assert {e["step"]: e for e in c.plan_entries()}["Middle q1"]["skipped"] == "branch not taken"
+
+
+def test_an_outcome_that_names_no_part_or_leads_back_is_refused():
+    with pytest.raises(ValueError, match="leads to 'Nowhere'"):
+        exam_of({**OUTCOMES[0], "if_cut": "Nowhere"}, *OUTCOMES[1:])
+    with pytest.raises(ValueError, match="(?i)loop|back|more than once"):
+        exam_of(*OUTCOMES[:4], {**OUTCOMES[4], "if_no_answer": "Talk"})
+
+
 def test_an_intro_that_quotes_a_question_but_ends_by_leading_on_is_said_with_the_first_step():
     """Only a line that ends with a question waits for an answer; a question quoted inside an
     intro ("the question: how effective might these ideas be? First ...") leads on."""

@@ -132,13 +132,14 @@ class StepRecord:
     long_turn_s: float | None = None
     role_s: float | None = None
     choice: str | None = None
+    outcome: str | None = None  # "no_answer", "cut": what happened to its answer (a part may branch on it)
     skipped: str | None = None
 
     def entry(self) -> dict:
         out = {"step": self.step, "part": self.part, "kind": self.kind, "cued_s": self.cued_s,
                "asked_s": self.asked_s, "answered_s": self.answered_s, "cues": self.cues, "said": self.said,
                "heard": self.asked_s is not None}
-        for name in ("interrupted", "prep_s", "long_turn_s", "role_s", "choice", "skipped"):
+        for name in ("interrupted", "prep_s", "long_turn_s", "role_s", "choice", "outcome", "skipped"):
             if getattr(self, name):
                 out[name] = getattr(self, name)
         return out
@@ -345,6 +346,7 @@ class ExamController:
             self._long_turn_until = None
             self._held = True
             self._cut_off = True
+            self.records[self.answering].outcome = "cut"
             following = self._next_index(self.answering, now)
             return [Note("long_turn_cut", {"step": step.key, "after_s": self.records[self.answering].long_turn_s}),
                     *self._cue_step(following, respond_now=False, now=now, lead=step.time_up or "Thank you."),
@@ -375,6 +377,7 @@ class ExamController:
                 return [Note("silence_reask", {"step": step.key}), *self._seal(False),
                         *self._cue(step, wording.say(question), respond_now=True, now=now)]
             self.records[self.answering].skipped = "no answer"
+            self.records[self.answering].outcome = "no_answer"
             return [Note("no_answer", {"step": step.key}),
                     *self._cue_step(self._next_index(self.answering, now), respond_now=True, now=now)]
         return []
@@ -443,15 +446,23 @@ class ExamController:
 
     def _on_path(self) -> set[int]:
         """The steps the exam may still reach or has reached: from the first, each step's
-        next, a judgement's chosen one (every choice while it is not yet made)."""
+        next, a judgement's chosen one (every choice while it is not yet made), an answer's
+        outcome's (while the answer is still to come)."""
         seen, todo = set(), [0]
         while todo:
             index = todo.pop()
             if index in seen:
                 continue
             seen.add(index)
-            step, choice = self.steps[index], self.records[index].choice
-            keys = [step.choices[choice]] if choice else [*step.choices.values(), *([step.then] if step.then else [])]
+            step, record = self.steps[index], self.records[index]
+            if record.choice:
+                keys = [step.choices[record.choice]]
+            elif record.outcome in step.outcomes:
+                keys = [step.outcomes[record.outcome]]
+            else:
+                answered = bool(record.answered_s) and (index != self.answering or self.phase is Phase.DONE)
+                keys = [*step.choices.values(), *([] if answered else step.outcomes.values()),
+                        *([step.then] if step.then else [])]
             todo += [self.plan.index(key) for key in keys]
         return seen
 
@@ -509,7 +520,7 @@ class ExamController:
 
     def _next_index(self, after: int, now: float) -> int:
         """The step after `after`, moved on when its part or the exam has run out of time."""
-        index = self.plan.following(after, self.records[after].choice)
+        index = self.plan.following(after, self.records[after].choice, self.records[after].outcome)
         last = self.plan.last
         if index >= last:
             return last

@@ -3,8 +3,9 @@
 Each step is one examiner turn (a question, a cue card, a start line, a role's opening, a
 judgement, the assessment) and says how the candidate's answer to it is taken (`Answer`)
 and which step follows it: the next of its part, the first of the part after it (a part's
-`next`, else the next in the list), or, after a judgement, the first step of the part its
-choice names. Nothing here knows a format: part names, wording and timings are the config's.
+`next`, else the next in the list), after a judgement the first step of the part its
+choice names, and after an answer left unanswered or cut at its limit the first step of
+the part its part names for that (`if_no_answer`, `if_cut`). Nothing here knows a format: part names, wording and timings are the config's.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ class Step:
     a role's brief, and the line that ends it. time_up: said in front of the next step when
     the answer is cut at its limit. tools: what an assessment or a judgement calls.
     then: the key of the step after it (None: the last). choices: a judgement's value ->
-    the key of the step it leads to.
+    the key of the step it leads to. outcomes: what happened to its answer ("no_answer",
+    "cut") -> the key of the step it leads to instead.
     """
 
     key: str
@@ -66,6 +68,7 @@ class Step:
     question: str = ""  # a judgement's question (the function's description)
     then: str | None = None
     choices: dict[str, str] = field(default_factory=dict, hash=False)
+    outcomes: dict[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def scripted_lines(self) -> list[str]:
@@ -80,10 +83,12 @@ class Plan:
     def index(self, key: str) -> int:
         return next(i for i, step in enumerate(self.steps) if step.key == key)
 
-    def following(self, index: int, choice: str | None = None) -> int:
-        """The step after steps[index] (a judgement's: the one its choice leads to)."""
+    def following(self, index: int, choice: str | None = None, outcome: str | None = None) -> int:
+        """The step after steps[index] (a judgement's: the one its choice leads to; an answer's
+        outcome: the one its part names for it)."""
         step = self.steps[index]
         key = step.choices.get(choice) if choice is not None and step.choices else None
+        key = key or (step.outcomes.get(outcome) if outcome is not None else None)
         key = key or step.then
         return self.index(key) if key is not None else len(self.steps) - 1
 
@@ -207,7 +212,9 @@ def exam_plan(exam) -> Plan:
         if not own:
             continue
         choices = {value: entry(target) for value, target in part.judge.choices.items()} if part.judge else None
-        steps += _linked(own, entry(_after(parts, index)), choices)
+        outcomes = {outcome: entry(target) for outcome, target in part.outcomes.items()}
+        steps += [Step(**{**step.__dict__, "outcomes": outcomes}) if step.answer in (Answer.OPEN, Answer.TIMED)
+                  and outcomes else step for step in _linked(own, entry(_after(parts, index)), choices)]
     return Plan([*steps, final])
 
 
