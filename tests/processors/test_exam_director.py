@@ -552,7 +552,7 @@ def test_a_role_play_whose_time_ends_as_the_candidate_begins_to_speak_is_closed_
     actions = d.on_candidate_held(True)
     (cue,) = cues(actions)
     assert cue.step == "Questions q1" and not cue.respond_now  # for the end of what they are saying
-    assert HoldCandidate(False, "examiner_spoke") in actions and not d.holding_candidate
+    assert HoldCandidate(False, "speaking") in actions and not d.holding_candidate
     d.on_window(True)
     assert not cues(d.tick())
 

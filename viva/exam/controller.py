@@ -407,7 +407,7 @@ class ExamController:
             return []
         now = self._clock()
         if window_open:
-            return self._release() + self._end_role(now, quiet=False)
+            return self._release("speaking") + self._end_role(now, quiet=False)
         return self._end_role(now, quiet=True)
 
     def _end_role(self, now: float, *, quiet: bool) -> list:
@@ -499,11 +499,11 @@ class ExamController:
         self._sealed = sealed
         return [SealMarks(sealed)]
 
-    def _release(self) -> list:
+    def _release(self, reason: str = "examiner_spoke") -> list:
         if not self._held:
             return []
         self._held = False
-        return [HoldCandidate(False, "examiner_spoke")]
+        return [HoldCandidate(False, reason)]
 
     def _check_reply(self, now: float) -> list:
         """A cue to answer at once that the model left unanswered is sent again, later each time."""

@@ -5,7 +5,8 @@ judgement, the assessment) and says how the candidate's answer to it is taken (`
 and which step follows it: the next of its part, the first of the part after it (a part's
 `next`, else the next in the list), after a judgement the first step of the part its
 choice names, and after an answer left unanswered or cut at its limit the first step of
-the part its part names for that (`if_no_answer`, `if_cut`). Nothing here knows a format: part names, wording and timings are the config's.
+the part its part names for that (`if_no_answer`, `if_cut`). Nothing here knows a format:
+part names, wording and timings are the config's.
 """
 
 from __future__ import annotations

@@ -447,9 +447,8 @@ class TurnGateProcessor(FrameProcessor):
             await self._act(self._verdicts())  # decided before this frame came
             await self._act(gate.on_audio(frame))
             if gate.verdict_due:  # only now does the window wait for the model
-                asked = gate.asked
-                probability = await self._judging.pop(asked)
-                await self._act(gate.on_verdict(probability > gate.settings.smart_turn_threshold, asked))
+                await self._judging[gate.asked]
+                await self._act(self._verdicts())
             return
         if isinstance(frame, VADUserStartedSpeakingFrame):
             await self._act(gate.on_speech_start())
