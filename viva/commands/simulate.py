@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from viva.config import load_config
