@@ -699,7 +699,7 @@ def asked_lines(entries: list[dict]) -> list[str]:
 
 
 def assert_every_question_asked_in_order(said: list[str], config: str, *, once: bool) -> None:
-    from viva.processors.closing_guard import normalize
+    from viva.exam.phrases import normalize
 
     exam = load_config(ROOT / config).exam
     spoken = [normalize(text) for text in said]
@@ -801,7 +801,7 @@ def limit_of(part, step: str) -> float | None:
 
 @pytest.mark.parametrize("name", FORMATS)
 def test_each_format_is_conducted_from_its_yaml_with_every_step_and_timer_kept(sessions, name):
-    from viva.processors.closing_guard import normalize
+    from viva.exam.phrases import normalize
 
     code, stdout, stderr, record = sessions[name]
     assert code == 0, stderr[-3000:]

@@ -94,7 +94,7 @@ class ExamSession:
         self.worker = PipelineWorker(
             build_pipeline(transport=transport, context=context, recorder=self._recorder),
             params=PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=24000),
-            observers=[SessionObserver(self.record, closing_phrase=config.exam.closing_phrase)],
+            observers=[SessionObserver(self.record)],
             cancel_on_idle_timeout=False,
             enable_rtvi=rtvi,
         )

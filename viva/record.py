@@ -33,7 +33,7 @@ from pipecat.observers.base_observer import BaseObserver, FrameProcessed, FrameP
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.transports.base_output import BaseOutputTransport
 
-from viva.exam.phrases import ClosingDetector
+from viva.processors.exam_frames import ClosingPhraseFrame
 from viva.scoring import ScoreRule, compute_scores
 
 _COUNTED = {
@@ -204,13 +204,12 @@ def response_latency_ms(events: list[dict]) -> dict[str, float] | None:
 class SessionObserver(BaseObserver):
     """Events and transcript from the frames, whatever the pipeline's stages are:
     activity windows (the user-turn frames the Live service acts on), examiner audio as
-    played, transcript text of both sides, and each closing phrase the examiner says."""
+    played, transcript text of both sides, and each closing phrase the candidate hears (the
+    closing finder's findings that reach the output transport)."""
 
-    def __init__(self, record: SessionRecord, *, closing_phrase: str):
+    def __init__(self, record: SessionRecord):
         super().__init__(observe_every_push=False)
         self._record = record
-        self._closing = ClosingDetector(closing_phrase)
-        self._turn_first_word = 0  # the detector's word count when the examiner's turn began
         self._vad_stop_secs = 0.0
 
     async def on_process_frame(self, data: FrameProcessed):
@@ -219,16 +218,13 @@ class SessionObserver(BaseObserver):
         if not isinstance(data.processor, BaseOutputTransport) or data.direction != FrameDirection.DOWNSTREAM:
             return
         if isinstance(data.frame, (TTSStartedFrame, TTSStoppedFrame)):
-            self._closing.end_turn()
-            self._turn_first_word = self._closing.words_seen
             self._record.end_words("examiner")
         elif isinstance(data.frame, TTSTextFrame):
             self._record.text("examiner", data.frame.text)
+        elif isinstance(data.frame, ClosingPhraseFrame):
             # words_before: where in the examiner's turn the phrase began (marks said before
             # the closing in the same turn are told apart from the closing by it).
-            for _ in range(self._closing.feed(data.frame.text)):
-                self._record.event("closing_phrase",
-                                   words_before=max(0, self._closing.start_word - self._turn_first_word))
+            self._record.event("closing_phrase", words_before=data.frame.words_before)
 
 
     async def on_push_frame(self, data: FramePushed):

@@ -81,16 +81,27 @@ def test_a_closing_said_whole_plays_on_and_the_closing_guard_cuts_what_follows()
     # repeat_closing: the phrase said twice in one turn. The first is heard whole; the
     # repeat is the closing guard's to cut, and nothing is withheld (which would make exam
     # end say the closing once more).
+    # The closing finder's finding ("c1") comes just before the piece that completes the phrase.
     gate = sealed_gate()
-    assert played(gate.on_text("t1", "Thank you. That is the end of the Speaking test.")) == ["t1"]
+    assert gate.on_closing("c1") == []  # held with the turn until its first words
+    assert played(gate.on_text("t1", "Thank you. That is the end of the Speaking test.")) == ["c1", "t1"]
     assert played(gate.on_text("t2", " Thank you.")) == ["t2"]
     assert played(gate.on_item("a2")) == ["a2"]
     assert gate.on_turn_end() == [] and gate.withheld_turns == 0
     # The phrase and its repeat in one piece of transcript: the same.
     gate.on_turn_start()
     gate.on_item("a3")
-    assert played(gate.on_text("t3", "Thank you. That is the end of the Speaking test. Thank you.")) == ["a3", "t3"]
+    gate.on_closing("c3")
+    assert played(gate.on_text("t3", "Thank you. That is the end of the Speaking test. Thank you.")) == ["a3", "c3", "t3"]
     assert gate.on_turn_end() == [] and gate.withheld_turns == 0
+
+
+def test_a_turn_of_marks_that_ends_in_the_phrase_stays_withheld_finding_and_all():
+    gate = sealed_gate()
+    gate.on_text("t1", "Your band is six.")
+    assert gate.on_closing("c1") == []
+    assert played(gate.on_text("t2", " Thank you. That is the end of the Speaking test.")) == []
+    assert gate.withheld_turns == 1
 
 
 def test_a_turn_that_never_shows_its_words_is_not_heard():

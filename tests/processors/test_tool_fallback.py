@@ -25,6 +25,7 @@ from tests.conftest import ROOT
 from tests.frame_helpers import Loudspeaker
 from viva.config import load_config
 from viva.pipelines.registry import ExamEndParams
+from viva.processors.closing_finder import ClosingFinderProcessor
 from viva.processors.exam_end import ExamEndProcessor
 from viva.processors.live_link import LiveLinkFrame
 from viva.processors.tool_fallback import ToolFallback
@@ -36,9 +37,11 @@ TOOL = EXAM.tools[0]
 
 
 async def until_the_exam_ends(processor, frames, *, model: FrameProcessor | None = None):
-    """Runs [model], the exam end and a loudspeaker until the exam end ends the session itself
-    (EndWorkerFrame): no end is sent and nothing is slept. The bound only stops a broken one hanging."""
-    pipeline = Pipeline([*([model] if model else []), processor, Loudspeaker()])
+    """Runs [model], the closing finder, the exam end and a loudspeaker until the exam end ends the
+    session itself (EndWorkerFrame): no end is sent and nothing is slept. The bound only stops a
+    broken one hanging."""
+    finder = ClosingFinderProcessor(EXAM.closing_phrase)
+    pipeline = Pipeline([*([model] if model else []), finder, processor, Loudspeaker()])
     down, _ = await asyncio.wait_for(
         run_test(pipeline, frames_to_send=frames, expected_down_frames=None, send_end_frame=False), 60)
     return down

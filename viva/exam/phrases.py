@@ -1,8 +1,9 @@
 """The one phrase matcher: whether words the examiner said hold a scripted line.
 
-Every check of what the examiner said reads it: the closing phrase found in a transcript
-(`ClosingDetector`: the closing guard, exam end and the record), a turn that begins the
-closing (`begins_phrase`: the marks gate), and a step said (`asked`: the exam controller).
+Every check of what the examiner said reads it: the closing phrase found in the examiner's
+transcript (`ClosingDetector`, fed once, by the closing finder, whose finding the closing
+guard, the marks gate, exam end and the record read), a turn that begins the closing
+(`begins_phrase`: the marks gate), and a step said (`asked`: the exam controller).
 All are tolerant of case, punctuation, contractions, rewording and a misheard word.
 """
 
@@ -48,7 +49,7 @@ class ClosingDetector:
         self._text = ""
         self.count = 0
         self.end_word = 0  # index (in words so far) just past the last occurrence found
-        self.start_word = 0  # index of the last occurrence's first word
+        self.starts: list[int] = []  # the first word's index of each occurrence the last feed completed
 
     def feed(self, piece: str) -> int:
         """Adds transcript text; returns how many new occurrences it completed."""
@@ -57,14 +58,14 @@ class ClosingDetector:
         if not phrase:
             return 0
         words = words_of(self._text)
-        found, start = 0, self.end_word
+        found, start, self.starts = 0, self.end_word, []
         while start < len(words):
             size = self._match_at(words, start) if _alike(words[start], phrase[0]) else None
             if size is None:
                 start += 1
                 continue
             found += 1
-            self.start_word = start
+            self.starts.append(start)
             start += size
             self.end_word = start
         self.count += found

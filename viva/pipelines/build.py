@@ -6,13 +6,22 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.transports.base_transport import BaseTransport
 
 from viva.pipelines.context import StageContext
-from viva.pipelines.registry import build_stage
+from viva.pipelines.registry import STAGES, build_stage
+from viva.processors.closing_finder import ClosingFinderProcessor
 from viva.recording import LEFT, RIGHT, RecordingTap, StereoRecorder
 
 
 def build_pipeline(*, transport: BaseTransport, context: StageContext, recorder: StereoRecorder) -> Pipeline:
-    """transport.input -> microphone tap -> stages... -> transport.output -> loudspeaker tap."""
-    stages = [build_stage(spec.name, spec.params, context) for spec in context.config.stages]
+    """transport.input -> microphone tap -> stages... -> transport.output -> loudspeaker tap; the
+    closing finder straight after the stage that speaks (the Live service), whatever the stages."""
+    stages = []
+    finder = ClosingFinderProcessor(context.config.exam.closing_phrase)
+    for spec in context.config.stages:
+        stages.append(build_stage(spec.name, spec.params, context))
+        if STAGES[spec.name].speaks and finder not in stages:
+            stages.append(finder)
+    if finder not in stages:
+        stages.append(finder)
     return Pipeline([
         transport.input(),
         RecordingTap(recorder=recorder, channel=LEFT),

@@ -214,6 +214,7 @@ class Stage:
     module: str  # the processor's module, which defines build(params, context)
     summary: str
     check: Callable[[Any, Any], list[tuple[tuple, str]]] | None = None  # against the whole config
+    speaks: bool = False  # its output is the examiner's words (the closing finder follows it)
 
     @property
     def build(self) -> Callable[[Any, StageContext | None], FrameProcessor]:
@@ -249,7 +250,7 @@ STAGES: dict[str, Stage] = {
         Stage("turn_gate", TurnGateParams, "viva.processors.turn_gate",
               "activity windows around confirmed speech; no audio outside them", _turn_gate_check),
         Stage("gemini_live", GeminiLiveParams, "viva.pipelines.gemini",
-              "the Gemini Live service (or the emulator)"),
+              "the Gemini Live service (or the emulator)", speaks=True),
         Stage("exam_director", ExamDirectorParams, "viva.processors.exam_director",
               "conducts the exam: cues each step when due, checks it was asked, holds the preparation, cuts the "
               "long turn", _exam_director_check),

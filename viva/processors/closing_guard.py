@@ -1,13 +1,13 @@
 """The closing guard: the candidate hears the closing phrase once, and nothing after it.
 
 Told to say the closing once, the model sometimes says it twice in one turn and adds
-"Have a good day." (field-reports.md §3). `ClosingDetector` finds the configured phrase
-in the output transcript, tolerant of case, punctuation, contractions and a misheard
-word. `ClosingGuard` (plain) decides what audio passes: everything until the phrase is
-complete in the transcript, then the phrase's own audio until the examiner pauses
-(`gap_s` of quiet) or says a word beyond it, then nothing. `ClosingGuardProcessor` sits
-after the Live service and drops what the guard cuts, audio and transcript alike, so
-that what reaches the output transport is what the candidate hears.
+"Have a good day." (field-reports.md §3). The closing finder (viva/processors/closing_finder.py)
+marks where the transcript completes the phrase (`ClosingPhraseFrame`). `ClosingGuard`
+(plain) decides what passes: everything until that finding, then the piece that completes
+the phrase and the phrase's own audio until the examiner pauses (`gap_s` of quiet) or says
+a word beyond it, then nothing. `ClosingGuardProcessor` sits after the Live service and
+drops what the guard cuts, audio, transcript and findings alike, so that what reaches the
+output transport is what the candidate hears.
 
 The `closing_guard` stage's builder (`build`) is here; its parameters (`ClosingGuardParams`) are in
 viva/pipelines/registry.py.
@@ -22,8 +22,9 @@ import numpy as np
 from pipecat.frames.frames import Frame, TTSAudioRawFrame, TTSStoppedFrame, TTSTextFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from viva.exam.phrases import ClosingDetector, begins_phrase, normalize, words_of  # noqa: F401 (read here by others)
+from viva.exam.phrases import words_of
 from viva.pipelines.registry import ClosingGuardParams
+from viva.processors.exam_frames import ClosingPhraseFrame
 
 if TYPE_CHECKING:
     from viva.pipelines.context import StageContext
@@ -33,13 +34,11 @@ class ClosingGuard:
     """Which examiner audio the candidate hears around the closing phrase.
 
     Args:
-        phrase: the closing phrase from the exam config.
         gap_s: quiet in the examiner's audio that ends the phrase once it was said.
         quiet_rms: the level (0..1 of full scale) below which audio counts as quiet.
     """
 
-    def __init__(self, phrase: str, *, gap_s: float, quiet_rms: float = 0.01):
-        self.detector = ClosingDetector(phrase)
+    def __init__(self, *, gap_s: float, quiet_rms: float = 0.01):
         self._gap_s = gap_s
         self._quiet_rms = quiet_rms
         self.state = "listening"  # -> "closing" (phrase said, its audio playing) -> "closed"
@@ -47,20 +46,24 @@ class ClosingGuard:
         self.cut_audio_s = 0.0
         self.cut_voiced_s = 0.0  # of that, not quiet: words cut, not the tail of a pause
         self.cut_text = ""
+        self._completing = False  # the next transcript piece completes the phrase
+
+    def on_closing(self) -> bool:
+        """The finder's finding: the next transcript piece completes the phrase. Returns whether
+        the finding passes (with the words it marks)."""
+        if self.state == "closed":
+            return False
+        self.state, self._completing = "closing", True
+        return True
 
     def on_text(self, piece: str) -> bool:
         """Transcript text; returns whether it reaches the candidate."""
+        if self.state == "closing" and not self._completing and words_of(piece):
+            self.state = "closed"  # a word beyond the phrase: it starts here
         if self.state == "closed":
             self.cut_text += piece
             return False
-        before = self.detector.end_word
-        if self.detector.feed(piece) and self.state == "listening":
-            self.state = "closing"
-            return True
-        if self.state == "closing" and self.detector.words_seen > max(before, self.detector.end_word):
-            self.state = "closed"  # a word beyond the phrase: it starts here
-            self.cut_text += piece
-            return False
+        self._completing = False
         return True
 
     def on_audio(self, pcm: bytes, sample_rate: int) -> bool:
@@ -81,7 +84,6 @@ class ClosingGuard:
         return True
 
     def on_turn_end(self) -> None:
-        self.detector.end_turn()
         if self.state == "closing":
             self.state = "closed"
 
@@ -91,15 +93,13 @@ class ClosingGuardProcessor(FrameProcessor):
 
     Args:
         params: the stage's (gap_s: see ClosingGuard).
-        closing_phrase: from the exam config.
         on_event: called with ("closing_trimmed", audio_s=..., text=...) once the cut
             part of the turn has ended.
     """
 
-    def __init__(self, params: ClosingGuardParams, *, closing_phrase: str,
-                 on_event: Callable[..., None] | None = None, **kwargs):
+    def __init__(self, params: ClosingGuardParams, *, on_event: Callable[..., None] | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.guard = ClosingGuard(closing_phrase, gap_s=params.gap_s)
+        self.guard = ClosingGuard(gap_s=params.gap_s)
         self._on_event = on_event or (lambda *args, **fields: None)
         self._reported = 0.0
 
@@ -109,6 +109,8 @@ class ClosingGuardProcessor(FrameProcessor):
             if isinstance(frame, TTSAudioRawFrame) and not self.guard.on_audio(frame.audio, frame.sample_rate):
                 return
             if isinstance(frame, TTSTextFrame) and not self.guard.on_text(frame.text):
+                return
+            if isinstance(frame, ClosingPhraseFrame) and not self.guard.on_closing():
                 return
             if isinstance(frame, TTSStoppedFrame):
                 self.guard.on_turn_end()
@@ -126,5 +128,4 @@ class ClosingGuardProcessor(FrameProcessor):
 
 def build(params: ClosingGuardParams, context: StageContext) -> ClosingGuardProcessor:
     """The `closing_guard` stage."""
-    return ClosingGuardProcessor(params, closing_phrase=context.config.exam.closing_phrase,
-                                 on_event=context.record.event)
+    return ClosingGuardProcessor(params, on_event=context.record.event)

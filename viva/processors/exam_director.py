@@ -46,6 +46,7 @@ from viva.pipelines.registry import ExamDirectorParams
 from viva.processors.exam_frames import (
     CandidateHeldFrame,
     CandidateHoldFrame,
+    ClosingPhraseFrame,
     ExamCueFrame,
     ExaminerWithheldFrame,
     ExamPartFrame,
@@ -146,6 +147,9 @@ class ExamDirectorProcessor(FrameProcessor):
             await self._act(opening)
         if isinstance(frame, TTSAudioRawFrame) and downstream and self._withholding:
             return  # the preparation is silent
+        if downstream and isinstance(frame, ClosingPhraseFrame):
+            await self._gate(self.marks_gate.on_closing(frame))
+            return
         if downstream and self.marks_gate.sealed and isinstance(frame, (TTSAudioRawFrame, TTSTextFrame, LLMTextFrame)):
             if isinstance(frame, TTSTextFrame):
                 self._said += frame.text

@@ -1,7 +1,7 @@
 """Ends the session when the exam is over: the closing phrase heard, its audio played out.
 
-`ClosingDetector` (viva/processors/closing_guard.py) finds the configured closing phrase in
-the examiner's output transcript. `ExamEnd` decides when to end, and whether the model is
+The closing finder (viva/processors/closing_finder.py) marks where the examiner's words
+complete the closing phrase (`ClosingPhraseFrame`). `ExamEnd` decides when to end, and whether the model is
 asked for a closing it never said or viva says it (plain, injected clock);
 `ExamEndProcessor` feeds it frames, cues the model, plays viva's closing and ends the pipeline.
 
@@ -33,10 +33,14 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from viva.exam.phrases import ClosingDetector
 from viva.exam.wording import closing_cue
 from viva.pipelines.registry import ExamEndParams, live_takes_cues
-from viva.processors.exam_frames import CandidateHoldFrame, ExamCueFrame, ExaminerWithheldFrame
+from viva.processors.exam_frames import (
+    CandidateHoldFrame,
+    ClosingPhraseFrame,
+    ExamCueFrame,
+    ExaminerWithheldFrame,
+)
 from viva.processors.live_link import LiveLinkFrame
 
 if TYPE_CHECKING:
@@ -195,7 +199,6 @@ class ExamEndProcessor(FrameProcessor):
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, tick_s: float = 0.1, **kwargs):
         super().__init__(**kwargs)
         self._phrase = closing_phrase
-        self._closing = ClosingDetector(closing_phrase)
         cue_wait_s = params.cue_wait_s if params.say_closing and takes_cues else None
         self._limits = {"drain_s": params.drain_s, "closing_wait_s": params.closing_wait_s,
                         "result_wait_s": params.result_wait_s, "cue_wait_s": cue_wait_s, "clock": clock}
@@ -229,12 +232,11 @@ class ExamEndProcessor(FrameProcessor):
         elif isinstance(frame, TTSTextFrame) and downstream:
             if self._fallback is not None:
                 self._fallback.on_examiner_text(frame.text)
-            if not end.said_closing and self._closing.feed(frame.text):
-                end.on_closing()
-                await self._hold_candidate()
-        elif isinstance(frame, (TTSStartedFrame, TTSStoppedFrame)) and downstream:
-            self._closing.end_turn()
-            if isinstance(frame, TTSStoppedFrame) and self._fallback is not None and not self._results.complete:
+        elif isinstance(frame, ClosingPhraseFrame) and downstream and not end.said_closing:
+            end.on_closing()
+            await self._hold_candidate()
+        elif isinstance(frame, TTSStoppedFrame) and downstream:
+            if self._fallback is not None and not self._results.complete:
                 if self._fallback.spoken():
                     end.on_result_ready()  # said aloud in full: the script is over; a call may still win
         elif isinstance(frame, FunctionCallResultFrame) and self._results.complete:
@@ -244,7 +246,8 @@ class ExamEndProcessor(FrameProcessor):
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
             end.on_examiner_audio(False)
         if end is not None and end.said_closing and downstream and isinstance(
-                frame, (TTSAudioRawFrame, TTSTextFrame, LLMTextFrame, TTSStartedFrame, TTSStoppedFrame)):
+                frame, (TTSAudioRawFrame, TTSTextFrame, LLMTextFrame, TTSStartedFrame, TTSStoppedFrame,
+                        ClosingPhraseFrame)):
             return  # the model again, after viva's closing (its own frames are pushed, not processed)
         await self.push_frame(frame, direction)
 
@@ -297,6 +300,7 @@ class ExamEndProcessor(FrameProcessor):
         self._record.event("closing_from_config", text=self._phrase, reason=reason,
                            audio_s=round(len(audio) / 2 / OUTPUT_RATE, 2))
         await self.push_frame(TTSStartedFrame())
+        await self.push_frame(ClosingPhraseFrame())  # the record counts it as heard, as the model's
         await self.push_frame(TTSTextFrame(text=self._phrase, text_type="sentence"))
         chunk = OUTPUT_RATE * 2 // 25  # 40 ms
         for i in range(0, len(audio), chunk):

@@ -1,5 +1,6 @@
-"""Frames the exam director sends: upstream to the Live service, the turn gate and the
-watchdog; downstream, what it withheld from the candidate, to exam end."""
+"""Frames viva's processors tell each other by: the exam director's, upstream to the Live
+service, the turn gate and the watchdog, and downstream what it withheld from the candidate;
+the turn gate's answer to a hold; the closing finder's finding."""
 
 from __future__ import annotations
 
@@ -65,3 +66,13 @@ class ExamStepFrame(SystemFrame):
     part: str = ""
     answer: str = "open"
     limit_s: float | None = None
+
+
+@dataclass
+class ClosingPhraseFrame(DataFrame):
+    """The examiner's words complete the closing phrase (the closing finder's finding, just
+    before the transcript piece that completes it). The closing guard, the marks gate, exam
+    end and the record read it; a processor that drops the piece drops the finding with it.
+    words_before: the examiner's words in this turn before the phrase began."""
+
+    words_before: int = 0

@@ -6,8 +6,9 @@ tool_call_and_speak and speak_instead_of_tool_call faults). From the assessment'
 on, `MarksGate` (plain) holds each examiner turn's audio and words until its first words
 are in: a turn that begins the closing phrase plays (what was held first, then the rest
 as it comes); any other turn is withheld whole, and so is a closing turn the moment it
-strays from the phrase before the phrase is complete. Once the whole phrase is said, what
-follows is the closing guard's (it sits upstream and cuts everything after the phrase):
+strays from the phrase before the phrase is complete. The closing finder says when the
+phrase is complete (`on_closing`); what follows is the closing guard's (it sits upstream
+and cuts everything after the phrase):
 withholding it here would make exam end say the closing a second time. Withheld words go to the record and to the result's fallback
 extraction, never to the candidate.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from viva.exam.phrases import begins_phrase, words_of
+from viva.exam.phrases import begins_phrase
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,14 @@ class MarksGate:
             self._turn.held.append(item)
         return []
 
+    def on_closing(self, item) -> list:
+        """The closing finder's finding (`item`): the turn's next words complete the phrase
+        (in one piece, perhaps, with more after it). It goes with the turn's words."""
+        if self.sealed and self._turn.verdict == "withheld":
+            return []
+        self._turn.phrase_said = True
+        return self.on_item(item)
+
     def on_text(self, item, text: str) -> list:
         """The turn's words (its output transcript), which decide."""
         if not self.sealed:
@@ -86,14 +95,11 @@ class MarksGate:
         turn.said += text
         if turn.verdict == "withheld":
             return [Withhold(text, first=False)]
-        if turn.phrase_said:
+        if turn.verdict == "closing" and turn.phrase_said:
             return [Play([item])]
         if not turn.said.strip():
             turn.held.append(item)
             return []
-        words, size = words_of(turn.said), len(words_of(self._phrase))
-        # The whole phrase may come in one piece with more after it.
-        turn.phrase_said = len(words) >= size and begins_phrase(" ".join(words[:size]), self._phrase)
         if turn.phrase_said or begins_phrase(turn.said, self._phrase):
             if turn.verdict == "closing":
                 return [Play([item])]
