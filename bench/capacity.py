@@ -120,10 +120,8 @@ async def worker(args: argparse.Namespace) -> None:
         headers = {SESSION_HEADER: session_id}
         llm = LLMTarget(kind="emulator", api_key="bench",
                         http_options=types.HttpOptions(base_url=args.base_url, headers=headers,
-                                                       async_client_args={"ssl": ca}),
-                        rest_http_options=types.HttpOptions(base_url=args.rest_url, headers=headers,
-                                                            client_args={"verify": ca},
-                                                            async_client_args={"ssl": ca, "verify": ca}))
+                                                       client_args={"verify": ca},
+                                                       async_client_args={"ssl": ca, "verify": ca}))
         params = SingleClientWebsocketServerParams(
             serializer=ProtobufFrameSerializer(), audio_in_enabled=True, audio_in_sample_rate=RATE,
             audio_out_enabled=True, allowed_origins=[])
@@ -276,7 +274,6 @@ class Emulator:
         banner = [self.process.stdout.readline() for _ in range(3)]
         self.base_url = banner[0].split(" at ")[1].split()[0]
         self.ca_file = banner[1].split(": ", 1)[1].strip()
-        self.rest_url = banner[2].split(": ", 1)[1].split(",")[0].strip()
         threading.Thread(target=_drain, args=(self.process.stdout,), daemon=True).start()
 
     def stop(self) -> None:
@@ -300,7 +297,7 @@ def run_level(emulator: Emulator, groups: list[tuple[str, str, int]], mode: str,
     for k, (label, config, ports) in enumerate(plan):
         result = out / f"worker-{k}.json"
         command = [sys.executable, str(Path(__file__).resolve()), "worker", "--label", label, "--config", config,
-                   "--ports", *map(str, ports), "--base-url", emulator.base_url, "--rest-url", emulator.rest_url,
+                   "--ports", *map(str, ports), "--base-url", emulator.base_url,
                    "--ca-file", emulator.ca_file, "--out", str(out / "records"), "--result", str(result)]
         if uvloop or label.endswith("+uvloop"):
             command.append("--uvloop")
@@ -370,7 +367,6 @@ def main() -> None:
     w.add_argument("--config", required=True)
     w.add_argument("--ports", type=int, nargs="+", required=True)
     w.add_argument("--base-url", required=True)
-    w.add_argument("--rest-url", required=True)
     w.add_argument("--ca-file", required=True)
     w.add_argument("--out", required=True)
     w.add_argument("--result", required=True)
@@ -418,7 +414,7 @@ def profile(emulator: Emulator, out: Path, args) -> None:
     result = out / "profile-worker.json"
     command = [sys.executable, str(Path(__file__).resolve()), "worker", "--label", "profile", "--config",
                CONFIGS[args.profile_config], "--ports", str(ports[0]), "--base-url", emulator.base_url,
-               "--rest-url", emulator.rest_url, "--ca-file", emulator.ca_file, "--out", str(out / "records"),
+               "--ca-file", emulator.ca_file, "--out", str(out / "records"),
                "--result", str(result)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "ready"

@@ -1,7 +1,6 @@
-"""The emulator's REST side: `generateContent` on a TLS port of its own.
+"""The emulator's REST side: `generateContent`, on the Live API's port (emulator/server.py
+routes every request off the Live paths here), as the real service answers both on one host.
 
-The websockets server of the Live API cannot take a POST with a body, so this one
-runs on aiohttp, with the Live server's certificate (trusted through the same CA).
 It serves what viva needs of the REST API: google-genai's
 `client.aio.models.generate_content(...)`, which POSTs JSON to
 `{base_url}/v1beta/models/{model}:generateContent`, and `generate_content_stream(...)`,
@@ -35,7 +34,7 @@ import base64
 import json
 import re
 import secrets
-import ssl
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,12 +46,12 @@ from google.genai import types
 from loguru import logger
 
 from emulator import wire
+from emulator.caller import SESSION_HEADER, api_key
 from emulator.reading import read_result
 from emulator.session import AUDIO_TOKENS_PER_S, ExamSession
 from emulator.toolargs import declared_json_schema, schema_errors
 from emulator.voice import GEMINI_VOICES, OUTPUT_RATE, ExaminerVoice, wav_file
 
-SESSION_HEADER = "x-viva-session-id"  # the same header names Live sessions (emulator/server.py)
 _PATH = re.compile(r"^/(v1\w*)/models/([^/:]+):(generateContent|streamGenerateContent)$")
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
            405: "METHOD_NOT_ALLOWED", 500: "INTERNAL"}
@@ -130,9 +129,9 @@ class RestError(Exception):
 def parse_generate_content(raw: bytes) -> WireGenerateContentRequest:
     """Parses a generateContent body into google-genai's types, or raises RestError (400)."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise RestError(400, "Invalid JSON payload received. Unexpected token.") from None
+        data = wire.loads(raw)  # as a Live message: syntax, NaN, huge numbers, depth refused alike
+    except wire.ProtocolError as e:
+        raise RestError(400, e.reason) from None
     if not isinstance(data, dict):
         raise RestError(400, "Invalid JSON payload received. Expected an object.")
     fields = WireGenerateContentRequest.model_fields
@@ -184,16 +183,6 @@ def empty_value(schema: dict | None) -> Any:
     return None
 
 
-def api_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
-    """The caller's key, from any of the places clients put it (as for the Live socket)."""
-    if headers.get("x-goog-api-key"):
-        return headers["x-goog-api-key"]
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    if scheme in ("Token", "Bearer") and token and " " not in token:
-        return token
-    return query.get("key") or query.get("access_token") or None
-
-
 def model_not_found(model: str, method: str, version: str = "v1beta") -> RestError:
     """[T] the service's answer to a model it does not serve (e.g. a Cloud TTS name on the Gemini API)."""
     return RestError(404, f"models/{model} is not found for API version {version}, or is not supported for "
@@ -228,50 +217,27 @@ def speech_voices(request: WireGenerateContentRequest) -> list[str]:
     return names
 
 
-class RestServer:
+class RestApi:
     """generateContent over HTTPS, answering from what the Live sessions said.
 
     Args:
         sessions: the Live server's sessions by id (read at each request).
-        host, port: where to listen (port 0: any free port).
-        ssl_context: the server context (the Live server's certificate).
         voice: what the TTS models speak in (default: the examiner's espeak-ng voice).
     """
 
-    def __init__(self, *, sessions: Mapping[str, ExamSession], host: str, port: int, ssl_context: ssl.SSLContext,
-                 voice: ExaminerVoice | None = None):
+    def __init__(self, *, sessions: Mapping[str, ExamSession], voice: ExaminerVoice | None = None):
         self._sessions = sessions
-        self._host, self._port = host, port
-        self._ssl_context = ssl_context
         self._voice = voice or ExaminerVoice()
-        self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
 
-    async def start(self) -> "RestServer":
-        app = web.Application(client_max_size=16 * 2**20)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self._host, self._port, ssl_context=self._ssl_context)
-        await self._site.start()
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = self._site = None
-
-    @property
-    def port(self) -> int:
-        return self._runner.addresses[0][1]
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Any request off the Live paths: an answer, or the service's error JSON; never an exception."""
         try:
             return await self._generate_content(request)
         except RestError as e:
             return e.response()
         except Exception:  # a client must get an answer it can read, as from the real service
-            logger.exception("emulator: REST request failed")
+            # The traceback as text: a logger that shows local values could show a request's key.
+            logger.error(f"emulator: REST request failed\n{traceback.format_exc()}")
             return RestError(500, "Internal error encountered.").response()
 
     async def _generate_content(self, request: web.Request) -> web.StreamResponse:

@@ -1,27 +1,31 @@
-"""The emulator's server: TLS WebSocket on loopback, on the Live API's own paths."""
+"""The emulator's server: one TLS port on loopback that answers the Live API's WebSocket
+paths and the REST API (emulator/rest.py), as the real service answers both on one host.
+
+aiohttp serves the port: a WebSocket upgrade on a Live path goes to the Live handler
+(emulator/session.py, through emulator/livesocket.py); every other request to the REST API,
+which answers a path it does not serve with the service's 404 JSON.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import http
 import random
 import re
 import ssl
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import parse_qs
 
+from aiohttp import web
 from google.genai import types
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.http11 import Request, Response
 
 from emulator import wire
+from emulator.caller import RUN_HEADER, SESSION_HEADER, api_key, redacted_path, session_name
 from emulator.faults import FaultPlan, FaultsFile
 from emulator.journal import Journal
+from emulator.livesocket import LiveSocket
 from emulator.misbehaviour import Misbehaviour
-from emulator.rest import RestServer
+from emulator.rest import RestApi
 from emulator.script import ScriptedExaminer, script_from_instruction
 from emulator.session import ExamSession, LiveConnection, SessionSettings, Snapshot, new_handle
 from emulator.tls import EmulatorTLS
@@ -33,16 +37,15 @@ _LIVE_PATH = re.compile(
     r"/ws/google\.(ai\.generativelanguage\.v1\w*\.GenerativeService\.BidiGenerateContent(Constrained)?"
     r"|cloud\.aiplatform\.v1\w*\.LlmBidiService/BidiGenerateContent)$"
 )
-SESSION_HEADER = "x-viva-session-id"
-RUN_HEADER = "x-viva-run"
 HANDLE_LIFETIME_S = 2 * 3600  # the real service keeps handles two hours
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
+MAX_MESSAGE = 16 * 2**20  # a Live message or a REST body
+GOING_AWAY = 1001  # the close of sockets still open when the emulator stops
 
 
 class EmulatorServer:
     """A Gemini Live API emulator: many isolated sessions in one process. Its model knows
     only what each client sends: the examiner follows the script of the setup's system
-    instruction (emulator/script.py).
+    instruction (emulator/script.py). The same port answers REST requests (emulator/rest.py).
 
     Args:
         host, port: where to listen (port 0: any free port).
@@ -50,8 +53,6 @@ class EmulatorServer:
         tls_dir: where the CA file is written (default: a temporary folder).
         settings: pacing, voice and lifetime of connections.
         faults: how the model misbehaves (SPEC §4); None: a well-behaved examiner.
-        rest_port: where the REST API (generateContent, emulator/rest.py) listens, on the
-            same host and certificate (0: any free port).
     """
 
     def __init__(
@@ -63,22 +64,20 @@ class EmulatorServer:
         tls_dir: Path | None = None,
         settings: SessionSettings | None = None,
         faults: FaultsFile | None = None,
-        rest_port: int = 0,
     ):
         self._host, self._port = host, port
         self._log_dir = log_dir
         self._tls_dir = tls_dir
         self.settings = settings or SessionSettings(voice=ExaminerVoice())
         self.faults = faults
-        self._server: Server | None = None
-        self._rest_port = rest_port
-        self._rest: RestServer | None = None
+        self.sessions: dict[str, ExamSession] = {}
+        self._rest = RestApi(sessions=self.sessions)
+        self._runner: web.AppRunner | None = None
+        self._sockets: set[LiveSocket] = set()  # open Live sockets, closed when the emulator stops
         self._tls: EmulatorTLS | None = None
         self._tempdir: tempfile.TemporaryDirectory | None = None
         self._snapshots: dict[str, tuple[float, Snapshot]] = {}
         self._plans: dict[str, FaultPlan] = {}
-        self.sessions: dict[str, ExamSession] = {}
-        self._connection_tasks: set[asyncio.Task] = set()
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -87,32 +86,25 @@ class EmulatorServer:
             self._tempdir = tempfile.TemporaryDirectory(prefix="viva-emulator-")
             self._tls_dir = Path(self._tempdir.name)
         self._tls = EmulatorTLS.create(self._tls_dir)
-        self._server = await serve(
-            self._handle,
-            self._host,
-            self._port,
-            ssl=self._tls.server_context,
-            process_request=self._check_path,
-            compression=None,  # base64 audio hardly compresses; spare the CPU for sessions
-            max_size=16 * 2**20,
-        )
+        app = web.Application(client_max_size=MAX_MESSAGE)
+        app.router.add_route("*", "/{tail:.*}", self._route)
+        # Handlers end once their sockets are closed (stop() closes them first); the timeout
+        # bounds a REST request still under way.
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+        await self._runner.setup()
         try:
-            self._rest = await RestServer(
-                sessions=self.sessions, host=self._host, port=self._rest_port, ssl_context=self._tls.server_context
-            ).start()
+            await web.TCPSite(self._runner, self._host, self._port, ssl_context=self._tls.server_context).start()
         except BaseException:
             await self.stop()
             raise
         return self
 
     async def stop(self) -> None:
-        if self._rest is not None:
-            await self._rest.stop()
-            self._rest = None
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        for socket in list(self._sockets):
+            await socket.close(GOING_AWAY, "")
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
         for session in self.sessions.values():
             session.journal.close()
         if self._tempdir is not None:
@@ -126,10 +118,11 @@ class EmulatorServer:
 
     @property
     def port(self) -> int:
-        return self._server.sockets[0].getsockname()[1]
+        return self._runner.addresses[0][1]
 
     @property
     def base_url(self) -> str:
+        """Where a client reaches it, Live and REST alike."""
         return f"https://localhost:{self.port}"
 
     @property
@@ -140,57 +133,59 @@ class EmulatorServer:
         return self._tls.client_context()
 
     def http_options(self, *, session_id: str | None = None, run: int | None = None) -> types.HttpOptions:
-        """HttpOptions that point google-genai (or Pipecat's service) at this emulator."""
+        """HttpOptions that point google-genai (or Pipecat's services) at this emulator: the Live
+        API and the REST API (generate_content, sync or async).
+
+        session_id names the session (x-viva-session-id): its journal's folder, and the Live
+        session a REST request is about. run names the run (x-viva-run): seeded draws repeat.
+        """
         headers = {SESSION_HEADER: session_id} if session_id else {}
         if run is not None:
             headers[RUN_HEADER] = str(run)
+        context = self.client_ssl_context()
         return types.HttpOptions(
             base_url=self.base_url,
             headers=headers or None,
-            async_client_args={"ssl": self.client_ssl_context()},
-        )
-
-    @property
-    def rest_port(self) -> int:
-        return self._rest.port
-
-    @property
-    def rest_base_url(self) -> str:
-        """The REST API's base URL (generateContent): a port of its own, the same CA."""
-        return f"https://localhost:{self.rest_port}"
-
-    def rest_http_options(self, *, session_id: str | None = None) -> types.HttpOptions:
-        """HttpOptions that point google-genai's REST calls (models.generate_content) here.
-
-        session_id names the Live session whose examiner's words the request is about.
-        """
-        context = self.client_ssl_context()
-        return types.HttpOptions(
-            base_url=self.rest_base_url,
-            headers={SESSION_HEADER: session_id} if session_id else None,
-            client_args={"verify": context},  # the sync client (httpx)
-            async_client_args={"ssl": context, "verify": context},  # aiohttp takes ssl, httpx verify
+            client_args={"verify": context},  # the sync REST client (httpx)
+            # websockets and aiohttp take ssl, httpx verify; google-genai hands each its own
+            async_client_args={"ssl": context, "verify": context},
         )
 
     def environment(self) -> dict[str, str]:
-        """Environment variables that redirect unmodified google-genai code here."""
+        """Environment variables that redirect unmodified google-genai code here (Live and REST)."""
         return {
             "GOOGLE_GEMINI_BASE_URL": self.base_url,
             "SSL_CERT_FILE": str(self.ca_file),
             "NO_PROXY": "localhost,127.0.0.1",
         }
 
-    # ---- connections -----------------------------------------------------------------
+    # ---- requests --------------------------------------------------------------------
 
-    def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
-        # Not urlsplit: a path starting "//ws" would be read as a host name.
-        path = re.sub(r"/{2,}", "/", request.path.split("?", 1)[0])
-        if not _LIVE_PATH.search(path):
-            return connection.respond(http.HTTPStatus.NOT_FOUND, "Not Found\n")
-        return None
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        """A Live path to the Live handler, anything else to the REST API."""
+        # Repeated slashes collapsed: the SDK's default base URL ends in "/" (protocol reference §1.1).
+        if _LIVE_PATH.search(re.sub(r"/{2,}", "/", request.path)):
+            return await self._live(request)
+        return await self._rest.handle(request)
 
-    async def _handle(self, ws: ServerConnection) -> None:
-        if not _api_key(ws.request):
+    async def _live(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(
+            compress=False,  # base64 audio hardly compresses; spare the CPU for sessions
+            max_msg_size=MAX_MESSAGE,
+        )
+        if not ws.can_prepare(request).ok:
+            return web.Response(status=426, text="Upgrade Required\n", headers={"Upgrade": "websocket"})
+        await ws.prepare(request)
+        socket = LiveSocket(request, ws)
+        self._sockets.add(socket)
+        try:
+            await self._handle(socket)
+        finally:
+            self._sockets.discard(socket)
+        return ws
+
+    async def _handle(self, ws: LiveSocket) -> None:
+        if not api_key(ws.headers, ws.query):
             await ws.close(
                 wire.POLICY,
                 "Method doesn't allow unregistered callers (callers without established identity). "
@@ -206,10 +201,11 @@ class EmulatorServer:
         )
         await connection.serve()
 
-    def _new_session(self, ws: ServerConnection, setup: wire.WireSetup) -> ExamSession:
-        requested = ws.request.headers.get(SESSION_HEADER, "")
+    def _new_session(self, ws: LiveSocket, setup: wire.WireSetup) -> ExamSession:
+        # The name becomes a folder of the log directory: an unsafe one is not used.
+        requested = session_name(ws.headers.get(SESSION_HEADER))
         session_id = None
-        if _SAFE_ID.match(requested):
+        if requested:
             # The same client again in a new session (its handle was refused): "<id>-2", ...
             session_id, n = requested, 1
             while session_id in self.sessions:
@@ -218,14 +214,14 @@ class EmulatorServer:
         session_id = session_id or f"emu-{time.strftime('%Y%m%d-%H%M%S')}-{len(self.sessions):04d}"
         path = self._log_dir / session_id / "emulator.jsonl" if self._log_dir else None
         journal = Journal(path)
-        journal.write(dir="event", kind="connect", path=ws.request.path, session_id=session_id)
+        journal.write(dir="event", kind="connect", path=redacted_path(ws.path), session_id=session_id)
         told = setup.system_instruction
         instruction = told if isinstance(told, str) else "\n".join(
             part.text or "" for part in (told.parts or [] if told is not None else []))
         lines, closing_phrase = script_from_instruction(instruction)
         examiner = ScriptedExaminer(lines=lines, closing_phrase=closing_phrase)
         # A client may name its run (x-viva-run) so that seeded draws repeat run for run.
-        stream = ws.request.headers.get(RUN_HEADER) or str(len(self.sessions))
+        stream = ws.headers.get(RUN_HEADER) or str(len(self.sessions))
         # The faults file's seed varies the model's choices too (a judgement's enum value); seed 0,
         # like no file, keeps the draws seeded by settings and stream alone.
         faults_seed = self.faults.seed if self.faults else 0
@@ -259,18 +255,3 @@ class EmulatorServer:
         if not remembered[1].session.resumable:
             return None
         return remembered[1]
-
-
-def _api_key(request: Request) -> str | None:
-    """The caller's key, from any of the places clients put it (protocol reference §1.2)."""
-    headers = request.headers
-    if headers.get("x-goog-api-key"):
-        return headers["x-goog-api-key"]
-    authorization = headers.get("authorization", "")
-    if authorization.split(" ")[0] in ("Token", "Bearer") and len(authorization.split(" ")) == 2:
-        return authorization.split(" ")[1]
-    query = parse_qs(request.path.partition("?")[2])
-    for name in ("key", "access_token"):
-        if query.get(name):
-            return query[name][0]
-    return None

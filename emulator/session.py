@@ -9,17 +9,17 @@ import itertools
 import random
 import re
 import secrets
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from google.genai import types
 from loguru import logger
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
 from emulator import wire
 from emulator.journal import Journal
+from emulator.livesocket import LiveSocket, SocketClosed
 from emulator.models import ModelGeneration, model_for
 from emulator.misbehaviour import CallWithBadArguments, Misbehaviour, Nothing, SpeakThenCall
 from emulator.script import (CallTools, ExaminerState, Phase, ScriptedExaminer, Silence, Speak, cue_in_response,
@@ -30,6 +30,9 @@ from emulator.voice import OUTPUT_RATE, ExaminerVoice
 
 AUDIO_TOKENS_PER_S = 25  # the Live API bills audio at about 25 tokens a second
 _INPUT_RATE = re.compile(r"rate=(\d+)")
+# [U] The input rates the emulator takes (the service's own limits are not documented): a
+# rate far outside them would make the resampler's output huge, or its input nonsense.
+_INPUT_RATES = range(8000, 192001)
 _call_ids = itertools.count(10_000_000_000_000_000_000)
 
 
@@ -102,9 +105,9 @@ class LiveConnection:
     def __init__(
         self,
         *,
-        ws: ServerConnection,
+        ws: LiveSocket,
         settings: SessionSettings,
-        new_session: Callable[[ServerConnection, wire.WireSetup], ExamSession],
+        new_session: Callable[[LiveSocket, wire.WireSetup], ExamSession],
         resume: Callable[[str], Snapshot | None],
         remember: Callable[[Snapshot], str],
     ):
@@ -148,17 +151,20 @@ class LiveConnection:
 
     async def serve(self) -> None:
         try:
-            try:
-                await self._serve_messages()
-            except Close as close:
-                await self._close(close.code, close.reason)
-        except ConnectionClosed:
+            await self._serve_messages()
+        except Close as close:
+            await self._close(close.code, close.reason)
+        except SocketClosed:
             pass
+        except Exception:  # an emulator fault: the client hears the service's internal error, not silence
+            # The traceback as text: a logger that shows local values could show the socket's key.
+            logger.error(f"emulator: a Live connection failed\n{traceback.format_exc()}")
+            await self._close(wire.INTERNAL, "Internal error encountered.")
         finally:
             await self._teardown()
 
     async def _serve_messages(self) -> None:
-        vertex = "aiplatform" in self._ws.request.path
+        vertex = "aiplatform" in self._ws.path
         async for raw in self._ws:
             try:
                 message = wire.parse_client_message(raw, vertex=vertex)
@@ -230,7 +236,7 @@ class LiveConnection:
     async def _on_setup(self, setup: wire.WireSetup, *, newer_fields: list[str]) -> None:
         if self._setup is not None:
             raise Close(wire.INVALID_ARGUMENT, "Request contains an invalid argument.")
-        version = re.search(r"\.(v1\w*)[./]", self._ws.request.path)
+        version = re.search(r"\.(v1\w*)[./]", self._ws.path)
         try:
             self._model = model_for(setup.model, api_version=version.group(1) if version else "v1beta")
             self._model.check_setup(setup)
@@ -346,7 +352,10 @@ class LiveConnection:
     async def _on_audio(self, blob: types.Blob) -> None:
         data = blob.data or b""
         match = _INPUT_RATE.search(blob.mime_type or "")
-        rate = int(match.group(1)) if match else 16000
+        # A digit count first: int() refuses over 4300 digits with an error of its own.
+        rate = (int(match.group(1)) if len(match.group(1)) < 7 else 0) if match else 16000
+        if rate not in _INPUT_RATES:
+            raise Close(wire.INVALID_ARGUMENT, "Request contains an invalid argument.")
         self._log_in("audio", audio_bytes=len(data))
         if self._manual_activity:
             if self._window is not None:
@@ -508,7 +517,7 @@ class LiveConnection:
             self.session.journal.write(dir="out", kind=kind, **extra)
         try:
             await self._ws.send(wire.encode_server_message(message))
-        except ConnectionClosed:
+        except SocketClosed:
             self._closed = True
 
     async def _offer_handle(self) -> None:
@@ -656,7 +665,7 @@ class LiveConnection:
         except asyncio.CancelledError:
             raise
         except Exception:  # never leave a client waiting on a turn that died
-            logger.exception("emulator: examiner turn failed")
+            logger.error(f"emulator: examiner turn failed\n{traceback.format_exc()}")  # as text: see serve()
             await self._send(self._turn_complete(0), kind="turn_complete")
         self._generation = None
         await self._offer_handle()

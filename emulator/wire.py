@@ -29,6 +29,14 @@ INVALID_ARGUMENT = 1007
 POLICY = 1008
 INTERNAL = 1011
 
+# [U] Deeper than any message a client builds; a bound keeps every walk of a message (ours,
+# pydantic's, the journal's) within Python's recursion limit.
+MAX_DEPTH = 100
+# The widest integer a proto field holds (uint64 and int64); a larger one is out of any
+# field's range, and would overflow where the emulator divides it (a silence duration).
+_INTEGER_RANGE = (-(2**63), 2**64 - 1)
+INVALID_JSON = "Invalid JSON payload received."
+
 # Fields google-genai knows but the Developer API rejects (Vertex-only; the protocol
 # reference §3.1: the real Developer API closes 1007 on `transparent`).
 _DEVELOPER_API_REJECTS = {
@@ -146,6 +154,8 @@ class _Parse:
 def _normalize(value: Any, annotation: Any, path: str, proto_path: tuple[str, ...], parse: _Parse) -> Any:
     annotation = _unwrap(annotation)
     origin = typing.get_origin(annotation)
+    if annotation is int and type(value) is int and not _INTEGER_RANGE[0] <= value <= _INTEGER_RANGE[1]:
+        raise ProtocolError(INVALID_ARGUMENT, f"Invalid value at '{path}': {str(value)[:40]}... is out of range")
     if _is_model(annotation):
         if not isinstance(value, dict):
             return value  # let pydantic report the type error
@@ -234,6 +244,32 @@ def _check_newer(value: Any, kind: str, path: str) -> None:
             _check_newer(item, table[type_name][name], f"{path}.{name}")
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")  # Python's json reads NaN and Infinity; JSON has neither
+
+
+def loads(raw: str | bytes) -> Any:
+    """A client's JSON, or ProtocolError (1007) for anything that is not plain JSON of at most
+    MAX_DEPTH levels: bad syntax or UTF-8, NaN or Infinity, a number Python will not read (an
+    integer of over 4300 digits), nesting too deep for the parser."""
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ProtocolError(INVALID_ARGUMENT, f"{INVALID_JSON} Unexpected token.") from e
+    except RecursionError:
+        raise ProtocolError(INVALID_ARGUMENT, f"{INVALID_JSON} Nested too deep.") from None
+    # Measured without recursion: levels of containers, breadth first.
+    level, depth = [data], 0
+    while level:
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise ProtocolError(INVALID_ARGUMENT, f"{INVALID_JSON} Nested too deep.")
+        level = [item for value in level if isinstance(value, (dict, list))
+                 for item in (value.values() if isinstance(value, dict) else value)
+                 if isinstance(item, (dict, list))]
+    return data
+
+
 def parse_client_message(raw: str | bytes, *, vertex: bool = False) -> WireClientMessage:
     """Parses one client frame into the SDK's types, or raises ProtocolError.
 
@@ -241,12 +277,9 @@ def parse_client_message(raw: str | bytes, *, vertex: bool = False) -> WireClien
     Fields only a newer SDK knows are set aside: `.newer_fields` of the result names them.
     """
     parse = _Parse(vertex=vertex)
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ProtocolError(INVALID_ARGUMENT, "Invalid JSON payload received.") from e
+    data = loads(raw)
     if not isinstance(data, dict):
-        raise ProtocolError(INVALID_ARGUMENT, "Invalid JSON payload received.")
+        raise ProtocolError(INVALID_ARGUMENT, INVALID_JSON)
     normalized = {}
     for key, item in data.items():
         name = snake_case(key)

@@ -57,7 +57,7 @@ async def extract_with_model(
     Args:
         transcript: what the examiner said (its output transcription), nothing else.
         tool: the tool whose arguments were said aloud.
-        client: a google-genai client (for the emulator: EmulatorServer.rest_http_options()).
+        client: a google-genai client (for the emulator: EmulatorServer.http_options()).
         model: a text model, e.g. "gemini-2.5-flash".
         timeout_s: how long to wait for the answer.
 

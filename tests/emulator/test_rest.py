@@ -24,7 +24,7 @@ ARGUMENTS = {"fluency_coherence": 6.5, "overall_band": 7, "evidence": {"fluency_
 
 
 def rest_client(server: EmulatorServer, session_id: str | None = None) -> genai.Client:
-    return genai.Client(api_key="test-key", http_options=server.rest_http_options(session_id=session_id))
+    return genai.Client(api_key="test-key", http_options=server.http_options(session_id=session_id))
 
 
 def json_config(schema: dict) -> types.GenerateContentConfig:
@@ -50,9 +50,9 @@ async def started_session(server, exam, session_id):
 
 
 async def raw_post(server, path=PATH, *, body=None, data=None, headers=None, method="POST"):
-    """A bare HTTPS request to the REST port: (status, JSON body)."""
+    """A bare HTTPS request to the emulator: (status, JSON body)."""
     async with aiohttp.ClientSession() as http:
-        async with http.request(method, f"{server.rest_base_url}{path}", json=body, data=data,
+        async with http.request(method, f"{server.base_url}{path}", json=body, data=data,
                                 headers=headers, ssl=server.client_ssl_context()) as response:
             return response.status, await response.json(content_type=None)
 
@@ -169,7 +169,7 @@ async def test_no_key_is_refused_and_a_query_key_is_accepted(emulator):
 
 
 async def test_the_sdk_raises_on_a_missing_key(emulator):
-    options = emulator.rest_http_options()
+    options = emulator.http_options()
     options.headers = {"x-goog-api-key": ""}
     client = genai.Client(api_key="unused", http_options=options)
     with pytest.raises(errors.ClientError) as raised:
@@ -218,15 +218,6 @@ async def test_either_spelling_of_fields_is_accepted(emulator, exam):
     status, answer = await raw_post(emulator, body=body, headers={"x-goog-api-key": "k", "x-viva-session-id": "snake"})
     assert status == 200
     assert json.loads(answer["candidates"][0]["content"]["parts"][0]["text"]) == ARGUMENTS
-
-
-async def test_the_rest_port_closes_with_the_emulator(exam):
-    server = await EmulatorServer(settings=fast_settings()).start()
-    options = server.rest_http_options()
-    await server.stop()
-    client = genai.Client(api_key="k", http_options=options)
-    with pytest.raises(aiohttp.ClientConnectionError):  # nothing listens there any more
-        await client.aio.models.generate_content(model=TEXT_MODEL, contents="hello")
 
 
 def test_reading_takes_what_the_text_states_and_invents_nothing():

@@ -24,7 +24,7 @@ PHRASE = "Thank you. That is the end of the Speaking test."
 
 async def pipecat_tts(server, *, model: str, voice: str, session_id: str | None = None) -> list:
     """The frames Pipecat's GeminiTTSService yields for PHRASE, its client pointed at the emulator."""
-    service = GeminiTTSService(api_key="test-key", http_options=server.rest_http_options(session_id=session_id),
+    service = GeminiTTSService(api_key="test-key", http_options=server.http_options(session_id=session_id),
                                sample_rate=24000,
                                settings=GeminiTTSService.Settings(model=model, voice=voice, language="en-GB"))
     await service.setup(FrameProcessorSetup(clock=SystemClock(), task_manager=TaskManager(), pipeline_worker=None))
@@ -50,10 +50,10 @@ def speech_body(voice: str | None = "Charon", modality: str = "AUDIO") -> dict:
 
 
 async def raw_post(server, model: str, body: dict, *, stream: bool = False):
-    """(status, content type, body text) of a bare request to the REST port."""
+    """(status, content type, body text) of a bare request to the emulator."""
     method = "streamGenerateContent?alt=sse" if stream else "generateContent"
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{server.rest_base_url}/v1beta/models/{model}:{method}", json=body,
+        async with http.post(f"{server.base_url}/v1beta/models/{model}:{method}", json=body,
                              headers={"x-goog-api-key": "k"}, ssl=server.client_ssl_context()) as response:
             return response.status, response.content_type, await response.text()
 
@@ -90,7 +90,7 @@ async def test_an_unknown_voice_is_refused_400_with_the_apis_error_shape(emulato
     assert status == 400
     assert json.loads(text) == {"error": {"code": 400, "message": "Request contains an invalid argument.",
                                           "status": "INVALID_ARGUMENT"}}
-    client = genai.Client(api_key="k", http_options=emulator.rest_http_options())
+    client = genai.Client(api_key="k", http_options=emulator.http_options())
     with pytest.raises(errors.ClientError) as raised:
         await client.aio.models.generate_content(model="gemini-2.5-flash-preview-tts", contents=PHRASE,
                                                  config=speech_config("Nobody"))
@@ -142,7 +142,7 @@ async def test_the_answer_has_the_apis_wire_shape(emulator, examiner_pcm, model,
     assert usage["totalTokenCount"] == usage["promptTokenCount"] + usage["candidatesTokenCount"]
     assert answer["modelVersion"] == model and answer["responseId"]
     # google-genai reads it as the SDK's own types.
-    client = genai.Client(api_key="k", http_options=emulator.rest_http_options())
+    client = genai.Client(api_key="k", http_options=emulator.http_options())
     response = await client.aio.models.generate_content(model=model, contents=PHRASE, config=speech_config("Kore"))
     inline = response.candidates[0].content.parts[0].inline_data
     assert inline.mime_type == mime and inline.data == data

@@ -19,7 +19,7 @@ PHRASE = load_config(SHORT).exam.closing_phrase
 
 
 def voice_for(emulator, *, model: str = "gemini-3.8-flash-tts", voice: str = "Charon") -> ClosingVoice:
-    return ClosingVoice(api_key="k", http_options=emulator.rest_http_options(), model=model, voice=voice,
+    return ClosingVoice(api_key="k", http_options=emulator.http_options(), model=model, voice=voice,
                         language="en-GB")
 
 
@@ -44,8 +44,7 @@ async def test_a_refused_request_is_an_error_not_silence(emulator):
 
 
 def stage_context(config, emulator, tmp_path) -> StageContext:
-    target = LLMTarget(kind="emulator", api_key="k", http_options=emulator.http_options(),
-                       rest_http_options=emulator.rest_http_options())
+    target = LLMTarget(kind="emulator", api_key="k", http_options=emulator.http_options())
     record = SessionRecord(directory=tmp_path, session_id="s", config="c", exam="e", llm="emulator")
     return StageContext(config=config, record=record, results=ResultCollector(tools=config.exam.tools), llm=target)
 

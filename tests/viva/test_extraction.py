@@ -26,7 +26,7 @@ async def known_session(server: EmulatorServer, exam, session_id: str, spoken: d
 
 
 def client_for(server: EmulatorServer, session_id: str) -> genai.Client:
-    return genai.Client(api_key="test-key", http_options=server.rest_http_options(session_id=session_id))
+    return genai.Client(api_key="test-key", http_options=server.http_options(session_id=session_id))
 
 
 async def test_the_spoken_result_is_extracted(emulator, exam):

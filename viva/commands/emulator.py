@@ -34,7 +34,7 @@ async def run_emulator(args: argparse.Namespace) -> int:
     environment = " ".join(f"{k}={shlex.quote(v)}" for k, v in server.environment().items())
     print(f"viva emulator: the Gemini Live API at {server.base_url} (voice: {voice.engine}; its examiner knows only what a client sends)")
     print(f"  CA file a client must trust: {server.ca_file}")
-    print(f"  text requests (models.generate_content): {server.rest_base_url}, the same CA")
+    print(f"  REST requests too (models.generate_content, text and TTS): {server.base_url}, the same URL")
     print(f"  in code:  HttpOptions(base_url={server.base_url!r}, async_client_args={{'ssl': <context trusting the CA file>}})")
     print(f"  or set:   export {environment}")
     print(f"  session logs: {args.log_dir}/<session id>/emulator.jsonl; Ctrl-C stops", flush=True)

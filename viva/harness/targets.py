@@ -20,8 +20,7 @@ def emulator_server(*, out: Path, faults=None) -> EmulatorServer:
 
 def emulator_target(emulator: EmulatorServer, *, session_id: str, run: int = 0) -> LLMTarget:
     return LLMTarget(kind="emulator", api_key="emulator",
-                     http_options=emulator.http_options(session_id=session_id, run=run),
-                     rest_http_options=emulator.rest_http_options(session_id=session_id))
+                     http_options=emulator.http_options(session_id=session_id, run=run))
 
 
 @asynccontextmanager

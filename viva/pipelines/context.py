@@ -18,23 +18,20 @@ from viva.results import ResultCollector
 
 @dataclass
 class LLMTarget:
-    """Where the Live service connects: the real API, or an emulator.
-
-    rest_http_options: where REST requests go (text, and the TTS of the closing viva says
-    itself); the emulator serves them on a port of their own. None: the same as the Live service's.
-    """
+    """Where the model's traffic goes: the real API, or an emulator. http_options serve the Live
+    service and the REST requests (text extraction, the TTS of the closing viva says itself)
+    alike: one host answers both, the emulator as the real service."""
 
     kind: str  # "gemini" or "emulator"
     api_key: str
     http_options: types.HttpOptions | None = None
-    rest_http_options: types.HttpOptions | None = None
 
     def model_extract(self, model: str):
         """async (transcript, tool) -> arguments or None, by a text model request to this target."""
         from viva.extraction import extract_with_model
 
         async def extract(transcript: str, tool):
-            client = genai.Client(api_key=self.api_key, http_options=self.rest_http_options or self.http_options)
+            client = genai.Client(api_key=self.api_key, http_options=self.http_options)
             return await extract_with_model(transcript=transcript, tool=tool, client=client, model=model)
 
         return extract

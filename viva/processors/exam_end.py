@@ -339,7 +339,7 @@ def build(params: ExamEndParams, context: StageContext) -> ExamEndProcessor:
             if params.extraction == "model_then_parser" else None
         fallback = ToolFallback(context.results, model_extract=model_extract)
     llm, target = context.config.llm, context.llm
-    say = ClosingVoice(api_key=target.api_key, http_options=target.rest_http_options or target.http_options,
+    say = ClosingVoice(api_key=target.api_key, http_options=target.http_options,
                        model=llm.tts_model, voice=llm.voice, language=llm.language) if params.say_closing else None
     return ExamEndProcessor(params, closing_phrase=context.config.exam.closing_phrase, results=context.results,
                             record=context.record, takes_cues=live_takes_cues(context.config), fallback=fallback,
