@@ -68,6 +68,7 @@ def test_validate_accepts_the_shipped_configs():
     assert result.returncode == 0, result.stderr
 
 
+
 BAD_CONFIGS = {
     "broken_yaml": ("exam:\n  name: [unclosed\n", r"broken_yaml.yaml:\d+: invalid YAML"),
     "unknown_key": ("exam:\n  name: x\n  greeting: g\n  system_prompt: s\n  closing_phrase: c\n"
@@ -81,6 +82,10 @@ BAD_CONFIGS = {
                    "      parameters: {type: object, properties: {a: {type: 12}}}\n",
                    r"bad_schema.yaml:10: exam.tools\[0\].parameters: Value error, not a valid JSON schema"),
     "not_a_mapping": ("- just\n- a list\n", r"not_a_mapping.yaml:1: expected a mapping"),
+    # Past the reader's limits: each was gigabytes and a MemoryError, or a traceback.
+    "alias_bomb": ((DATA / "alias_bomb.yaml").read_text(), r"alias_bomb.yaml:6: aliases expand past 100000 values$"),
+    "deep_nesting": ("exam: " + "[" * 5000 + "]" * 5000 + "\n", r"deep_nesting.yaml:1: nesting deeper than 64$"),
+    "huge_integer": ("exam:\n  name: " + "1" * 5000 + "\n", r"huge_integer.yaml:2: not a valid int: more than 4300 digits$"),
 }
 
 
@@ -101,6 +106,19 @@ def test_a_missing_config_gets_one_line_and_exit_2(tmp_path):
     result = run_viva("validate", tmp_path / "nowhere.yaml")
     assert result.returncode == 2
     assert result.stderr.strip() == f"viva: {tmp_path / 'nowhere.yaml'}: no such file"
+
+
+def test_validate_refuses_what_is_no_regular_file_and_names_too_long_in_one_line(tmp_path):
+    os.mkfifo(tmp_path / "fifo.yaml")  # hung, waiting for a writer
+    (tmp_path / "zero.yaml").write_text("extends: /dev/zero\n")  # grew to 12.9 GB in 30 s
+    long_name = "a" * 300 + ".yaml"
+    (tmp_path / "long.yaml").write_text(f"extends: {long_name}\n")  # an OSError traceback
+    special = "not a regular file (a device, FIFO or socket); expected a file"
+    for name, expected in [("fifo.yaml", f": {special}"), ("zero.yaml", f":1: extends: /dev/zero: {special}"),
+                           ("long.yaml", f":1: extends: {long_name}: cannot read: File name too long")]:
+        result = run_viva("validate", tmp_path / name)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.splitlines() == [f"viva: {tmp_path / name}{expected}"]
 
 
 def test_report_renders_a_record_again_and_refuses_a_folder_without_one(tmp_path):

@@ -500,3 +500,73 @@ def test_a_band_the_model_gave_itself_is_set_aside_for_vivas_own():
     assert "The model also gave overall_band 8.0: not used." in page
     (row,) = re.findall(r'<tr data-score="speaking_band">(.*?)</tr>', page)
     assert ">6.0<" in row
+
+
+# -- crafted records: each is one line, and in a folder the rest are still reported
+
+CRAFTED = {
+    # json.loads raised ValueError (Python's limit on converting long integers) and RecursionError.
+    "huge_integer": ('{"session_id": "x", "events": [{"t_s": ' + "9" * 5000 + ', "type": "session_end"}]}',
+                     "an integer of more than 4300 digits"),
+    "deep": ('{"result": ' + "[" * 100_000 + "]" * 100_000 + "}", "nesting deeper than 64"),
+    "deep_within_recursion": ('{"result": ' + "[" * 65 + "]" * 65 + "}", "nesting deeper than 64"),
+}
+
+
+@pytest.mark.parametrize("name", CRAFTED)
+def test_a_crafted_record_is_one_line(tmp_path, name):
+    text, problem = CRAFTED[name]
+    (tmp_path / "session.json").write_text(text, encoding="utf-8")
+    with pytest.raises(BadInput) as caught:
+        write_report(tmp_path)
+    assert str(caught.value) == f"{tmp_path / 'session.json'}: {problem}"
+
+
+def test_a_record_whose_times_overflow_a_float_still_renders(tmp_path):
+    record = full_record()
+    record["events"].append({"t_s": int("9" * 4000), "type": "session_end"})  # within Python's 4300 digits
+    record["transcript"].append({"role": "candidate", "start_s": int("9" * 400), "text": "late"})
+    (tmp_path / "session.json").write_text(json.dumps(record), encoding="utf-8")
+    page = write_report(tmp_path).read_text(encoding="utf-8")
+    assert "late" in page and "<svg" in page
+
+
+def test_crafted_records_in_a_folder_are_listed_unreadable_and_the_rest_reported(tmp_path):
+    import os
+
+    names = records_folder(tmp_path)
+    sessions = tmp_path / "sessions"
+    for name, (text, _) in CRAFTED.items():
+        (sessions / name).mkdir()
+        (sessions / name / "session.json").write_text(text, encoding="utf-8")
+    (sessions / "fifo").mkdir()
+    os.mkfifo(sessions / "fifo" / "session.json")  # was passed over in silence (not is_file)
+    line = one_line(viva_report(sessions))
+    assert line.startswith(f"viva: {sessions / 'deep' / 'session.json'}: nesting deeper than 64 (and 3 more "
+                           "unreadable)")
+    page = (sessions / "index.html").read_text(encoding="utf-8")
+    assert re.findall(r'<tr data-folder="([^"]+)"', page) == names
+    unreadable = dict(re.findall(r'<tr class="no-report" data-folder="([^"]+)">.*?no report: ([^<]*)</td>', page))
+    assert unreadable == {
+        "deep": f"{sessions / 'deep' / 'session.json'}: nesting deeper than 64",
+        "deep_within_recursion": f"{sessions / 'deep_within_recursion' / 'session.json'}: nesting deeper than 64",
+        "fifo": f"{sessions / 'fifo' / 'session.json'}: not a regular file (a device, FIFO or socket); expected a file",
+        "huge_integer": f"{sessions / 'huge_integer' / 'session.json'}: an integer of more than 4300 digits",
+    }
+    assert all((sessions / name / "report.html").is_file() for name in names)
+
+
+def test_viva_report_of_a_name_over_255_characters_is_one_line(tmp_path):
+    # Path.exists raised OSError (File name too long) for it.
+    folder = tmp_path / ("s" * 300)
+    assert one_line(viva_report(folder)) == f"viva: {folder}: cannot read: File name too long"
+
+
+def test_a_session_json_over_the_size_limit_is_one_line(tmp_path):
+    from viva.yamlfile import MAX_JSON_BYTES
+
+    with (tmp_path / "session.json").open("wb") as file:
+        file.truncate(MAX_JSON_BYTES + 1)  # sparse: nothing on disk
+    with pytest.raises(BadInput) as caught:
+        write_report(tmp_path)
+    assert str(caught.value) == f"{tmp_path / 'session.json'}: over 16 MB, the most viva reads from such a file"

@@ -48,6 +48,24 @@ def test_missing_or_corrupt_wavs(tmp_path, wav, pattern):
     one_line_exit_2(simulate(SHORT, "--candidate", tmp_path / "c.yaml", "--out", tmp_path), pattern)
 
 
+@pytest.mark.parametrize("bad", ["config", "candidate", "faults"])
+def test_each_file_simulate_reads_is_read_within_limits(tmp_path, bad):
+    """The three files share the bounded reader: an alias bomb, a FIFO, /dev/zero are one line each."""
+    (tmp_path / "bomb.yaml").write_text("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcde", "bcdef")))  # 10^6 values
+    os.mkfifo(tmp_path / "fifo.yaml")
+    files = {"config": SHORT, "candidate": CANDIDATE, "faults": ROOT / "faults/stall.yaml"}
+    files[bad], pattern = {
+        "config": (tmp_path / "bomb.yaml", r"bomb.yaml:5: aliases expand past 100000 values$"),
+        "candidate": (tmp_path / "fifo.yaml", r"fifo.yaml: not a regular file \(a device, FIFO or socket\)"),
+        "faults": ("/dev/zero", r"^viva: /dev/zero: not a regular file"),
+    }[bad]
+    if bad == "faults" and not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero here")
+    one_line_exit_2(simulate(files["config"], "--candidate", files["candidate"], "--faults", files["faults"],
+                             "--out", tmp_path), pattern)
+
+
 def test_a_missing_candidate_file(tmp_path):
     one_line_exit_2(simulate(SHORT, "--candidate", tmp_path / "nobody.yaml", "--out", tmp_path),
                     r"nobody.yaml: no such file")

@@ -6,6 +6,7 @@ the exam) and the model settings.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -148,15 +149,16 @@ class ExamConfig(Strict):
     @model_validator(mode="after")
     def _parts_lead_to_known_parts(self) -> "ExamConfig":
         names = [part.name for part in self.parts]
-        if len(set(names)) != len(names):
-            raise ValueError(f"two parts have the same name: {sorted({n for n in names if names.count(n) > 1})}")
-        tools = {tool.name for tool in self.tools}
+        repeated = sorted(name for name, count in Counter(names).items() if count > 1)
+        if repeated:
+            raise ValueError(f"two parts have the same name: {repeated}")
+        known, tools = set(names), {tool.name for tool in self.tools}
         for part in self.parts:
             targets = [part.next] if part.next else []
             targets += list(part.judge.choices.values()) if part.judge else []
             targets += list(part.outcomes.values())
             for target in targets:
-                if target != "end" and target not in names:
+                if target != "end" and target not in known:
                     raise ValueError(f"part {part.name!r} leads to {target!r}: no part has that name "
                                      f"(expected one of: {', '.join([*names, 'end'])})")
             if part.judge and part.judge.tool in tools:
@@ -195,21 +197,26 @@ def _no_loop(parts: list[ExamPart]) -> None:
         default = part.next or (names[i + 1] if i + 1 < len(names) else "end")
         after[part.name] = (({default} if not part.judge else set(part.judge.choices.values()))
                             | set(part.outcomes.values())) - {"end"}
-    state: dict[str, int] = {}
-
-    def visit(name: str, path: list[str]) -> None:
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            raise ValueError(f"parts lead back to themselves: {' -> '.join([*path, name])}; "
-                             "expected each part reached at most once")
-        state[name] = 1
-        for target in sorted(after[name]):
-            visit(target, [*path, name])
-        state[name] = 2
-
-    for name in names:
-        visit(name, [])
+    # Depth-first, with a stack of its own rather than recursion: a file may list thousands of parts.
+    done: set[str] = set()
+    for first in names:
+        if first in done:
+            continue
+        path, on_path = [first], {first}
+        pending = [iter(sorted(after[first]))]
+        while pending:
+            target = next(pending[-1], None)
+            if target is None:
+                done.add(path[-1])
+                on_path.discard(path.pop())
+                pending.pop()
+            elif target in on_path:
+                raise ValueError(f"parts lead back to themselves: {' -> '.join([*path, target])}; "
+                                 "expected each part reached at most once")
+            elif target not in done:
+                path.append(target)
+                on_path.add(target)
+                pending.append(iter(sorted(after[target])))
 
 
 class LLMConfig(Strict):

@@ -29,10 +29,12 @@ import html
 import json
 import os
 import pathlib
+import stat
 import tempfile
 import urllib.parse
 
 from viva.errors import BadInput
+from viva.yamlfile import load_json
 
 SVG_WIDTH = 1000
 SVG_HEIGHT = 192
@@ -184,8 +186,12 @@ def _seconds(value) -> float | None:
     """A time in seconds, or None for anything that is not a finite number >= 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer of hundreds of digits: JSON has no bound on them
+        return None
     # The chained comparison is False for NaN and infinity too: json.loads accepts both.
-    return float(value) if 0 <= value < float("inf") else None
+    return seconds if 0 <= seconds < float("inf") else None
 
 
 def _as_list(value) -> list:
@@ -545,18 +551,10 @@ def render_report(record: dict, *, recording: bool = False) -> str:
 
 
 def load_record(record_dir: pathlib.Path) -> dict:
-    """record_dir/session.json as a dict; BadInput (one line) if it is missing or corrupt."""
+    """record_dir/session.json as a dict; BadInput (one line) if it is missing, corrupt or past
+    the limits of viva/yamlfile.py (a regular file of at most 16 MB, nested at most 64 deep)."""
     source = pathlib.Path(record_dir) / "session.json"
-    try:
-        record = json.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(f"{source}: no such file") from None
-    except json.JSONDecodeError as e:
-        raise BadInput(f"{source}: not valid JSON: {e.msg} at line {e.lineno}") from None
-    except UnicodeDecodeError as e:
-        raise BadInput(f"{source}: not valid UTF-8: byte {e.start}") from None
-    except OSError as e:
-        raise BadInput(f"{source}: cannot read: {e.strerror or e}") from None
+    record = load_json(source)
     if not isinstance(record, dict):
         raise BadInput(f"{source}: expected a JSON object at the top level")
     return record
@@ -659,7 +657,9 @@ def render_index(rows: list[tuple[str, dict | None, str | None]], *, title: str)
 def record_folders(directory: pathlib.Path) -> list[pathlib.Path]:
     """The subfolders of directory that hold a session.json, by name (session ids sort by time)."""
     try:
-        return sorted((sub for sub in directory.iterdir() if sub.is_dir() and (sub / "session.json").is_file()),
+        # lexists: a session.json that is no regular file (a FIFO, a dangling link) is listed
+        # and reported as unreadable, not passed over in silence.
+        return sorted((sub for sub in directory.iterdir() if sub.is_dir() and os.path.lexists(sub / "session.json")),
                       key=lambda sub: sub.name)
     except OSError as e:
         raise BadInput(f"{directory}: cannot read: {e.strerror or e}") from None
@@ -674,11 +674,15 @@ def write_reports(directory: pathlib.Path) -> pathlib.Path:
     unreadable ones as such) before it is raised.
     """
     directory = pathlib.Path(directory)
-    if not directory.exists():
-        raise BadInput(f"{directory}: no such folder")
-    if not directory.is_dir():
+    try:
+        mode = directory.stat().st_mode
+    except FileNotFoundError:
+        raise BadInput(f"{directory}: no such folder") from None
+    except OSError as e:  # a name too long, a symlink loop...
+        raise BadInput(f"{directory}: cannot read: {e.strerror or e}") from None
+    if not stat.S_ISDIR(mode):
         raise BadInput(f"{directory}: not a folder (give a record's folder, or a folder of records)")
-    if (directory / "session.json").exists():
+    if os.path.lexists(directory / "session.json"):
         return write_report(directory)
     folders = record_folders(directory)
     if not folders:

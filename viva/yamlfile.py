@@ -1,4 +1,12 @@
-"""YAML files validated into pydantic models, with errors that point at file, line and key.
+"""Files viva reads, with limits; YAML files validated into pydantic models, with errors
+that point at file, line and key.
+
+Every YAML or JSON file viva reads (a config and what it extends, a candidate file, a
+faults file, a session record) is read here, bounded: a regular file only (a FIFO or a
+device is refused before it is read, so it cannot hang viva or feed it without end), at
+most a set number of bytes, nested at most MAX_DEPTH deep, and, for YAML, at most
+MAX_NODES values with every alias counted as the whole of what it names (so a few hundred
+bytes of aliases cannot expand into gigabytes). Each limit broken is one BadInput line.
 
 A file may start from another with `extends: other.yaml` (relative to the file):
 mappings are merged key by key, everything else (lists, values) is replaced. An error
@@ -7,6 +15,10 @@ names the file and line where the offending key was written, whichever file that
 
 from __future__ import annotations
 
+import json
+import os
+import stat
+import sys
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +30,15 @@ from viva.errors import BadInput
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 EXTENDS = "extends"
+
+MB = 1024 * 1024
+# A real config is a few KB and a session record some tens of KB: the limits are far above
+# any real file and far below what would take viva minutes or gigabytes to read.
+MAX_YAML_BYTES = 1 * MB
+MAX_JSON_BYTES = 16 * MB
+MAX_DEPTH = 64  # collections inside collections (the top-level mapping is 1)
+MAX_NODES = 100_000  # values in one YAML file, an alias counting as every value it names
+MAX_EXTENDS = 10  # files in one `extends:` chain, the first included
 
 
 class Places:
@@ -50,20 +71,211 @@ class Places:
         return str(self.root)
 
 
-def _read(path: Path) -> tuple[Any, yaml.Node | None]:
+# -- reading a file, bounded
+
+def _size(limit: int) -> str:
+    return f"{limit // MB} MB" if limit % MB == 0 else f"{limit} bytes"
+
+
+def _refuse_unless_regular(mode: int, what: str) -> None:
+    if stat.S_ISDIR(mode):
+        raise BadInput(f"{what}: is a folder; expected a file")
+    if not stat.S_ISREG(mode):
+        raise BadInput(f"{what}: not a regular file (a device, FIFO or socket); expected a file")
+
+
+def check_regular_file(path: Path, *, what: str | None = None) -> None:
+    """BadInput (naming `what`, default the path) unless path is a regular file: checked before
+    opening, since opening a device can itself have effects and opening a FIFO waits for a writer."""
+    what = what or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        _refuse_unless_regular(os.stat(path).st_mode, what)
     except FileNotFoundError:
-        raise BadInput(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadInput(f"{path}: cannot read: {e}") from None
+        raise BadInput(f"{what}: no such file") from None
+    except OSError as e:
+        raise BadInput(f"{what}: cannot read: {e.strerror or e}") from None
+
+
+def read_bytes(path: Path, *, max_bytes: int, what: str | None = None) -> bytes:
+    """The file's bytes, read bounded; BadInput (naming `what`, default the path) if it is
+    missing, not a regular file or over max_bytes. Never reads more than max_bytes + 1."""
+    what = what or str(path)
+    check_regular_file(path, what=what)
     try:
-        return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+        # O_NONBLOCK: should the path have become a FIFO since, opening it does not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise BadInput(f"{what}: no such file") from None
+    except OSError as e:
+        raise BadInput(f"{what}: cannot read: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "rb") as file:
+            _refuse_unless_regular(os.fstat(fd).st_mode, what)
+            data = file.read(max_bytes + 1)
+    except OSError as e:
+        raise BadInput(f"{what}: cannot read: {e.strerror or e}") from None
+    if len(data) > max_bytes:
+        raise BadInput(f"{what}: over {_size(max_bytes)}, the most viva reads from such a file")
+    return data
+
+
+def read_text(path: Path, *, max_bytes: int, what: str | None = None) -> str:
+    """read_bytes, decoded as UTF-8; BadInput if it is not."""
+    data = read_bytes(path, max_bytes=max_bytes, what=what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{what or path}: not valid UTF-8: byte {e.start}") from None
+
+
+def load_json(path: Path, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """A JSON file's value, read bounded; BadInput (one line) if it is unreadable, invalid,
+    over max_bytes, nested deeper than MAX_DEPTH or holds an integer Python will not convert."""
+    text = read_text(path, max_bytes=max_bytes)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BadInput(f"{path}: not valid JSON: {e.msg} at line {e.lineno}") from None
+    except RecursionError:
+        raise BadInput(f"{path}: nesting deeper than {MAX_DEPTH}") from None
+    except ValueError:
+        # The only other ValueError json.loads raises: an integer past Python's conversion limit.
+        raise BadInput(f"{path}: an integer of more than {sys.get_int_max_str_digits()} digits") from None
+    if _deeper_than(value, MAX_DEPTH):
+        raise BadInput(f"{path}: nesting deeper than {MAX_DEPTH}")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and dicts nest in value more than limit deep (walked without recursion)."""
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+# -- YAML, bounded while it is composed
+
+class _OverLimit(yaml.MarkedYAMLError):
+    """A YAML file within the language but past one of viva's limits."""
+
+
+class _BadScalar(yaml.constructor.ConstructorError):
+    """A YAML value its tag cannot hold."""
+
+
+class _Bounded(yaml.composer.Composer):
+    """PyYAML's composer, refusing while it composes the node tree (before anything is
+    expanded or constructed) nesting deeper than MAX_DEPTH and more than MAX_NODES values,
+    an alias counting as every value it names and as deep as what it names.
+
+    PyYAML shares an aliased node rather than copying it, so the tree itself stays small;
+    what grows without bound is everything that walks it afterwards (the constructed data
+    validated by pydantic, the places of its keys).
+    """
+
+    def _start_counting(self) -> None:
+        self.anchors: dict[str, yaml.Node] = {}
+        self._depth = 0  # collections open around the node being composed
+        self._deepest = 0  # the deepest the node being composed reaches, aliases expanded
+        self._values = 0  # values composed so far, aliases expanded
+        self._extent: dict[yaml.Node, tuple[int, int]] = {}  # an anchored node -> (values, height)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            return self._compose_alias(parent, index, event)
+        values_before, deepest_outside = self._values, self._deepest
+        self._count(1, event.start_mark, alias=False)
+        is_collection = isinstance(event, yaml.CollectionStartEvent)
+        if is_collection:
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                raise _OverLimit(None, None, f"nesting deeper than {MAX_DEPTH}", event.start_mark)
+        self._deepest = self._depth
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            if is_collection:
+                self._depth -= 1
+        if event.anchor is not None:
+            self._extent[node] = (self._values - values_before, self._deepest - self._depth)
+        self._deepest = max(self._deepest, deepest_outside)
+        return node
+
+    def _compose_alias(self, parent: yaml.Node | None, index: Any, event: yaml.AliasEvent) -> yaml.Node:
+        node = super().compose_node(parent, index)  # the anchored node (an undefined alias is an error there)
+        if node not in self._extent:
+            raise _OverLimit(None, None, f"alias *{event.anchor} is inside what it names (a loop)", event.start_mark)
+        values, height = self._extent[node]
+        self._count(values, event.start_mark, alias=True)
+        if self._depth + height > MAX_DEPTH:
+            raise _OverLimit(None, None, f"aliases nest deeper than {MAX_DEPTH}", event.start_mark)
+        self._deepest = max(self._deepest, self._depth + height)
+        return node
+
+    def _count(self, values: int, mark: yaml.Mark, *, alias: bool) -> None:
+        self._values += values
+        if self._values > MAX_NODES:
+            problem = "aliases expand past" if alias else "more than"
+            raise _OverLimit(None, None, f"{problem} {MAX_NODES} values", mark)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        # PyYAML's scalar constructors let Python's own errors out for a value its tag cannot
+        # hold (`!!int x`, `2001-13-45`, an integer past Python's conversion limit...).
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError) as e:
+            tag = node.tag.rpartition(":")[2]
+            digits = sum(c.isdigit() for c in node.value) if isinstance(node.value, str) else 0
+            if tag == "int" and digits > sys.get_int_max_str_digits():
+                reason = f"more than {sys.get_int_max_str_digits()} digits"
+            else:
+                reason = str(e) or type(e).__name__
+            raise _BadScalar(None, None, f"not a valid {tag}: {reason}", node.start_mark) from None
+
+
+class _PyLoader(_Bounded, yaml.SafeLoader):
+    """Parsing in Python (PyYAML without libyaml), composing bounded."""
+
+    def __init__(self, stream: str):
+        yaml.SafeLoader.__init__(self, stream)
+        self._start_counting()
+
+
+if yaml.__with_libyaml__:
+    class _CLoader(_Bounded, yaml.cyaml.CSafeLoader):
+        """Parsing in libyaml (some twenty times faster on a large file), composing bounded in
+        Python: _Bounded's composer comes first, so CSafeLoader's own (in C) is never used."""
+
+        def __init__(self, stream: str):
+            yaml.cyaml.CSafeLoader.__init__(self, stream)
+            self._start_counting()
+
+
+_BoundedLoader = _CLoader if yaml.__with_libyaml__ else _PyLoader
+
+
+def _read(path: Path, what: str | None = None) -> tuple[Any, yaml.Node | None]:
+    text = read_text(path, max_bytes=MAX_YAML_BYTES, what=what)
+    loader = None
+    try:
+        loader = _BoundedLoader(text)  # inside the try: PyYAML's own reader checks the characters when made
+        node = loader.get_single_node()
+        return (loader.construct_document(node) if node is not None else None), node
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise BadInput(f"{path}{line}: invalid YAML: {problem}") from None
+        kind = "" if isinstance(e, (_OverLimit, _BadScalar)) else "invalid YAML: "
+        raise BadInput(f"{path}{line}: {kind}{problem}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def deep_merge(base: Any, override: Any) -> Any:
@@ -76,22 +288,29 @@ def deep_merge(base: Any, override: Any) -> Any:
     return override
 
 
-def read_document(path: Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, Places]:
-    """The file's data with its `extends:` chain merged in, and where each key was written."""
-    data, node = _read(path)
+def read_document(path: Path, _chain: tuple[Path, ...] = (), _what: str | None = None) -> tuple[dict, Places]:
+    """The file's data with its `extends:` chain merged in, and where each key was written.
+
+    Each file of the chain is read within the limits above; BadInput (one line) on any problem.
+    """
+    path = Path(path)
+    data, node = _read(path, _what)
     if not isinstance(data, dict):
         raise BadInput(f"{path}:1: expected a mapping of keys at the top level")
     places = Places(path)
     parent = data.pop(EXTENDS, None)
     if parent is not None:
+        at = f"{_line(path, node, EXTENDS)}: {EXTENDS}"
         if not isinstance(parent, str):
-            raise BadInput(f"{_line(path, node, EXTENDS)}: {EXTENDS}: expected the path of another config file")
-        parent_path = (path.parent / parent).resolve()
-        if parent_path in _chain or parent_path == path.resolve():
-            raise BadInput(f"{_line(path, node, EXTENDS)}: {EXTENDS}: {parent} extends itself in a loop")
-        if not parent_path.exists():
-            raise BadInput(f"{_line(path, node, EXTENDS)}: {EXTENDS}: {parent}: no such file")
-        base, base_places = read_document(parent_path, (*_chain, path.resolve()))
+            raise BadInput(f"{at}: expected the path of another config file")
+        # realpath, not Path.resolve: it never raises (on a symlink loop, say); reading the file does.
+        chain = (*_chain, Path(os.path.realpath(path)))
+        parent_path = Path(os.path.realpath(path.parent / parent))
+        if parent_path in chain:
+            raise BadInput(f"{at}: {parent} extends itself in a loop")
+        if len(chain) >= MAX_EXTENDS:
+            raise BadInput(f"{at}: {parent}: a chain of more than {MAX_EXTENDS} files extending each other")
+        base, base_places = read_document(parent_path, chain, _what=f"{at}: {parent}")
         data = deep_merge(base, data)
         places._at.update(base_places._at)
     places.add(path, node)
@@ -125,7 +344,9 @@ def validate(model: type[Model], data: Any, places: Places, *, prefix: tuple = (
         where = places.where(loc)
         if first["type"] == "extra_forbidden":
             parent = _model_at(model, own_loc[:-1])
-            expected = f"; expected one of: {', '.join(parent.model_fields)}" if parent else ""
+            # Fields excluded from the model's dump are set by viva, never written in a file.
+            keys = [name for name, field in parent.model_fields.items() if not field.exclude] if parent else []
+            expected = f"; expected one of: {', '.join(keys)}" if keys else ""
             message = f"{where}: {format_key_path(loc)}: unknown key{expected}"
         elif first["type"] == "missing":
             message = f"{where}: {format_key_path(loc)}: required key is missing"

@@ -118,6 +118,21 @@ def test_say_items_are_spoken_and_wavs_of_other_rates_are_converted(tmp_path):
     ("name: c\nanswers:\n  - say: hi\n    audio: x.wav\n", r"c.yaml:3: answers\[0\]: Value error, an answer is exactly one"),
     ("name: c\nanswers: []\n", r"c.yaml:2: answers: List should have at least 1 item"),
     ("name: c\nanswers:\n  - silence_s: 2\nmood: calm\n", r"c.yaml:4: mood: unknown key; expected one of: name, voice"),
+    # Numbers past what a candidate can mean: a MemoryError (1e12 s of silence) or an OverflowError
+    # (an infinite silence, a gain of 10^(1e10/20)) before they were bounded.
+    ("name: c\nanswers:\n  - silence_s: 1e12\n", r"c.yaml:3: answers\[0\].silence_s: Input should be less than or "
+     r"equal to 3600"),
+    ("name: c\nanswers:\n  - silence_s: .inf\n", r"c.yaml:3: answers\[0\].silence_s: Input should be less than or "
+     r"equal to 3600"),
+    ("name: c\nanswers:\n  - silence_s: 1\nbackground: {audio: corrupt.wav, gain_db: 1e10}\n",
+     r"c.yaml:4: background.gain_db: Input should be less than or equal to 60"),
+    ("name: c\nanswers:\n" + "  - say: " + "la " * 10_000 + "\n" + "  - say: " + "la " * 10_000 + "\n",
+     r"c.yaml:2: answers: Value error, more than 50000 characters to say in all"),
+    ("name: c\nanswers: &a [{silence_s: 1}, {silence_s: 1}, {silence_s: 1}, {silence_s: 1}]\n"
+     "more: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "most: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+     "all: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c, *c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
+     r"c.yaml:5: aliases expand past 100000 values"),
 ])
 def test_a_bad_candidate_file_is_one_clear_line(tmp_path, text, expected):
     import re
@@ -127,6 +142,15 @@ def test_a_bad_candidate_file_is_one_clear_line(tmp_path, text, expected):
     with pytest.raises(BadInput) as error:
         load_candidate(tmp_path / "c.yaml")
     assert re.search(expected, str(error.value)), str(error.value)
+
+
+def test_a_fifo_for_an_answers_wav_is_refused_without_waiting_for_a_writer(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "answer.wav")
+    (tmp_path / "c.yaml").write_text("name: c\nanswers:\n  - audio: answer.wav\n")
+    with pytest.raises(BadInput, match=r"c.yaml:3: answers\[0\].audio: .*answer.wav: not a regular file"):
+        load_candidate(tmp_path / "c.yaml")
 
 
 def test_a_preparing_candidate_is_silent_until_the_examiners_next_turn_and_says_no_hello():

@@ -134,3 +134,17 @@ async def test_the_gate_follows_the_step_being_answered_and_a_part_override_come
     await run_test(gate, frames_to_send=[ExamStepFrame(step="Part 2 long turn", part="Part 2", answer="timed")],
                    expected_down_frames=None)
     assert gate.gate.settings.pause_tolerance_s == 6.0 and gate.gate.settings.end_of_turn == "silence"
+
+
+def test_thousands_of_parts_load_and_a_loop_through_them_is_one_line(tmp_path):
+    """Parts are followed with a stack of their own: 3000 of them was a RecursionError out of the validator."""
+    head = f"extends: {ROOT / 'configs/ielts_speaking_short.yaml'}\npipeline: []\nexam:\n  parts:\n"
+    parts = "".join(f"    - {{name: p{i}}}\n" for i in range(3000))
+    (tmp_path / "c.yaml").write_text(head + parts)
+    assert [part.name for part in load_config(tmp_path / "c.yaml").exam.parts] == [f"p{i}" for i in range(3000)]
+    (tmp_path / "c.yaml").write_text(head + parts + "    - {name: back, next: p1}\n")
+    with pytest.raises(BadInput) as error:
+        load_config(tmp_path / "c.yaml")
+    path = " -> ".join(f"p{i}" for i in range(3000))
+    assert str(error.value) == (f"{tmp_path / 'c.yaml'}:3: exam: Value error, parts lead back to themselves: "
+                                f"{path} -> back -> p1; expected each part reached at most once")

@@ -14,22 +14,37 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from emulator.voice import render_speech
 from viva.audio import RATE, gain, read_wav
-from viva.yamlfile import format_key_path, read_document, validate
+from viva.yamlfile import check_regular_file, format_key_path, read_document, validate
+
+# Bounds on what a file may ask for: an hour of silence or delay is longer than any session,
+# and a gain past them is no longer a level; beyond them the numbers only overflow (an
+# infinite delay) or fill the memory (years of silence, hours of speech to synthesise).
+MAX_SECONDS = 3600.0
+MIN_GAIN_DB, MAX_GAIN_DB = -120.0, 60.0
+MAX_SPOKEN_CHARACTERS = 50_000  # about an hour of espeak-ng speech in all (some 100 MB of audio)
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _seconds(default, *, gt: float | None = None, ge: float | None = None, description: str | None = None):
+    return Field(default=default, gt=gt, ge=ge, le=MAX_SECONDS, description=description)
+
+
+def _gain_db(default: float):
+    return Field(default=default, ge=MIN_GAIN_DB, le=MAX_GAIN_DB)
+
+
 class SoundAfter(_Strict):
     noise: Path
-    after_s: float = Field(default=0.0, ge=0)
-    gain_db: float = 0.0
-    seconds: float | None = Field(default=None, gt=0, description="play only the first seconds of it")
+    after_s: float = _seconds(0.0, ge=0)
+    gain_db: float = _gain_db(0.0)
+    seconds: float | None = _seconds(None, gt=0, description="play only the first seconds of it")
 
 
 class AnswerItem(_Strict):
@@ -38,12 +53,12 @@ class AnswerItem(_Strict):
 
     audio: Path | None = None
     say: str | None = None
-    silence_s: float | None = Field(default=None, ge=0)
+    silence_s: float | None = _seconds(None, ge=0)
     prepare: Literal[True] | None = Field(
         default=None, description="silent until the examiner's next turn, however long (a preparation time)")
     then: list[SoundAfter] = Field(default_factory=list)
-    barge_in_s: float | None = Field(
-        default=None, ge=0, description="speak over the examiner: start this long after its turn begins")
+    barge_in_s: float | None = _seconds(
+        None, ge=0, description="speak over the examiner: start this long after its turn begins")
 
     @model_validator(mode="after")
     def _one_kind(self) -> "AnswerItem":
@@ -54,28 +69,36 @@ class AnswerItem(_Strict):
 
 class Background(_Strict):
     audio: Path
-    gain_db: float = -25.0
+    gain_db: float = _gain_db(-25.0)
 
 
 class Echo(_Strict):
-    gain_db: float = -20.0
-    delay_ms: float = Field(default=150.0, ge=0)
+    gain_db: float = _gain_db(-20.0)
+    delay_ms: float = Field(default=150.0, ge=0, le=MAX_SECONDS * 1000)
 
 
 class OnExaminerSilence(_Strict):
-    after_s: float = Field(default=6.0, gt=0)
-    say: str = "Hello?"
+    after_s: float = _seconds(6.0, gt=0)
+    say: str = Field(default="Hello?", max_length=1000)
     max: int = Field(default=2, ge=0)
 
 
 class CandidateFile(_Strict):
     name: str
     voice: str = "en-gb"
-    reply_delay_s: float = Field(default=0.8, ge=0)
+    reply_delay_s: float = _seconds(0.8, ge=0)
     answers: list[AnswerItem] = Field(min_length=1)
     background: Background | None = None
     echo: Echo | None = None
     on_examiner_silence: OnExaminerSilence | None = None
+
+    @field_validator("answers")
+    @classmethod
+    def _speech_bounded(cls, answers: list[AnswerItem]) -> list[AnswerItem]:
+        if sum(len(item.say or "") for item in answers) > MAX_SPOKEN_CHARACTERS:
+            raise ValueError(f"more than {MAX_SPOKEN_CHARACTERS} characters to say in all; expected at most that "
+                             "(about an hour of speech)")
+        return answers
 
 
 @dataclass
@@ -111,7 +134,9 @@ def load_candidate(path: Path) -> Candidate:
     spec = validate(CandidateFile, data, places)
 
     def wav(relative: Path, loc: tuple) -> np.ndarray:
-        return read_wav(path.parent / relative, what=f"{places.where(loc)}: {format_key_path(loc)}")
+        what = f"{places.where(loc)}: {format_key_path(loc)}"
+        check_regular_file(path.parent / relative, what=f"{what}: {path.parent / relative}")  # a FIFO would hang
+        return read_wav(path.parent / relative, what=what)
 
     def speech(text: str) -> np.ndarray:
         return np.frombuffer(render_speech(text, voice=spec.voice, rate=RATE), dtype="<i2").copy()
@@ -123,7 +148,8 @@ def load_candidate(path: Path) -> Candidate:
         elif item.say is not None:
             audio = speech(item.say)
         else:  # silence_s, or prepare: nothing to play
-            audio = np.zeros(int((item.silence_s or 0) * RATE), dtype=np.int16)
+            # A read-only view of one zero sample: the silence's length costs no memory.
+            audio = np.broadcast_to(np.int16(0), (int((item.silence_s or 0) * RATE),))
         then = [(s.after_s, gain(wav(s.noise, ("answers", i, "then", j, "noise")), s.gain_db)[
                     : int(s.seconds * RATE) if s.seconds else None])
                 for j, s in enumerate(item.then)]
