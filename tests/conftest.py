@@ -2,6 +2,7 @@ import wave
 from pathlib import Path
 
 import pytest
+from loguru import logger
 
 from emulator.server import EmulatorServer
 from emulator.session import SessionSettings
@@ -36,3 +37,12 @@ def fast_settings(**overrides) -> SessionSettings:
 async def emulator(exam, tmp_path):
     async with EmulatorServer(log_dir=tmp_path / "logs", settings=fast_settings()) as server:
         yield server
+
+
+@pytest.fixture
+def warnings_logged():
+    """The messages viva logs at WARNING and above while the test runs."""
+    messages: list[str] = []
+    handler = logger.add(lambda message: messages.append(message.record["message"]), level="WARNING")
+    yield messages
+    logger.remove(handler)

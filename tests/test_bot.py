@@ -9,9 +9,12 @@ session_id, room_url, token, body))` (pipecatcloud.agent, the real package). Her
   through daily-python's audio renderer callback, as Daily delivers it: real recorded
   answers, paced in real time, after each examiner turn;
 - the record goes to a real S3-compatible server (moto), the result to a local webhook
-  that refuses its first two deliveries.
+  that refuses its first two deliveries; both named by the start body, inside what the
+  deployment allows (VIVA_ALLOWED_STORES, VIVA_ALLOWED_WEBHOOKS, and the loopback webhook
+  permitted by VIVA_WEBHOOK_PRIVATE_HOSTS, as only a test or an on-premises setup would).
 Then a process delivering a result is killed (SIGKILL) while its POST is in flight; the
-next bot start delivers it.
+next bot start delivers it. A body naming anything else is refused before anything runs,
+and what earlier sessions left in the outbox is delivered, whatever one folder holds.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import wave
 
 import pytest
 from aiohttp import web
+from loguru import logger
 from pipecat.transports.daily import transport as daily_transport_module
 from pipecatcloud.agent import DailySessionArguments
 
@@ -99,12 +103,19 @@ def bucket(request):
 
 
 @pytest.fixture
-async def deployment(monkeypatch, tmp_path, bucket):
-    """The instance's environment (the secret set and the image's folders), the model at the emulator."""
+async def deployment(monkeypatch, tmp_path, bucket, webhook):
+    """The instance's environment (the secret set and the image's folders), the model at the emulator.
+    A body may name the team's bucket (under viva/), the folder records/, and the local webhook."""
     monkeypatch.chdir(ROOT)  # the image's /app: configs/ beside bot.py
     monkeypatch.setenv("VIVA_CONFIG_DIR", str(ROOT / "tests" / "data" / "configs"))  # one question: a short exam
     monkeypatch.setenv("VIVA_OUT", str(tmp_path / "sessions"))
     monkeypatch.setenv("VIVA_OUTBOX", str(tmp_path / "outbox"))
+    monkeypatch.setenv("VIVA_RESULTS_STORE", str(tmp_path / "operator-records"))
+    monkeypatch.setenv("VIVA_ALLOWED_STORES", f"s3://{BUCKET}/viva {tmp_path / 'records'}")
+    monkeypatch.setenv("VIVA_ALLOWED_WEBHOOKS", webhook.url)
+    monkeypatch.setenv("VIVA_WEBHOOK_PRIVATE_HOSTS", "127.0.0.1")  # the local webhook: a test's setting
+    for name in ("VIVA_WEBHOOK_URL",):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VIVA_WEBHOOK_SECRET", SECRET)
     monkeypatch.setenv("VIVA_WEBHOOK_FIRST_RETRY_S", "0.05")
     monkeypatch.setenv("VIVA_DELIVERY_WAIT_S", "30")
@@ -222,11 +233,14 @@ async def test_a_result_cut_off_by_kill_9_is_delivered_on_the_next_start(deploym
     script = (
         "import asyncio, json, sys, time\n"
         "from pathlib import Path\n"
-        "from viva.bot import StartBody, deliver_result\n"
+        "from viva.bot import StartBody, deliver_result, results_route\n"
         "from viva.exam_session import RunResult\n"
         "folder = Path(sys.argv[1]); body = StartBody.model_validate(json.loads(sys.argv[2]))\n"
         "result = RunResult(folder, json.loads((folder / 'session.json').read_text()))\n"
-        "asyncio.run(deliver_result(result, body=body, webhook=body.results.webhook, until=time.time() + 30))\n")
+        "async def main():\n"
+        "    route = await results_route(body)\n"
+        "    await deliver_result(result, body=body, route=route, until=time.time() + 30)\n"
+        "asyncio.run(main())\n")
     body = start_body(webhook.url) | {"results": {"store": str(tmp_path / "records"), "webhook": webhook.url}}
     child = subprocess.Popen([sys.executable, "-c", script, str(finished), json.dumps(body)], cwd=ROOT,
                              env=os.environ.copy())
@@ -275,7 +289,9 @@ def _write_record(folder) -> None:
     ({"config": "../secrets", "candidate_id": "c"}, r"start body: config: no config '../secrets'; expected one of: .*"
                                                      r"ielts_tiny"),
     ({"config": "ielts_tiny", "candidate_id": "c", "results": {"webhook": "ftp://x"}},
-     r"ftp://x: expected the webhook's http:// or https:// URL"),
+     r"start body: results.webhook: 'ftp://x': expected an https:// URL"),
+    ({"config": "ielts_tiny", "candidate_id": "c\n2026-01-01 | INFO | forged"},
+     r"start body: candidate_id: expected printable characters only"),
     ({"config": "ielts_tiny", "candidate_id": "c", "results": {"bucket": "x"}},
      r"start body: results.bucket: Extra inputs are not permitted"),
 ])
@@ -285,3 +301,198 @@ async def test_a_bad_start_body_is_one_clear_line_before_anything_runs(body, exp
     monkeypatch.setattr(daily_transport_module, "CallClient", None)  # nothing may reach the room
     with pytest.raises(BadInput, match=expected):
         await bot(DailySessionArguments(session_id="s", room_url="https://viva.daily.co/r", token="t", body=body))
+
+
+# -- what the start body may not choose
+
+
+@pytest.fixture
+def nothing_may_run(monkeypatch):
+    """Fails the test if the bot goes as far as making the room's transport or the exam session."""
+    import viva.bot
+
+    reached = []
+
+    async def create_transport(*args, **kwargs):
+        reached.append("transport")
+        raise AssertionError("the transport was made for a body that should have been refused")
+
+    def exam_session(*args, **kwargs):
+        reached.append("session")
+        raise AssertionError("an exam session was made for a body that should have been refused")
+
+    monkeypatch.setattr(viva.bot, "create_transport", create_transport)
+    monkeypatch.setattr(viva.bot, "ExamSession", exam_session)
+    monkeypatch.setattr(daily_transport_module, "CallClient", None)
+    return reached
+
+
+@pytest.mark.parametrize("results, refused", [
+    ({"webhook": "http://169.254.169.254/latest/meta-data/"}, "results.webhook"),
+    ({"webhook": "https://169.254.169.254/latest/meta-data/"}, "results.webhook"),
+    ({"webhook": "http://127.0.0.1:22/"}, "results.webhook"),
+    ({"webhook": "http://[::1]/"}, "results.webhook"),
+    ({"webhook": "http://0x7f000001/"}, "results.webhook"),
+    ({"webhook": "https://0x7f000001/"}, "results.webhook"),
+    ({"webhook": "https://metadata.google.internal/computeMetadata/v1/"}, "results.webhook"),
+    ({"webhook": "http://user:pw@127.0.0.1:{port}/results"}, "results.webhook"),  # the allowed one, with userinfo
+    ({"webhook": "http://127.0.0.1:{port}/results/../admin"}, "results.webhook"),
+    ({"store": "file:///etc"}, "results.store"),
+    ({"store": "/proc/self"}, "results.store"),
+    ({"store": "~"}, "results.store"),
+    ({"store": "/dev/null"}, "results.store"),
+    ({"store": "gs://bot-exam-records/viva"}, "results.store"),
+    ({"store": "s3://other-bucket/viva"}, "results.store"),
+    ({"store": f"s3://{BUCKET}/other"}, "results.store"),
+    ({"store": f"s3://{BUCKET}/viva", "webhook": "https://metadata.google.internal/"}, "results.webhook"),
+])
+async def test_a_body_naming_a_destination_not_allowed_is_refused_before_anything_runs(
+        results, refused, deployment, webhook, nothing_may_run):
+    from viva.bot import bot
+
+    port = webhook.url.split(":")[2].split("/")[0]
+    results = {key: value.replace("{port}", port) for key, value in results.items()}
+    body = {"config": "ielts_tiny", "candidate_id": "c-1", "results": results}
+    with pytest.raises(BadInput) as bad:
+        await bot(DailySessionArguments(session_id="s-refused", room_url="https://viva.daily.co/r", token="t",
+                                        body=body))
+    message = str(bad.value)
+    assert message.startswith(f"start body: {refused}: ") and len(message.splitlines()) == 1, message
+    assert nothing_may_run == []
+    for made in ("outbox", "sessions", "records", "operator-records"):
+        assert not (deployment / made).exists(), made
+    assert webhook.attempts == []
+
+
+async def test_without_an_allow_list_the_body_names_no_destination(deployment, webhook, monkeypatch, nothing_may_run):
+    from viva.bot import bot
+
+    monkeypatch.delenv("VIVA_ALLOWED_WEBHOOKS")
+    monkeypatch.delenv("VIVA_ALLOWED_STORES")
+    for results, says in [({"webhook": webhook.url}, "results.webhook: .*VIVA_ALLOWED_WEBHOOKS is not set"),
+                          ({"store": str(deployment / "records")}, "results.store: .*VIVA_ALLOWED_STORES is not set")]:
+        with pytest.raises(BadInput, match=f"^start body: {says}"):
+            await bot(DailySessionArguments(session_id="s-x", room_url="https://viva.daily.co/r", token="t",
+                                            body={"config": "ielts_tiny", "candidate_id": "c", "results": results}))
+    assert nothing_may_run == [] and not (deployment / "outbox").exists()
+
+
+async def test_a_bad_operator_store_is_refused_at_start_not_after_the_exam(deployment, monkeypatch, nothing_may_run):
+    from viva.bot import bot
+
+    monkeypatch.setenv("VIVA_RESULTS_STORE", "/dev/null")
+    with pytest.raises(BadInput, match=r"^VIVA_RESULTS_STORE: /dev/null: not a folder$"):
+        await bot(DailySessionArguments(session_id="s-x", room_url="https://viva.daily.co/r", token="t",
+                                        body={"config": "ielts_tiny", "candidate_id": "c"}))
+    assert nothing_may_run == []
+
+
+# -- what earlier sessions left in the outbox
+
+
+
+
+def left_waiting(url: str, session_id: str):
+    """A result queued for url by an earlier session (its process gone before delivering)."""
+    from viva.bot import outbox_for
+    from viva.destinations import Destinations
+
+    outbox = outbox_for(url, Destinations.from_environment())
+    outbox.enqueue(session_id, {"session_id": session_id, "candidate_id": "earlier"})
+    return outbox
+
+
+async def test_an_empty_or_unreadable_url_file_stops_no_other_outbox(deployment, webhook, warnings_logged):
+    from viva.bot import deliver_waiting
+    from viva.destinations import Destinations
+
+    webhook.refuse = 0
+    left_waiting(webhook.url, "s-waiting")
+    # Folders sorted before the good one: an empty url file (a kill -9 while the old code rewrote
+    # it), one that is not UTF-8, one that is a folder.
+    for name, make in [("0000-empty", lambda f: f.write_bytes(b"")),
+                       ("0001-binary", lambda f: f.write_bytes(b"\xff\xfe\x00")),
+                       ("0002-folder", lambda f: f.mkdir())]:
+        (deployment / "outbox" / name).mkdir()
+        make(deployment / "outbox" / name / "url")
+        (deployment / "outbox" / name / "s-other.json").write_text("{}")
+    await deliver_waiting(until=time.time() + 30, destinations=Destinations.from_environment())
+    assert list(webhook.stored) == ["s-waiting"]
+    for name in ("0000-empty", "0001-binary", "0002-folder"):
+        assert (deployment / "outbox" / name / "s-other.json").exists()  # left for a person
+        assert any(name in message and "stays there" in message for message in warnings_logged), (name, warnings_logged)
+
+
+async def test_a_webhook_url_with_surrounding_whitespace_is_delivered_on_a_later_start(deployment, webhook):
+    from viva.bot import deliver_waiting
+    from viva.destinations import Destinations
+
+    webhook.refuse = 0
+    outbox = left_waiting(f"  {webhook.url}\n", "s-spaced")
+    # The folder is named from the URL as it is sent to; the later start reads the same one back.
+    assert (outbox.folder / "url").read_text() == webhook.url
+    await deliver_waiting(until=time.time() + 30, destinations=Destinations.from_environment())
+    assert list(webhook.stored) == ["s-spaced"] and outbox.pending() == []
+
+
+async def test_a_waiting_delivery_to_a_webhook_no_longer_allowed_stays(deployment, webhook, monkeypatch, warnings_logged):
+    from viva.bot import deliver_waiting
+    from viva.destinations import Destinations
+
+    outbox = left_waiting(webhook.url, "s-stale")
+    monkeypatch.setenv("VIVA_ALLOWED_WEBHOOKS", "https://hooks.example.com/viva")
+    await deliver_waiting(until=time.time() + 30, destinations=Destinations.from_environment())
+    assert webhook.attempts == [] and [d.session_id for d in outbox.pending()] == ["s-stale"]
+    assert any("does not allow" in message and "not under any URL" in message for message in warnings_logged)
+
+
+async def test_a_failure_delivering_earlier_results_is_logged_not_lost(deployment, webhook, monkeypatch):
+    """The delivery of what earlier sessions left runs in a background task: a failure there is in
+    the log (with its traceback), not only "Task exception was never retrieved" at collection."""
+    import viva.bot
+    from viva.bot import bot
+
+    errors = []
+    handler = logger.add(lambda message: errors.append(message), level="ERROR")
+
+    def broken(destinations):
+        raise RuntimeError("the outbox disk went away")
+
+    monkeypatch.setattr(viva.bot, "waiting_outboxes", broken)
+    monkeypatch.setattr(OfflineCallClient, "instances", [])
+    monkeypatch.setattr(OfflineCallClient, "join_error", "room not found")  # the exam ends at once, failed
+    monkeypatch.setattr(daily_transport_module, "CallClient", OfflineCallClient)
+    webhook.refuse = 0
+    try:
+        result = await bot(DailySessionArguments(session_id=str(uuid.uuid4()), room_url="https://viva.daily.co/gone",
+                                                 token="t", body=start_body(webhook.url)))
+    finally:
+        logger.remove(handler)
+    assert result.data["outcome"] == "failed" and list(webhook.stored) == [result.data["session_id"]]
+    [failure] = [m for m in errors if "delivering earlier sessions' results failed" in m.record["message"]]
+    assert "the outbox disk went away" in failure.record["message"] and failure.record["exception"] is not None
+
+
+async def test_one_outbox_failing_does_not_stop_the_next(deployment, webhook, monkeypatch, warnings_logged):
+    from viva.bot import deliver_waiting
+    from viva.destinations import Destinations
+    from viva.webhook import Outbox
+
+    webhook.refuse = 0
+    # Two outboxes (two spellings of the team's endpoint); whichever is tried first fails.
+    left_waiting(webhook.url, "s-one")
+    left_waiting(f"{webhook.url}?copy=2", "s-two")
+    run, failed = Outbox.run_until_empty, []
+
+    async def the_first_fails(self, **kwargs):
+        if not failed:
+            failed.append(self)
+            raise OSError(28, "No space left on device")
+        return await run(self, **kwargs)
+
+    monkeypatch.setattr(Outbox, "run_until_empty", the_first_fails)
+    await deliver_waiting(until=time.time() + 30, destinations=Destinations.from_environment())
+    [first] = failed
+    [left] = [d.session_id for d in first.pending()]
+    assert list(webhook.stored) == [{"s-one": "s-two", "s-two": "s-one"}[left]]
+    assert any(str(first.folder) in m and "No space left on device" in m for m in warnings_logged)

@@ -19,14 +19,23 @@ credentials and region from the standard AWS_* variables (or a profile, or an IA
 A malformed URL raises viva.errors.BadInput with one line; a failed upload raises
 StoreFailed with one line. session.json is written last everywhere: `viva report` takes a
 folder with session.json for a whole record, so a copy cut short never passes for one.
+check() says before a session runs whether a store can take its record at all (a folder
+that is a file, or that cannot be written in), so a bad store is refused at start, not
+found out after the exam.
+
+A record holds a candidate's voice: a local copy is owner-only (files 0600, folders 0700,
+narrowed further by the process's umask, never widened).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mimetypes
+import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
@@ -61,6 +70,10 @@ class StoreFailed(Exception):
 
 
 class RecordStore(Protocol):
+    def check(self) -> None:
+        """BadInput (one line) if the store cannot take a record at all; nothing is written."""
+        ...
+
     def put(self, folder: Path, session_id: str) -> str:
         """Stores the record folder under session_id; returns where it went. Blocking."""
         ...
@@ -75,6 +88,52 @@ def check_session_id(session_id: str) -> str:
     if not _SESSION_ID.fullmatch(session_id):
         raise ValueError(f"session id {session_id!r}: expected letters, digits, '.', '_' or '-' (up to 128)")
     return session_id
+
+
+def make_private_folders(folder: Path) -> None:
+    """folder and its missing parents, each created 0700 (less if the umask says so).
+
+    Path.mkdir(parents=True) gives the parents the default mode, 0777 less the umask:
+    readable by everyone under the usual 022.
+    """
+    folder = Path(folder)
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for each in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another process
+            each.mkdir(mode=0o700)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """The whole file or the old one, even after a kill -9 or a power cut: temp file, fsync,
+    os.replace. The file is 0600 less the umask (mkstemp's mode goes through the umask)."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    fsync_folder(path.parent)
+
+
+def fsync_folder(folder: Path) -> None:
+    # The rename (or unlink) itself is in the folder's entry, which needs its own fsync to
+    # survive a power cut; some filesystems cannot open a folder for it, and that is fine.
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def content_type(path: Path) -> str:
@@ -100,6 +159,20 @@ class LocalStore:
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
 
+    def check(self) -> None:
+        """BadInput unless root is a folder this process can write in, or can be made in one."""
+        try:
+            existing = self.root
+            while not existing.exists() and existing.parent != existing:
+                existing = existing.parent
+            if not existing.is_dir():
+                raise BadInput(f"{self.root}: not a folder ({existing} is a file)" if existing != self.root
+                               else f"{self.root}: not a folder")
+            if not os.access(existing, os.W_OK | os.X_OK):
+                raise BadInput(f"{self.root}: cannot write in {existing}")
+        except OSError as e:
+            raise BadInput(f"{self.root}: not a usable folder: {e.strerror or e}") from None
+
     def put(self, folder: Path, session_id: str) -> str:
         folder = Path(folder)
         target = self.root / check_session_id(session_id)
@@ -108,8 +181,8 @@ class LocalStore:
             return str(target)  # written there in the first place (the usual --out case)
         try:
             for name in files:
-                (target / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(folder / name, target / name)
+                make_private_folders((target / name).parent)
+                _copy_private(folder / name, target / name)
         except OSError as e:
             raise StoreFailed(f"{target}: cannot write: {e.strerror or e}") from None
         logger.info(f"record {session_id} copied to {target}")
@@ -128,6 +201,10 @@ class S3Store:
 
     def __repr__(self) -> str:
         return f"S3Store({self.url()!r})"
+
+    def check(self) -> None:
+        """Nothing to check without the network: the URL's shape was checked when it was read,
+        and the bucket is reached only with the record (a failure then is StoreFailed)."""
 
     def key_prefix(self, session_id: str | None = None) -> str:
         """Where the objects' keys start: "prefix/session_id/" (either part left out when empty)."""
@@ -194,6 +271,20 @@ def record_store(url: str | None) -> RecordStore:
         return S3Store(parts.netloc, unquote(parts.path))
     raise BadInput(f"{url}: unknown kind of target {scheme}://; expected a folder, file:///folder or "
                    "s3://bucket/prefix")
+
+
+def _copy_private(source: Path, target: Path) -> None:
+    # A temp file (mkstemp: 0600 less the umask) renamed over the target: a copy replacing
+    # an older one never keeps the older one's wider mode, and is never seen half written.
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as data:
+            shutil.copyfileobj(data, out)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
 
 
 def _one_line(error: Exception) -> str:

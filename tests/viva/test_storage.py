@@ -1,5 +1,6 @@
 """Record folders into a local folder and into S3-compatible storage (a real moto server)."""
 
+import os
 import threading
 from pathlib import Path
 
@@ -8,7 +9,15 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from viva.errors import BadInput
-from viva.storage import LocalStore, S3Store, StoreFailed, record_files, record_store
+from viva.storage import (
+    LocalStore,
+    S3Store,
+    StoreFailed,
+    make_private_folders,
+    record_files,
+    record_store,
+    write_atomic,
+)
 
 RECORDING = bytes(range(256)) * 64  # not text: a byte changed on the way would show
 
@@ -195,3 +204,64 @@ def test_a_malformed_url_is_one_clear_line(url, says):
         record_store(url)
     message = str(bad.value)
     assert message.startswith(url) and says in message and "\n" not in message
+
+
+# -- what a local copy may be read by
+
+
+@pytest.fixture
+def umask():
+    """Sets the process's umask for the test (umask(0o022): the usual one)."""
+    before = os.umask(0o022)
+    yield os.umask
+    os.umask(before)
+
+
+def modes(folder: Path) -> dict[str, int]:
+    return {p.relative_to(folder).as_posix(): p.stat().st_mode & 0o777 for p in [folder, *folder.rglob("*")]}
+
+
+def test_a_local_copy_is_owner_only_under_the_usual_umask(tmp_path, umask):
+    # The record holds a candidate's voice; under umask 022 a plain copy is 0644 in 0755 folders.
+    record = make_record(tmp_path / "r")
+    (record / "audio").mkdir()
+    (record / "audio" / "part1.wav").write_bytes(RECORDING)
+    record_store(str(tmp_path / "records" / "ielts")).put(record, "s1")
+    copied = modes(tmp_path / "records")
+    assert {name: mode for name, mode in copied.items() if (tmp_path / "records" / name).is_dir()} == {
+        ".": 0o700, "ielts": 0o700, "ielts/s1": 0o700, "ielts/s1/audio": 0o700}
+    assert {mode for name, mode in copied.items() if (tmp_path / "records" / name).is_file()} == {0o600}
+
+
+def test_a_copy_over_an_older_readable_one_is_owner_only(tmp_path, umask):
+    record = make_record(tmp_path / "r")
+    old = tmp_path / "records" / "s1"
+    old.mkdir(parents=True)
+    (old / "session.json").write_text("{}")
+    os.chmod(old / "session.json", 0o644)
+    record_store(str(tmp_path / "records")).put(record, "s1")
+    assert (old / "session.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_umask_narrows_what_is_written_never_widened(tmp_path, umask):
+    umask(0o277)  # not even the owner may write: 0400 files, 0500 folders
+    make_private_folders(tmp_path / "narrow")
+    write_atomic(tmp_path / "file", b"x")
+    umask(0o022)
+    assert (tmp_path / "narrow").stat().st_mode & 0o777 == 0o500
+    assert (tmp_path / "file").stat().st_mode & 0o777 == 0o400
+
+
+# -- a store that cannot take a record, found before the session
+
+
+def test_a_folder_store_is_checked_before_anything_is_written(tmp_path):
+    (tmp_path / "a file").write_text("x")
+    for root, says in [("/dev/null", "/dev/null: not a folder"),
+                       (str(tmp_path / "a file" / "records"), "is a file")]:
+        with pytest.raises(BadInput, match=says) as bad:
+            record_store(root).check()
+        assert "\n" not in str(bad.value)
+    record_store(str(tmp_path / "not yet" / "records")).check()  # made at the first put
+    assert not (tmp_path / "not yet").exists()
+    record_store("s3://bucket/prefix").check()  # no network: the bucket is reached with the record

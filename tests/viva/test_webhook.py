@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import os
 import random
 import signal
 import socket
@@ -9,8 +10,8 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from email.utils import format_datetime
 from datetime import datetime, timezone
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,26 @@ def clock_sleep(clock, waits: list[float]):
 
 def on_disk(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+
+
+def bounded_sleep(clock, limit: int = 50):
+    """A sleep that moves the fake clock, and fails the test if the loop keeps sleeping: a spin
+    shows as an error, not as a test that never ends."""
+    calls = []
+
+    async def sleep(seconds: float) -> None:
+        calls.append(seconds)
+        if len(calls) > limit:
+            raise AssertionError(f"run_until_empty slept {limit} times: spinning ({calls[-3:]})")
+        clock.t += seconds
+    return sleep
+
+
+def delivery_file(session_id: str = "s1", **fields) -> dict:
+    return {"version": 1, "session_id": session_id, "body": json.dumps(RESULT), "created_at": START,
+            "attempts": 0, "next_attempt_at": START, "last_error": None, "gave_up_at": None} | fields
 
 
 # -- the outbox, against the receiving server
@@ -300,6 +321,86 @@ def test_the_outbox_refuses_a_bad_url_or_an_empty_secret(tmp_path):
         Outbox(tmp_path, "https://example.com/hook", b"")
 
 
+def test_the_url_is_taken_without_surrounding_whitespace(tmp_path):
+    outbox = Outbox(tmp_path, "  https://example.com/hook\n", SECRET)
+    assert outbox.url == "https://example.com/hook"
+
+
+async def test_a_delivery_whose_times_are_not_finite_is_set_aside_not_spun(tmp_path, receiver, clock,
+                                                                          warnings_logged):
+    # NaN is never due and never after the deadline: the old loop slept 0 s forever.
+    outbox = outbox_for(tmp_path, receiver, clock)
+    folder = tmp_path / "outbox"
+    for name, fields in {"nan": {"next_attempt_at": float("nan")}, "inf": {"next_attempt_at": float("inf")},
+                         "text": {"created_at": "soon"}, "none": {"next_attempt_at": None}}.items():
+        (folder / f"{name}.json").write_text(json.dumps(delivery_file(name, **fields)))
+    outbox.enqueue("good", RESULT)
+    made = await outbox.run_until_empty(until=START + 100, sleep=bounded_sleep(clock))
+    assert [(a.session_id, type(a.action)) for a in made] == [("good", Delivered)]
+    assert sorted(p.name for p in (folder / "dead").iterdir()) == ["inf.json", "nan.json", "none.json", "text.json"]
+    assert outbox.pending() == []
+    set_aside = [m for m in warnings_logged if "is not a delivery, moved to" in m]
+    assert len(set_aside) == 4 and "next_attempt_at" in " ".join(set_aside)
+
+
+async def test_a_folder_named_json_and_a_crlf_session_id_are_set_aside(tmp_path, receiver, clock, warnings_logged):
+    outbox = outbox_for(tmp_path, receiver, clock)
+    folder = tmp_path / "outbox"
+    (folder / "x.json").mkdir()
+    (folder / "x.json" / "inside").write_text("kept")
+    (folder / "forged.json").write_text(json.dumps(delivery_file("s9\r\nX-Forged: 1")))
+    (folder / "slash.json").write_text(json.dumps(delivery_file("../s9")))
+    outbox.enqueue("good", RESULT)
+    made = await outbox.deliver_pending()
+    assert [a.session_id for a in made] == ["good"]
+    assert [r.headers["Idempotency-Key"] for r in receiver.requests] == ["good"]
+    dead = folder / "dead"
+    assert (dead / "x.json" / "inside").read_text() == "kept"  # moved whole, for a person to look at
+    assert sorted(p.name for p in dead.iterdir()) == ["forged.json", "slash.json", "x.json"]
+    assert all("\n" not in m and "\r" not in m for m in warnings_logged)
+    assert len([m for m in warnings_logged if "is not a delivery" in m]) == 3
+
+
+async def test_a_file_that_cannot_be_moved_aside_is_reported_once(tmp_path, receiver, clock, warnings_logged):
+    outbox = outbox_for(tmp_path, receiver, clock)
+    folder = tmp_path / "outbox"
+    (folder / "dead").rmdir()
+    (folder / "dead").write_text("a file where the dead/ folder should be")
+    (folder / "stuck.json").write_text("not json")
+    for _ in range(3):
+        assert outbox.pending() == []
+    assert len([m for m in warnings_logged if "stuck.json" in m and "cannot be moved" in m]) == 1
+    assert (folder / "stuck.json").read_text() == "not json"
+
+
+async def test_a_file_set_aside_never_replaces_a_delivery_kept_in_dead(tmp_path, receiver, clock):
+    receiver.script = [400]
+    outbox = outbox_for(tmp_path, receiver, clock)
+    outbox.enqueue("s1", RESULT)
+    await outbox.deliver_pending()
+    kept = (tmp_path / "outbox" / "dead" / "s1.json").read_bytes()
+    (tmp_path / "outbox" / "s1.json").write_text("cut short by a full disk")
+    assert outbox.pending() == []
+    assert (tmp_path / "outbox" / "dead" / "s1.json").read_bytes() == kept
+    assert (tmp_path / "outbox" / "dead" / "s1-1.json").read_text() == "cut short by a full disk"
+
+
+@pytest.fixture
+def usual_umask():
+    before = os.umask(0o022)
+    yield
+    os.umask(before)
+
+
+def test_the_outbox_is_owner_only(tmp_path, clock, usual_umask):
+    # Under the usual umask 022 a plain mkdir or write_text is readable by every user.
+    outbox = Outbox(tmp_path / "root" / "outbox", "https://example.com/hook", SECRET, clock=clock)
+    path = outbox.enqueue("s1", RESULT)
+    assert (path.stat().st_mode & 0o777) == 0o600
+    for folder in (tmp_path / "root", tmp_path / "root" / "outbox", outbox.dead_folder):
+        assert (folder.stat().st_mode & 0o777) == 0o700, folder
+
+
 def test_a_session_id_must_be_a_plain_name(tmp_path, clock):
     outbox = Outbox(tmp_path, "https://example.com/hook", SECRET, clock=clock)
     with pytest.raises(ValueError, match="session id"):
@@ -309,16 +410,69 @@ def test_a_session_id_must_be_a_plain_name(tmp_path, clock):
 # -- the signature
 
 
-def test_the_signature_is_hmac_sha256_of_timestamp_dot_body():
+def test_the_signature_is_hmac_sha256_of_timestamp_key_and_body_on_lines():
     import hashlib
     import hmac
 
     body = b'{"band":7}'
-    expected = hmac.new(SECRET, b"1750000000." + body, hashlib.sha256).hexdigest()
-    assert signature(body, SECRET, 1750000000) == f"sha256={expected}"
+    # The scheme as the module's docstring gives it to receivers in any language.
+    expected = hmac.new(SECRET, b"1750000000\ns1\n" + body, hashlib.sha256).hexdigest()
+    assert signature(body, SECRET, 1750000000, "s1") == f"sha256={expected}"
     headers = signed_headers(body, SECRET, "s1", 1750000000)
     assert headers == {"Content-Type": "application/json", "Idempotency-Key": "s1",
                        "X-Viva-Timestamp": "1750000000", "X-Viva-Signature": f"sha256={expected}"}
+
+
+def test_the_idempotency_key_is_signed():
+    # A receiver deduplicates by the key: one changed on the way (a result filed under another
+    # session's key) must not verify.
+    body = b'{"band":7}'
+    headers = signed_headers(body, SECRET, "s1", 1750000000)
+    assert verify_signature(body, headers, SECRET, now=1750000000)
+    for key in ("s2", "s1 ", "", "S1"):
+        assert not verify_signature(body, dict(headers, **{"Idempotency-Key": key}), SECRET, now=1750000000)
+    without_key = {k: v for k, v in headers.items() if k != "Idempotency-Key"}
+    assert not verify_signature(body, without_key, SECRET, now=1750000000)
+
+
+def test_no_bytes_move_between_the_key_and_the_body_unnoticed():
+    # A session id may hold a "."; with "." between key and body, key "s.1" and body "{..}"
+    # would sign the same bytes as key "s" and body "1.{..}".
+    headers = signed_headers(b'{"band":7}', SECRET, "s.1", 1750000000)
+    moved = dict(headers, **{"Idempotency-Key": "s"})
+    assert not verify_signature(b'1.{"band":7}', moved, SECRET, now=1750000000)
+    assert not verify_signature(b'{"band":7}', dict(headers, **{"Idempotency-Key": "s.1\n"}), SECRET,
+                                now=1750000000)
+
+
+@pytest.mark.parametrize("change", [
+    {"X-Viva-Timestamp": "9" * 5000},  # int() of it raises ValueError (and a float overflows)
+    {"X-Viva-Timestamp": "1" * 40},
+    {"X-Viva-Timestamp": "１７５００００００００"},  # full-width digits: isdigit() says yes
+    {"X-Viva-Timestamp": "-1750000000"},
+    {"X-Viva-Timestamp": None},
+    {"X-Viva-Timestamp": 1750000000},
+    {"X-Viva-Signature": b"sha256=00"},
+    {"X-Viva-Signature": "sha256=\udcff"},
+    {"Idempotency-Key": 7},
+    {"Idempotency-Key": "s1\udcff"},
+    {b"X-Viva-Timestamp": "1750000000"},
+    {7: "x"},
+])
+def test_verify_says_false_for_a_malformed_header_never_raises(change):
+    body = b'{"band":7}'
+    headers = signed_headers(body, SECRET, "s1", 1750000000)
+    if any(not isinstance(name, str) for name in change):
+        headers.pop("X-Viva-Timestamp")
+    headers.update(change)
+    assert verify_signature(body, headers, SECRET, now=1750000000) is False
+
+
+def test_verify_refuses_when_now_is_not_a_number():
+    body = b'{"band":7}'
+    headers = signed_headers(body, SECRET, "s1", 1750000000)
+    assert not verify_signature(body, headers, SECRET, now=float("nan"))
+    assert not verify_signature(body, headers, SECRET, now=1750000000, tolerance_s=float("nan"))
 
 
 def test_verify_refuses_a_changed_body_a_wrong_secret_and_an_old_request():
