@@ -12,7 +12,6 @@ whole IELTS test over the wire does, and are judged from that emulator's journal
 """
 
 import json
-import math
 import os
 import re
 import signal
@@ -32,6 +31,7 @@ from viva.config import load_config
 from viva.exam.plan import Answer, asks, exam_plan
 from viva.pipelines.registry import TurnGateParams
 from viva.harness.candidate import load_candidate
+from tests.cpu import IdleCores
 from viva.harness.summary import reconnect_schedule, run_row, waits_off_schedule
 
 CANDIDATE = "candidates/b2_steady.yaml"
@@ -92,19 +92,17 @@ OPI = "actfl_opi"
 OPI_JUDGED = {OPI: {"judge_intermediate": "broke_down"},
               "opi_sustained": {"judge_intermediate": "sustained", "judge_advanced": "broke_down"}}
 
-# Sessions at once, beside the wire run: on 2 cores nine (about 1.8 cores busy on average) fell up
-# to 4.5 s behind their audio (a window's close recorded that long after its audio position).
+# Sessions at once at most: on 2 cores nine (about 1.8 cores busy on average) fell up to 4.5 s
+# behind their audio (a window's close recorded that long after its audio position).
 CONCURRENT = 7
-# Seconds between two sessions' starts: each spends seconds of CPU loading Pipecat, which would
-# hold back the sessions already speaking if many loaded at once.
-START_EVERY_S = 2.0
-# The sessions run this much nicer than the bare emulator, which serves seven of them from one
-# process: given only its share of the cores, its replies and its journal would lag.
-SESSION_NICE = 5
-
-
-def nicer() -> None:
-    os.nice(SESSION_NICE)
+# A session starts only while this much CPU (in cores, over IDLE_WINDOW_S) is idle, or when
+# none is running: with the machine busy beside the suite they run one at a time, each in
+# real time, instead of all falling behind their audio together (issue 25).
+SESSION_CORES = 0.6
+# Idle CPU is measured over this long after the last start: each session spends seconds of CPU
+# loading Pipecat, which would hold back those already speaking if many loaded at once, and
+# the next starts only once the last one's load shows.
+IDLE_WINDOW_S = 2.5
 
 
 WIRE_SCALE = 0.5  # the whole IELTS test over the wire, its preparation and long turn halved
@@ -258,13 +256,13 @@ def start_emulator(logs, faults: str | None = None):
 
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory):
-    """Runs every session of RUNS, CONCURRENT at a time; yields {name: (returncode, stdout,
-    stderr, record folder)}. One `viva emulator` (a process of its own, given no config; its faults
+    """Runs every session of RUNS, at most CONCURRENT at a time and each only while the CPU can
+    carry it (SESSION_CORES); yields {name: (returncode, stdout, stderr, record folder)}. One `viva emulator` (a process of its own, given no config; its faults
     file forces one judgement of the OPI, OPI_JUDGED) serves the
     IELTS test over the wire and every format run: `viva simulate --llm gemini` through
     GOOGLE_GEMINI_BASE_URL and SSL_CERT_FILE (its journals in out/emulator_logs/<session id>/,
     `journal` finds a record's). The wire run is the whole IELTS test with a 150 s long turn
-    (name "wire"), beside the others; the formats, with long answers that pause 1.3 s between
+    (name "wire"), started first; the formats, with long answers that pause 1.3 s between
     sentences (paused_speech), and the configs of OVERRUN_RUNS (the new format, the short IELTS
     ones) with a candidate who talks past every limit run in the pool with the rest."""
     out = tmp_path_factory.mktemp("sessions")
@@ -282,16 +280,15 @@ def sessions(tmp_path_factory):
             **{name: (*spec, False) for name, spec in RUNS.items()}}
     runs["never_closes"] = (SHORT, CANDIDATE, never_closes_faults(out), False)
     wire_config = formats_bench.scaled_config(out, "ielts_speaking_wire", CONFIGS["full"], WIRE_SCALE)
-    wire = subprocess.Popen(
-        [sys.executable, "-m", "viva.cli", "simulate", wire_config, "--candidate", candidate, "--llm", "gemini",
-         "--out", out / "wire"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=bare, preexec_fn=nicer)
+    runs = {"wire": (wire_config, candidate, None, True), **runs}  # the longest, first
     waiting, running, results = list(runs.items()), {}, {}
-    deadline = time.monotonic() + 1800
-    started = -math.inf
+    idle = IdleCores(IDLE_WINDOW_S)
+    deadline = time.monotonic() + 3600
     while waiting or running:
-        while waiting and len(running) < CONCURRENT and time.monotonic() - started >= START_EVERY_S:
-            started = time.monotonic()
+        idle.sample()
+        cores = idle.cores()
+        if waiting and (not running or (len(running) < CONCURRENT and cores is not None and cores >= SESSION_CORES)):
+            idle.reset()
             name, (config, candidate, faults, on_bare) = waiting.pop(0)
             # Output to files, not pipes: nobody need read a session while it runs, and the next
             # one starts as soon as any ends (not only the oldest).
@@ -300,7 +297,6 @@ def sessions(tmp_path_factory):
                     [sys.executable, "-m", "viva.cli", "simulate", config, "--candidate", candidate, "--out",
                      out / name, *(["--faults", faults] if faults else []), *(["--llm", "gemini"] if on_bare else [])],
                     cwd=ROOT, stdout=stdout, stderr=stderr, text=True, env=bare if on_bare else None,
-                    preexec_fn=nicer,
                 )
         ended = [name for name, process in running.items() if process.poll() is not None]
         if not ended:
@@ -312,11 +308,9 @@ def sessions(tmp_path_factory):
             (record,) = [path for path in (out / name).iterdir() if (path / "session.json").exists()]
             results[name] = (process.returncode, (out / f"{name}.stdout").read_text(),
                              (out / f"{name}.stderr").read_text(), record)
-    stdout, stderr = wire.communicate(timeout=900)
     emulator.send_signal(signal.SIGINT)
     emulator.communicate(timeout=30)
-    (record,) = [path for path in (out / "wire").iterdir() if (path / "session.json").exists()]
-    results["wire"] = results["full"] = (wire.returncode, stdout, stderr, record)
+    results["full"] = results["wire"]
     return results
 
 
