@@ -563,7 +563,7 @@ def test_viva_report_of_a_name_over_255_characters_is_one_line(tmp_path):
 
 
 def test_a_session_json_over_the_size_limit_is_one_line(tmp_path):
-    from viva.yamlfile import MAX_JSON_BYTES
+    from viva.input_files import MAX_JSON_BYTES
 
     with (tmp_path / "session.json").open("wb") as file:
         file.truncate(MAX_JSON_BYTES + 1)  # sparse: nothing on disk

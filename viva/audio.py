@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import wave
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import soxr
 
 from viva.errors import BadInput
+from viva.input_files import check_regular_file
 
 RATE = 16000
 
@@ -20,6 +22,7 @@ def read_wav(path: Path, *, rate: int = RATE, what: str = "") -> np.ndarray:
     is missing or is not a PCM WAV.
     """
     prefix = f"{what}: " if what else ""
+    check_regular_file(path, what=f"{prefix}{path}")  # a FIFO would hang wave.open
     # (the common case, 16-bit mono at the rate wanted, is passed through bit for bit)
     try:
         with wave.open(str(path)) as wav:
@@ -69,7 +72,9 @@ class StereoWavWriter:
     """
 
     def __init__(self, path: Path, *, rate: int = RATE):
-        self._wav = wave.open(str(path), "wb")
+        # The candidate's voice: owner-only, as the rest of the record (the umask may narrow it).
+        self._file = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+        self._wav = wave.open(self._file, "wb")
         self._wav.setnchannels(2)
         self._wav.setsampwidth(2)
         self._wav.setframerate(rate)
@@ -81,3 +86,4 @@ class StereoWavWriter:
 
     def close(self) -> None:
         self._wav.close()
+        self._file.close()  # wave leaves a file object it was given open

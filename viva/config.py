@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from viva.errors import BadInput
 from viva.scoring import ScoreRule, check_scores
-from viva.yamlfile import Places, format_key_path, read_document, validate
+from viva.input_files import Places, format_key_path, read_document, validate
 
 
 class Strict(BaseModel):

@@ -35,6 +35,7 @@ from pipecat.transports.base_output import BaseOutputTransport
 
 from viva.processors.exam_frames import ClosingPhraseFrame
 from viva.scoring import ScoreRule, compute_scores
+from viva.storage import make_private_folders
 
 _COUNTED = {
     "stalls": "stall_detected",
@@ -72,7 +73,7 @@ class SessionRecord:
     def __init__(self, *, directory: Path, session_id: str, config: str, exam: str, llm: str,
                  clock: Callable[[], float] = time.monotonic, scores: list[ScoreRule] | None = None):
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
+        make_private_folders(directory)  # a candidate's voice and words: owner-only
         self._clock = clock
         self._t0 = clock()
         self.started_at = self._t0  # on the clock given: event t_s counts from here
@@ -173,8 +174,7 @@ class SessionRecord:
         descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".session-", suffix=".json")
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
             json.dump(self.data, file, indent=1)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, self.path)
+        os.replace(temporary, self.path)  # mkstemp's 0600, less what the umask takes
 
 
 def response_latency_ms(events: list[dict]) -> dict[str, float] | None:

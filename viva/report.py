@@ -34,7 +34,7 @@ import tempfile
 import urllib.parse
 
 from viva.errors import BadInput
-from viva.yamlfile import load_json
+from viva.input_files import load_json
 
 SVG_WIDTH = 1000
 SVG_HEIGHT = 192
@@ -552,7 +552,7 @@ def render_report(record: dict, *, recording: bool = False) -> str:
 
 def load_record(record_dir: pathlib.Path) -> dict:
     """record_dir/session.json as a dict; BadInput (one line) if it is missing, corrupt or past
-    the limits of viva/yamlfile.py (a regular file of at most 16 MB, nested at most 64 deep)."""
+    the limits of viva/input_files.py (a regular file of at most 16 MB, nested at most 64 deep)."""
     source = pathlib.Path(record_dir) / "session.json"
     record = load_json(source)
     if not isinstance(record, dict):
@@ -577,8 +577,7 @@ def _write_atomic(target: pathlib.Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
-        os.chmod(temp, 0o644)  # mkstemp makes it private; a report is meant to be read
-        os.replace(temp, target)
+        os.replace(temp, target)  # private (mkstemp's 0600), as the record it shows
     except BaseException as e:
         os.unlink(temp)
         if isinstance(e, OSError):

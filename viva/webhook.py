@@ -75,6 +75,7 @@ import hmac
 import json
 import os
 import random
+import stat
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -88,6 +89,7 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from viva.errors import BadInput
+from viva.input_files import MAX_JSON_BYTES, read_bytes
 from viva.storage import (
     check_session_id,
     fsync_folder,
@@ -387,14 +389,23 @@ class Outbox:
             return []
         for path in paths:
             try:
-                if not path.is_file():
-                    self._set_aside(path, "not a file")
-                    continue
-                data = path.read_bytes()
+                found = os.stat(path)
             except FileNotFoundError:
                 continue  # delivered or given up meanwhile (another process on the same outbox)
             except OSError as e:
                 self._warn_once(path, f"webhook: cannot read {path}, left where it is: {_one_line(e)}")
+                continue
+            if not stat.S_ISREG(found.st_mode):
+                self._set_aside(path, "not a file")  # a FIFO would hang every later start
+                continue
+            if found.st_size > MAX_JSON_BYTES:
+                self._set_aside(path, f"over {MAX_JSON_BYTES} bytes")
+                continue
+            try:
+                data = read_bytes(path, max_bytes=MAX_JSON_BYTES)  # bounded, should it have grown since
+            except BadInput as e:
+                if os.path.lexists(path):
+                    self._warn_once(path, f"webhook: cannot read {path}, left where it is: {e}")
                 continue
             try:
                 loaded.append((path, Delivery.model_validate_json(data)))

@@ -1,6 +1,8 @@
 """session.json as the session goes, the latency figure, the stereo recording, the result."""
 
 import json
+import os
+import stat
 import wave
 
 import numpy as np
@@ -139,3 +141,26 @@ def test_the_connection_totals_are_in_the_metrics(tmp_path):
     assert (metrics["disconnects"], metrics["reconnect_attempts"], metrics["reconnects"], metrics["go_aways"]) == (
         2, 1, 2, 1)
     assert metrics["link_down_s"] == 1.1
+
+
+def test_a_record_is_owner_only_whatever_the_usual_umask_lets_everyone_read(tmp_path):
+    # Before, session.json and report.html were forced 0644 and the folder and recording
+    # followed the umask (0755, 0644 under the usual 022): a candidate's voice and words,
+    # readable by every user of the machine.
+    from viva.report import write_report
+
+    old = os.umask(0o022)
+    try:
+        record = SessionRecord(directory=tmp_path / "sessions" / "s1", session_id="s1", config="c", exam="e",
+                               llm="emulator")
+        record.event("activity_start")
+        recorder = StereoRecorder(record.directory / "recording.wav", clock=FakeClock(0.0))
+        recorder.add(LEFT, np.zeros(160, np.int16))
+        recorder.close()
+        write_report(record.directory)
+    finally:
+        os.umask(old)
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in record.directory.iterdir()}
+    assert modes == {"session.json": 0o600, "recording.wav": 0o600, "report.html": 0o600}
+    assert stat.S_IMODE(record.directory.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "sessions").stat().st_mode) == 0o700

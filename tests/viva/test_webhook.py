@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 
 from viva.errors import BadInput
+from viva import webhook
 from viva.webhook import (
     Answer,
     Delivered,
@@ -359,6 +360,22 @@ async def test_a_folder_named_json_and_a_crlf_session_id_are_set_aside(tmp_path,
     assert sorted(p.name for p in dead.iterdir()) == ["forged.json", "slash.json", "x.json"]
     assert all("\n" not in m and "\r" not in m for m in warnings_logged)
     assert len([m for m in warnings_logged if "is not a delivery" in m]) == 3
+
+
+async def test_a_fifo_and_an_oversized_entry_are_set_aside_without_reading_them(tmp_path, receiver, clock,
+                                                                                 warnings_logged, monkeypatch):
+    # Read before: a FIFO named *.json hung every later start, waiting for a writer; a huge
+    # entry was read whole into memory.
+    monkeypatch.setattr(webhook, "MAX_JSON_BYTES", 4096)
+    outbox = outbox_for(tmp_path, receiver, clock)
+    folder = tmp_path / "outbox"
+    os.mkfifo(folder / "fifo.json")
+    (folder / "huge.json").write_text(json.dumps({**delivery_file("s8"), "body": "x" * 5000}))
+    outbox.enqueue("good", RESULT)
+    made = await outbox.deliver_pending()
+    assert [a.session_id for a in made] == ["good"]
+    assert sorted(p.name for p in (folder / "dead").iterdir()) == ["fifo.json", "huge.json"]
+    assert any("huge.json" in m and "over 4096 bytes" in m for m in warnings_logged)
 
 
 async def test_a_file_that_cannot_be_moved_aside_is_reported_once(tmp_path, receiver, clock, warnings_logged):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from emulator.voice import render_speech
 from viva.audio import RATE, gain, read_wav
-from viva.yamlfile import check_regular_file, format_key_path, read_document, validate
+from viva.input_files import format_key_path, read_document, validate
 
 # Bounds on what a file may ask for: an hour of silence or delay is longer than any session,
 # and a gain past them is no longer a level; beyond them the numbers only overflow (an
@@ -134,9 +134,7 @@ def load_candidate(path: Path) -> Candidate:
     spec = validate(CandidateFile, data, places)
 
     def wav(relative: Path, loc: tuple) -> np.ndarray:
-        what = f"{places.where(loc)}: {format_key_path(loc)}"
-        check_regular_file(path.parent / relative, what=f"{what}: {path.parent / relative}")  # a FIFO would hang
-        return read_wav(path.parent / relative, what=what)
+        return read_wav(path.parent / relative, what=f"{places.where(loc)}: {format_key_path(loc)}")
 
     def speech(text: str) -> np.ndarray:
         return np.frombuffer(render_speech(text, voice=spec.voice, rate=RATE), dtype="<i2").copy()

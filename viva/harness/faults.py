@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from emulator.faults import FaultsFile
-from viva.yamlfile import read_document, validate
+from viva.input_files import read_document, validate
 
 
 def load_faults(path: Path) -> FaultsFile:

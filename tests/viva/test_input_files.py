@@ -1,4 +1,4 @@
-"""Every YAML or JSON file viva reads is read within limits (viva/yamlfile.py): bad input is
+"""Every YAML or JSON file viva reads is read within limits (viva/input_files.py): bad input is
 one line (BadInput), never a traceback, a hang or gigabytes of memory.
 
 The limit tests run with both of the loader's parsers: libyaml's (used when PyYAML has it)
@@ -12,19 +12,19 @@ import pytest
 import yaml
 
 from tests.conftest import DATA, ROOT
-from viva import yamlfile
+from viva import input_files
 from viva.config import load_config
 from viva.errors import BadInput
-from viva.yamlfile import MAX_DEPTH, MAX_EXTENDS, MAX_NODES, MAX_YAML_BYTES, load_json, read_document
+from viva.input_files import MAX_DEPTH, MAX_EXTENDS, MAX_NODES, MAX_YAML_BYTES, load_json, read_document
 
-PARSERS = [yamlfile._PyLoader] + ([yamlfile._CLoader] if yaml.__with_libyaml__ else [])
+PARSERS = [input_files._PyLoader] + ([input_files._CLoader] if yaml.__with_libyaml__ else [])
 
 BOMB = (DATA / "alias_bomb.yaml").read_text()
 
 
 @pytest.fixture(params=PARSERS, ids=lambda loader: loader.__name__)
 def parser(request, monkeypatch):
-    monkeypatch.setattr(yamlfile, "_BoundedLoader", request.param)
+    monkeypatch.setattr(input_files, "_BoundedLoader", request.param)
 
 
 def refused(path, loader=read_document) -> str:
@@ -63,7 +63,7 @@ def test_aliases_within_the_budget_load_as_shared_values(tmp_path, parser):
 
 
 def test_more_values_than_the_budget_are_refused_where_the_budget_runs_out(tmp_path, parser, monkeypatch):
-    monkeypatch.setattr(yamlfile, "MAX_NODES", 50)
+    monkeypatch.setattr(input_files, "MAX_NODES", 50)
     items = "".join(f"  - {i}\n" for i in range(60))
     # The top mapping, its key and the list are 3 values; the 48th item (line 49) is the 51st.
     assert refused(write(tmp_path / "long.yaml", "a:\n" + items)) == f"{tmp_path / 'long.yaml'}:49: more than 50 values"
