@@ -39,6 +39,10 @@ PREPARATION_IDLE_S = 8.0  # speaks_during_preparation: the client's silence it w
 # Moments of the examiner's side at which a disconnect can be timed (`during`).
 DisconnectMoment = Literal["examiner_speech", "examiner_turn_end", "tool_call", "closing"]
 
+# A day: far past any session, and a bound, so an infinite or huge time (.inf, 1e300) is refused
+# when the file is read instead of reaching asyncio.sleep or int().
+MAX_FAULT_S = 86400.0
+
 
 class Fault(BaseModel):
     """One entry of the faults file."""
@@ -50,26 +54,26 @@ class Fault(BaseModel):
     probability: float | None = Field(default=None, ge=0, le=1)
     times: int | None = Field(default=None, ge=1)
     # stall, stall_after_empty_window
-    ignores_nudges: int = Field(default=0, ge=0, description="text nudges ignored before answering")
-    answers_after: int = Field(default=3, ge=1, description="stall_after_empty_window: the speech window that ends it")
+    ignores_nudges: int = Field(default=0, ge=0, le=1000, description="text nudges ignored before answering")
+    answers_after: int = Field(default=3, ge=1, le=1000, description="stall_after_empty_window: the speech window that ends it")
     # repeat_closing
     extra_text: str = "Have a good day."
     # disconnect
     code: int = Field(default=1011, ge=1000, le=4999)
     reason: str = "Internal error encountered."
-    at_s: float | None = Field(default=None, ge=0)
+    at_s: float | None = Field(default=None, ge=0, le=MAX_FAULT_S)
     at_turn: int | None = Field(default=None, ge=1)
     resumable: bool = True
     during: DisconnectMoment | None = Field(
         default=None, description="examiner_speech, closing: after_s into its audio; examiner_turn_end: after "
                                   "generationComplete, before turnComplete; tool_call: just after the call")
     after_s: float = Field(
-        default=1.0, ge=0, description="disconnect during: seconds into the turn; speaks_during_preparation: "
+        default=1.0, ge=0, le=MAX_FAULT_S, description="disconnect during: seconds into the turn; speaks_during_preparation: "
                                        "seconds of client silence after an examiner turn (default 8.0)")
     # go_away
-    time_left_s: float = Field(default=10.0, gt=0)
+    time_left_s: float = Field(default=10.0, gt=0, le=MAX_FAULT_S)
     # slow_response
-    delay_s: float = Field(default=3.0, ge=0)
+    delay_s: float = Field(default=3.0, ge=0, le=MAX_FAULT_S)
     # tool_args
     tool: str | None = Field(default=None, description="tool_args: the declared function whose call it forces")
     args: dict[str, Any] | None = Field(default=None, description="tool_args: merged over the drawn arguments")

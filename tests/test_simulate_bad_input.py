@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
+from viva.errors import BadInput
 
 SHORT = str(ROOT / "configs/ielts_speaking_short.yaml")
 CANDIDATE = str(ROOT / "candidates/b2_steady.yaml")
@@ -110,3 +111,14 @@ def test_every_shipped_faults_file_and_candidate_loads():
         load_faults(path)
     for path in (ROOT / "candidates").glob("*.yaml"):
         assert load_candidate(path).answers
+
+
+@pytest.mark.parametrize("key, value", [("at_s", ".inf"), ("at_s", "1e300"), ("time_left_s", ".nan")])
+def test_a_fault_time_that_could_never_come_is_one_line(tmp_path, key, value):
+    # Before, .inf and 1e300 validated and reached asyncio.sleep / int() in the emulator.
+    from viva.harness.faults import load_faults
+
+    (tmp_path / "f.yaml").write_text(f"faults:\n  - kind: go_away\n    at_s: 5\n    {key}: {value}\n".replace(
+        "at_s: 5\n    at_s", "at_s"))
+    with pytest.raises(BadInput, match=rf"f.yaml:\d: faults\[0\].{key}: "):
+        load_faults(tmp_path / "f.yaml")

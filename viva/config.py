@@ -246,7 +246,7 @@ class LLMConfig(Strict):
 class SessionLimits(Strict):
     """Bounds of one session, whatever the pipeline."""
 
-    max_s: float = Field(default=1200, gt=0, description="a session still running after this long ends, failed")
+    max_s: float = Field(default=1200, gt=0, le=86400, description="a session still running after this long ends, failed")
 
 
 DEFAULT_PIPELINE = [{"stage": "silero_vad"}, {"stage": "turn_gate"}, {"stage": "gemini_live"},
