@@ -32,10 +32,11 @@ async def run_emulator(args: argparse.Namespace) -> int:
     except OSError as e:
         raise BadInput(f"--host {args.host} --port {args.port}: cannot listen: {e.strerror or e}") from None
     environment = " ".join(f"{k}={shlex.quote(v)}" for k, v in server.environment().items())
-    print(f"viva emulator: the Gemini Live API at {server.base_url} (voice: {voice.engine}; its examiner knows only what a client sends)")
+    print(f"viva emulator: the Gemini Live API and its REST API (text, TTS) at {server.base_url} "
+          f"(voice: {voice.engine}; its examiner knows only what a client sends)")
     print(f"  CA file a client must trust: {server.ca_file}")
-    print(f"  REST requests too (models.generate_content, text and TTS): {server.base_url}, the same URL")
-    print(f"  in code:  HttpOptions(base_url={server.base_url!r}, async_client_args={{'ssl': <context trusting the CA file>}})")
+    print(f"  in code:  HttpOptions(base_url={server.base_url!r}, client_args={{'verify': ctx}}, "
+          "async_client_args={'ssl': ctx, 'verify': ctx}), ctx an SSLContext trusting the CA file")
     print(f"  or set:   export {environment}")
     print(f"  session logs: {args.log_dir}/<session id>/emulator.jsonl; Ctrl-C stops", flush=True)
     try:
