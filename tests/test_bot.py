@@ -288,6 +288,7 @@ def _write_record(folder) -> None:
     ({"config": "ielts_tiny"}, r"start body: candidate_id: Field required"),
     ({"config": "../secrets", "candidate_id": "c"}, r"start body: config: no config '../secrets'; expected one of: .*"
                                                      r"ielts_tiny"),
+    ({"config": "a" * 300, "candidate_id": "c"}, r"start body: config: String should have at most 100 characters"),
     ({"config": "ielts_tiny", "candidate_id": "c", "results": {"webhook": "ftp://x"}},
      r"start body: results.webhook: 'ftp://x': expected an https:// URL"),
     ({"config": "ielts_tiny", "candidate_id": "c\n2026-01-01 | INFO | forged"},
@@ -412,13 +413,14 @@ async def test_an_empty_or_unreadable_url_file_stops_no_other_outbox(deployment,
     # it), one that is not UTF-8, one that is a folder.
     for name, make in [("0000-empty", lambda f: f.write_bytes(b"")),
                        ("0001-binary", lambda f: f.write_bytes(b"\xff\xfe\x00")),
-                       ("0002-folder", lambda f: f.mkdir())]:
+                       ("0002-folder", lambda f: f.mkdir()),
+                       ("0003-fifo", os.mkfifo)]:  # read_text waited for a writer: every later start hung
         (deployment / "outbox" / name).mkdir()
         make(deployment / "outbox" / name / "url")
         (deployment / "outbox" / name / "s-other.json").write_text("{}")
     await deliver_waiting(until=time.time() + 30, destinations=Destinations.from_environment())
     assert list(webhook.stored) == ["s-waiting"]
-    for name in ("0000-empty", "0001-binary", "0002-folder"):
+    for name in ("0000-empty", "0001-binary", "0002-folder", "0003-fifo"):
         assert (deployment / "outbox" / name / "s-other.json").exists()  # left for a person
         assert any(name in message and "stays there" in message for message in warnings_logged), (name, warnings_logged)
 
@@ -496,3 +498,12 @@ async def test_one_outbox_failing_does_not_stop_the_next(deployment, webhook, mo
     [left] = [d.session_id for d in first.pending()]
     assert list(webhook.stored) == [{"s-one": "s-two", "s-two": "s-one"}[left]]
     assert any(str(first.folder) in m and "No space left on device" in m for m in warnings_logged)
+
+
+def test_a_config_name_too_long_for_the_filesystem_names_no_config(monkeypatch, tmp_path):
+    # Before, Path.is_file raised OSError (File name too long): a traceback, not one line.
+    from viva.bot import exam_config
+
+    monkeypatch.setenv("VIVA_CONFIG_DIR", str(tmp_path))
+    with pytest.raises(BadInput, match=r"^start body: config: no config 'aaa+'; expected one of: $"):
+        exam_config("a" * 300)

@@ -49,6 +49,7 @@ from pydantic_core import PydanticCustomError
 from viva.config import VivaConfig, load_config
 from viva.destinations import Destinations, webhook_key
 from viva.errors import BadInput
+from viva.input_files import read_text
 from viva.exam_session import ExamSession, RunResult, gemini_target
 from viva.record import new_session_id
 from viva.storage import RecordStore, StoreFailed, check_session_id, write_atomic
@@ -58,6 +59,7 @@ from viva.webhook import DeliverySchedule, Outbox
 
 _CONFIG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _URL_FILE = "url"  # in each outbox folder: the webhook its deliveries go to
+MAX_URL_FILE_BYTES = 8192
 
 
 class ResultsTarget(BaseModel):
@@ -72,7 +74,7 @@ class StartBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    config: str = Field(description="the name of a config in the image's configs folder")
+    config: str = Field(min_length=1, max_length=100, description="the name of a config in the image's configs folder")
     candidate_id: str = Field(min_length=1, max_length=200)
     results: ResultsTarget = Field(default_factory=ResultsTarget)
 
@@ -100,10 +102,17 @@ def exam_config(name: str) -> VivaConfig:
     """A config of the image, by name (a body cannot make the bot read any other file)."""
     folder = Path(os.environ.get("VIVA_CONFIG_DIR", "configs"))
     path = folder / f"{name}.yaml"
-    if not _CONFIG_NAME.fullmatch(name) or ".." in name or not path.is_file():
+    if not _CONFIG_NAME.fullmatch(name) or ".." in name or not _is_file(path):
         known = sorted(p.stem for p in folder.glob("*.yaml"))
         raise BadInput(f"start body: config: no config {name!r}; expected one of: {', '.join(known)}")
     return load_config(path)
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the filesystem names no config
+        return False
 
 
 class ResultsRoute:
@@ -177,9 +186,9 @@ def waiting_outboxes(destinations: Destinations) -> list[Outbox]:
 def _waiting_outbox(folder: Path, destinations: Destinations) -> Outbox | None:
     url_file = folder / _URL_FILE
     try:
-        url = url_file.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as e:
-        logger.warning(f"webhook: {url_file} cannot be read ({_one_line(e)}); what {folder} holds stays there")
+        url = read_text(url_file, max_bytes=MAX_URL_FILE_BYTES).strip()  # bounded; a FIFO is refused unread
+    except BadInput as e:
+        logger.warning(f"webhook: {e}; what {folder} holds stays there")
         return None
     if not url:
         logger.warning(f"webhook: {url_file} is empty; what {folder} holds stays there")

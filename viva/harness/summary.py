@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from viva.input_files import load_json
 from viva.schema import schema_errors
 from viva.exam.phrases import words_of
 
@@ -161,7 +162,7 @@ def silences_after_turns(events: list[dict]) -> list[float]:
 def run_row(record_dir: Path, tools=None, schedule: tuple[list[float], float] | None = None) -> RunRow:
     """tools: the exam's tools, to check the result against (None: not checked);
     schedule: the configured reconnect waits, to check the waits against (reconnect_schedule)."""
-    data = json.loads((record_dir / "session.json").read_text())
+    data = load_json(record_dir / "session.json")
     valid = None
     if data["result"] is not None and tools:
         required = [t for t in tools if t.required]
