@@ -18,8 +18,8 @@ from viva.errors import BadInput
 
 BASE = ROOT / "configs/ielts_speaking_short.yaml"
 # The same file is written again for each example: the function-scoped tmp_path is fine.
-FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-SLOW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SLOW = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def load(path) -> None:
