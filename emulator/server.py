@@ -8,6 +8,7 @@ which answers a path it does not serve with the service's 404 JSON.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 import re
@@ -40,6 +41,7 @@ _LIVE_PATH = re.compile(
 HANDLE_LIFETIME_S = 2 * 3600  # the real service keeps handles two hours
 MAX_MESSAGE = 16 * 2**20  # a Live message or a REST body
 GOING_AWAY = 1001  # the close of sockets still open when the emulator stops
+CLOSE_WAIT_S = 2.0
 
 
 class EmulatorServer:
@@ -100,8 +102,7 @@ class EmulatorServer:
         return self
 
     async def stop(self) -> None:
-        for socket in list(self._sockets):
-            await socket.close(GOING_AWAY, "")
+        await asyncio.gather(*(socket.close(GOING_AWAY, "") for socket in list(self._sockets)))
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -172,6 +173,9 @@ class EmulatorServer:
         ws = web.WebSocketResponse(
             compress=False,  # base64 audio hardly compresses; spare the CPU for sessions
             max_msg_size=MAX_MESSAGE,
+            # How long a close waits for the client's close frame: a client that reads answers in
+            # milliseconds; one that does not (aiohttp's default 10 s) would hold stop() that long.
+            timeout=CLOSE_WAIT_S,
         )
         if not ws.can_prepare(request).ok:
             return web.Response(status=426, text="Upgrade Required\n", headers={"Upgrade": "websocket"})

@@ -72,9 +72,10 @@ class StereoWavWriter:
     """
 
     def __init__(self, path: Path, *, rate: int = RATE):
-        # The candidate's voice: owner-only, as the rest of the record (the umask may narrow it).
-        self._file = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
-        self._wav = wave.open(self._file, "wb")
+        # The candidate's voice: created owner-only, as the rest of the record (the umask may
+        # narrow it); wave then opens it itself, so it closes the file, even when collected unclosed.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        self._wav = wave.open(str(path), "wb")
         self._wav.setnchannels(2)
         self._wav.setsampwidth(2)
         self._wav.setframerate(rate)
@@ -86,4 +87,3 @@ class StereoWavWriter:
 
     def close(self) -> None:
         self._wav.close()
-        self._file.close()  # wave leaves a file object it was given open
