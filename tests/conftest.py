@@ -1,3 +1,6 @@
+import os
+import sys
+import threading
 import wave
 from pathlib import Path
 
@@ -12,6 +15,8 @@ from viva.config import load_config
 ROOT = Path(__file__).resolve().parent.parent
 AUDIO = ROOT / "audio"
 DATA = Path(__file__).resolve().parent / "data"
+# The nice value of the tests while real-time work runs in the background (background_sessions).
+BELOW_BACKGROUND_NICE = 10
 
 
 def read_pcm(name: str) -> bytes:
@@ -37,6 +42,36 @@ def fast_settings(**overrides) -> SessionSettings:
 async def emulator(exam, tmp_path):
     async with EmulatorServer(log_dir=tmp_path / "logs", settings=fast_settings()) as server:
         yield server
+
+
+def _background_modules(items) -> list:
+    """The test modules that start work in the background (a `start_in_background` function)."""
+    modules = {getattr(item, "module", None) for item in items}
+    return sorted((m for m in modules if hasattr(m, "start_in_background")), key=lambda m: m.__name__)
+
+
+def pytest_collection_modifyitems(items):
+    """The tests of a module that works in the background run last: the rest of the run overlaps
+    its work (real-time simulated sessions, which wait on the clock more than on the CPU)."""
+    background = {module.__name__ for module in _background_modules(items)}
+    items.sort(key=lambda item: getattr(getattr(item, "module", None), "__name__", None) in background)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background_sessions(request, tmp_path_factory):
+    """{module name: what its start_in_background returned}, started before the first test.
+
+    While that work runs, this thread (the tests themselves, and every process they start) runs
+    at a lower priority: the background sessions run in real time and are judged on their
+    timing, the other tests only on events. On Linux the nice value is a thread's own, so the
+    background thread, and the sessions it starts, keep theirs."""
+    started = {module.__name__: module.start_in_background(tmp_path_factory)
+               for module in _background_modules(request.session.items)}
+    if started and sys.platform == "linux":
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BELOW_BACKGROUND_NICE)
+    yield started
+    for work in started.values():
+        work.close()
 
 
 @pytest.fixture

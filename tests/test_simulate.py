@@ -2,7 +2,8 @@
 real pipeline (simulated candidate, Silero, turn gate, Pipecat's Gemini Live service)
 against the emulator, and the records they leave.
 
-All sessions run at real-time pace, eight at a time, in subprocesses started once: the
+All sessions run at real-time pace, several at a time, in subprocesses started once, from the
+start of the test run beside the other tests (SessionPool): the
 configs with a steady candidate, stock Pipecat, and the turn gate's hard cases (the
 production noise burst with the stall fault, the examiner's echo, a barge-in over it).
 The exam formats (bench/formats.py, a format written from the docs alone,
@@ -17,6 +18,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import wave
 from pathlib import Path
@@ -254,64 +256,112 @@ def start_emulator(logs, faults: str | None = None):
     return process, exports
 
 
+class SessionPool:
+    """Every session of RUNS, run in a thread of its own from the start of the test run while the
+    other tests go on (conftest's background_sessions starts it; the tests of this module run
+    last and wait for it): at most CONCURRENT at a time and each only while the CPU can carry it
+    (SESSION_CORES). One `viva emulator` (a process of its own, given no config; its faults file
+    forces one judgement of the OPI, OPI_JUDGED) serves the IELTS test over the wire and every
+    format run: `viva simulate --llm gemini` through GOOGLE_GEMINI_BASE_URL and SSL_CERT_FILE
+    (its journals in out/emulator_logs/<session id>/, `journal` finds a record's). The wire run
+    is the whole IELTS test with a 150 s long turn (name "wire"), started first; the formats,
+    with long answers that pause 1.3 s between sentences (paused_speech), and the configs of
+    OVERRUN_RUNS (the new format, the short IELTS ones) with a candidate who talks past every
+    limit run in the pool with the rest."""
+
+    def __init__(self, out: Path):
+        self._out = out
+        self._running: dict[str, subprocess.Popen] = {}
+        self._emulator = None
+        self._stopping = threading.Event()
+        self._results: dict = {}
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run_all, name="simulated-sessions", daemon=True)
+        self._thread.start()
+
+    def results(self) -> dict:
+        """{name: (returncode, stdout, stderr, record folder)}, once every session has ended."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._results
+
+    def close(self) -> None:
+        """Ends whatever still runs (the test run stopped early) and the emulator."""
+        self._stopping.set()
+        self._thread.join(timeout=60)
+        for process in [*self._running.values(), *([self._emulator] if self._emulator else [])]:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    def _run_all(self) -> None:
+        try:
+            self._results = self._run()
+        except BaseException as error:  # handed to the tests that read the results
+            self._error = error
+
+    def _runs(self, out: Path) -> dict:
+        """name: (config, candidate, faults, against the bare emulator); the longest first."""
+        runs = {**{name: (*map(str, formats_bench.format_run(out, name, FORMATS[name][2], speech=paused_speech)),
+                          None, True) for name in FORMATS},
+                **{name: (config, overrun_candidate(out, config), None, True) for name, config in OVERRUN_RUNS.items()},
+                **{name: (*map(str, formats_bench.format_run(out, OPI, FORMATS[OPI][2])),
+                          judged_faults(out, name, judged), False) for name, judged in OPI_JUDGED.items() if name != OPI},
+                TALK_THROUGH: (SHORT, talk_through_candidate(out), None, False),
+                **{name: (*spec, False) for name, spec in RUNS.items()}}
+        runs["never_closes"] = (SHORT, CANDIDATE, never_closes_faults(out), False)
+        wire_config = formats_bench.scaled_config(out, "ielts_speaking_wire", CONFIGS["full"], WIRE_SCALE)
+        # The formats first: they are the longest runs, and the short ones fill in around them.
+        return {"wire": (wire_config, long_turn_candidate(out), None, True), **runs}
+
+    def _run(self) -> dict:
+        out = self._out
+        self._emulator, exports = start_emulator(out / EMULATOR_LOGS, judged_faults(out, OPI, OPI_JUDGED[OPI]))
+        bare = {**os.environ, **exports, "GOOGLE_API_KEY": "not-a-real-key"}
+        waiting, running, results = list(self._runs(out).items()), self._running, {}
+        idle = IdleCores(IDLE_WINDOW_S)
+        deadline = time.monotonic() + 3600
+        while (waiting or running) and not self._stopping.is_set():
+            idle.sample()
+            cores = idle.cores()
+            if waiting and (not running or (len(running) < CONCURRENT and cores is not None
+                                             and cores >= SESSION_CORES)):
+                idle.reset()
+                name, (config, candidate, faults, on_bare) = waiting.pop(0)
+                # Output to files, not pipes: nobody need read a session while it runs, and the
+                # next one starts as soon as any ends (not only the oldest).
+                with open(out / f"{name}.stdout", "w") as stdout, open(out / f"{name}.stderr", "w") as stderr:
+                    running[name] = subprocess.Popen(
+                        [sys.executable, "-m", "viva.cli", "simulate", config, "--candidate", candidate, "--out",
+                         out / name, *(["--faults", faults] if faults else []),
+                         *(["--llm", "gemini"] if on_bare else [])],
+                        cwd=ROOT, stdout=stdout, stderr=stderr, text=True, env=bare if on_bare else None,
+                    )
+            ended = [name for name, process in running.items() if process.poll() is not None]
+            if not ended:
+                assert time.monotonic() < deadline, f"sessions still running: {sorted(running)}"
+                time.sleep(0.2)
+                continue
+            for name in ended:
+                process = running.pop(name)
+                (record,) = [path for path in (out / name).iterdir() if (path / "session.json").exists()]
+                results[name] = (process.returncode, (out / f"{name}.stdout").read_text(),
+                                 (out / f"{name}.stderr").read_text(), record)
+        self._emulator.send_signal(signal.SIGINT)
+        self._emulator.communicate(timeout=30)
+        results["full"] = results.get("wire")
+        return results
+
+
+def start_in_background(tmp_path_factory) -> SessionPool:
+    """conftest's background_sessions calls this when any test of this module is to run."""
+    return SessionPool(tmp_path_factory.mktemp("sessions"))
+
+
 @pytest.fixture(scope="module")
-def sessions(tmp_path_factory):
-    """Runs every session of RUNS, at most CONCURRENT at a time and each only while the CPU can
-    carry it (SESSION_CORES); yields {name: (returncode, stdout, stderr, record folder)}. One `viva emulator` (a process of its own, given no config; its faults
-    file forces one judgement of the OPI, OPI_JUDGED) serves the
-    IELTS test over the wire and every format run: `viva simulate --llm gemini` through
-    GOOGLE_GEMINI_BASE_URL and SSL_CERT_FILE (its journals in out/emulator_logs/<session id>/,
-    `journal` finds a record's). The wire run is the whole IELTS test with a 150 s long turn
-    (name "wire"), started first; the formats, with long answers that pause 1.3 s between
-    sentences (paused_speech), and the configs of OVERRUN_RUNS (the new format, the short IELTS
-    ones) with a candidate who talks past every limit run in the pool with the rest."""
-    out = tmp_path_factory.mktemp("sessions")
-    emulator, exports = start_emulator(out / EMULATOR_LOGS, judged_faults(out, OPI, OPI_JUDGED[OPI]))
-    bare = {**os.environ, **exports, "GOOGLE_API_KEY": "not-a-real-key"}
-    candidate = long_turn_candidate(out)
-    # The formats first: they are the longest runs, and the short ones fill in around them.
-    # name: (config, candidate, faults, against the bare emulator)
-    runs = {**{name: (*map(str, formats_bench.format_run(out, name, FORMATS[name][2], speech=paused_speech)), None,
-                      True) for name in FORMATS},
-            **{name: (config, overrun_candidate(out, config), None, True) for name, config in OVERRUN_RUNS.items()},
-            **{name: (*map(str, formats_bench.format_run(out, OPI, FORMATS[OPI][2])), judged_faults(out, name, judged),
-                      False) for name, judged in OPI_JUDGED.items() if name != OPI},
-            TALK_THROUGH: (SHORT, talk_through_candidate(out), None, False),
-            **{name: (*spec, False) for name, spec in RUNS.items()}}
-    runs["never_closes"] = (SHORT, CANDIDATE, never_closes_faults(out), False)
-    wire_config = formats_bench.scaled_config(out, "ielts_speaking_wire", CONFIGS["full"], WIRE_SCALE)
-    runs = {"wire": (wire_config, candidate, None, True), **runs}  # the longest, first
-    waiting, running, results = list(runs.items()), {}, {}
-    idle = IdleCores(IDLE_WINDOW_S)
-    deadline = time.monotonic() + 3600
-    while waiting or running:
-        idle.sample()
-        cores = idle.cores()
-        if waiting and (not running or (len(running) < CONCURRENT and cores is not None and cores >= SESSION_CORES)):
-            idle.reset()
-            name, (config, candidate, faults, on_bare) = waiting.pop(0)
-            # Output to files, not pipes: nobody need read a session while it runs, and the next
-            # one starts as soon as any ends (not only the oldest).
-            with open(out / f"{name}.stdout", "w") as stdout, open(out / f"{name}.stderr", "w") as stderr:
-                running[name] = subprocess.Popen(
-                    [sys.executable, "-m", "viva.cli", "simulate", config, "--candidate", candidate, "--out",
-                     out / name, *(["--faults", faults] if faults else []), *(["--llm", "gemini"] if on_bare else [])],
-                    cwd=ROOT, stdout=stdout, stderr=stderr, text=True, env=bare if on_bare else None,
-                )
-        ended = [name for name, process in running.items() if process.poll() is not None]
-        if not ended:
-            assert time.monotonic() < deadline, f"sessions still running: {sorted(running)}"
-            time.sleep(0.2)
-            continue
-        for name in ended:
-            process = running.pop(name)
-            (record,) = [path for path in (out / name).iterdir() if (path / "session.json").exists()]
-            results[name] = (process.returncode, (out / f"{name}.stdout").read_text(),
-                             (out / f"{name}.stderr").read_text(), record)
-    emulator.send_signal(signal.SIGINT)
-    emulator.communicate(timeout=30)
-    results["full"] = results["wire"]
-    return results
+def sessions(background_sessions):
+    return background_sessions[__name__].results()
 
 
 _read_journals: dict = {}
