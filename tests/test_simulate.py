@@ -777,7 +777,7 @@ def test_over_the_wire_the_emulator_is_told_every_question_in_order_and_viva_kee
     card_end = next(e for e in entries[card:] if e["kind"] == "turn_complete")
     heard_end = max(card_end["t_s"], entries[card]["t_s"] + entries[card]["audio_s"])  # see examiner_turns
     start = next(i for i, e in enumerate(entries) if e["kind"] == "client_content"
-                 and part2.start_line in e.get("text", ""))
+                 and exam.words_of(part2).start_line in e.get("text", ""))
     between = entries[entries.index(card_end) + 1 : start]
     assert part2.prep_s - 1 <= entries[start]["t_s"] - heard_end <= part2.prep_s + HEARD_AFTER_S + 1
     assert not [e for e in between if e["kind"] in ("activity_start", "text", "speak")]
@@ -822,7 +822,7 @@ def test_the_preparation_is_silent_and_nothing_the_candidate_says_reaches_the_mo
     exam = load_config(ROOT / PREP).exam
     card = next(i for i, e in enumerate(entries) if e["kind"] == "speak" and exam.parts[1].cue_card.topic in e["text"])
     start = next(i for i, e in enumerate(entries) if e["kind"] == "client_content"
-                 and exam.parts[1].start_line in e.get("text", ""))
+                 and exam.words_of(exam.parts[1]).start_line in e.get("text", ""))
     # The candidate (b2-steady, who does not prepare) answered the card at once: it was held.
     assert not [e for e in entries[card:start] if e["kind"] in ("activity_start", "text")]
     assert not [e for e in entries[card:start] if e["kind"] == "audio" and e.get("window_open")]
@@ -1035,15 +1035,16 @@ def test_each_prompt_is_said_once_in_order_one_per_examiner_turn(sessions, name)
                 f"part {part.name!r} was not taken, but its prompts were said"
 
 
-def preparations(parts) -> list[tuple[str | None, str, float]]:
+def preparations(exam, parts) -> list[tuple[str | None, str, float]]:
     """Each silent preparation, in order: (what the turn before it says, or None: the turn before
     the one after it; what the turn after it says; its seconds)."""
     out = []
     for part in parts:
+        start_line = exam.words_of(part).start_line
         if part.cue_card and part.prep_s:
-            out.append((part.cue_card.topic, part.start_line, part.prep_s))
+            out.append((part.cue_card.topic, start_line, part.prep_s))
         if part.question_prep_s:
-            out += [(question, part.start_line, part.question_prep_s) for question in part.questions]
+            out += [(question, start_line, part.question_prep_s) for question in part.questions]
         if part.role and part.prep_s:  # reading time, after the part's intro
             out.append((part.intro, part.role.opening_line, part.prep_s))
     return out
@@ -1055,7 +1056,7 @@ def test_every_preparation_is_silent_and_on_time(sessions, name):
     the start line, or of the role's opening line, which the next turn says): the preparation's
     time (±1 s), with no window opened and no audio sent in it, and nothing said."""
     exam, entries, turns = format_run_journal(sessions, name)
-    held = preparations(parts_taken(exam, entries))
+    held = preparations(exam, parts_taken(exam, entries))
     where = -1
     for before, after, seconds in held:
         k = turn_saying(turns, before, where) if before else (turn_saying(turns, after, where) or 0) - 1
@@ -1076,15 +1077,16 @@ def test_every_preparation_is_silent_and_on_time(sessions, name):
         where = k
 
 
-def timed_answers(parts) -> list[tuple[list[str], float]]:
+def timed_answers(exam, parts) -> list[tuple[list[str], float]]:
     """Each timed answer, in order: (the lines that lead to it, each said after the one before: the
     prompt, then the start line after a preparation; its limit)."""
     out = []
     for part in parts:
+        start_line = exam.words_of(part).start_line
         if part.cue_card and part.long_turn_s:
-            out.append(([part.cue_card.topic, *([part.start_line] if part.prep_s else [])], part.long_turn_s))
+            out.append(([part.cue_card.topic, *([start_line] if part.prep_s else [])], part.long_turn_s))
         if part.answer_s:
-            out += [([question, *([part.start_line] if part.question_prep_s else [])], part.answer_s)
+            out += [([question, *([start_line] if part.question_prep_s else [])], part.answer_s)
                     for question in part.questions]
     return out
 
@@ -1098,7 +1100,7 @@ def test_every_timed_answer_runs_to_its_limit_and_no_pause_closes_it(sessions, n
     plan = answer_plan(name)
     spans = windows(entries)
     where = -1
-    for lines, limit in timed_answers(parts_taken(exam, entries)):
+    for lines, limit in timed_answers(exam, parts_taken(exam, entries)):
         k = where
         for line in lines:
             k = turn_saying(turns, line, k)
@@ -1133,6 +1135,7 @@ def test_every_role_play_ends_with_its_closing_line_at_its_time(sessions, name):
         if not part.role:
             continue
         role = part.role
+        closing_line = exam.words_of(part).role_closing_line
         said = [j for j, turn in enumerate(turns) if _words(role.opening_line) in turn["words"]]
         assert said, f"the role's opening line {role.opening_line!r} never said"
         k = ([j for j in said if not turns[j]["interrupted"]] or said)[-1]
@@ -1143,15 +1146,15 @@ def test_every_role_play_ends_with_its_closing_line_at_its_time(sessions, name):
             speaking = [closed for _, opened, closed in spans
                         if opened <= due + HEARD_AFTER_S and (closed is None or closed > due)]
             replying = [turn["end_s"] for turn in turns[k + 1:] if turn["t_s"] <= due < turn["end_s"]
-                        and _words(role.closing_line) not in turn["words"]]
+                        and _words(closing_line) not in turn["words"]]
             if not speaking and not replying:
                 break
             assert None not in speaking, "a window never closed"
             due = max(speaking + replying)
-        c = turn_saying(turns, role.closing_line, k)
-        assert c is not None, f"the role-play of {part.name!r} never ended with {role.closing_line!r}"
+        c = turn_saying(turns, closing_line, k)
+        assert c is not None, f"the role-play of {part.name!r} never ended with {closing_line!r}"
         assert due - 1.0 <= turns[c]["t_s"] <= due + HEARD_AFTER_S + 1.0, \
-            f"{role.closing_line!r} said at {turns[c]['t_s']:.1f} s, due at {due:.1f} s " \
+            f"{closing_line!r} said at {turns[c]['t_s']:.1f} s, due at {due:.1f} s " \
             f"({role.time_s:g} s after the opening line's turn)"
 
 

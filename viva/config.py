@@ -6,13 +6,15 @@ the exam) and the model settings.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from viva import languages
 from viva.errors import BadInput
 from viva.scoring import ScoreRule, check_scores
 from viva.input_files import Places, format_key_path, read_document, validate
@@ -22,17 +24,52 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ExamWording(Strict):
+    """viva's own words around the config's lines: the `exam` section of the table of the exam's
+    language (viva/languages/), or a config's `exam.wording`, whose keys take the table's place."""
+
+    cue_card: str | None = Field(default=None, description="a cue card without points as it is read out: "
+                                 "{topic} stands for its topic")
+    cue_card_with_points: str | None = Field(default=None, description="a cue card with points as it is read "
+                                             "out: {topic}, and {points}, the points joined by points_separator")
+    points_separator: str | None = Field(default=None, description="what joins a cue card's points")
+    start_line: str | None = Field(default=None, description="said when a preparation is over and the timed "
+                                   "answer begins (a part's start_line comes first)")
+    time_up_line: str | None = Field(default=None, description="said in front of the next step when a timed "
+                                     "answer is cut at its limit (a part's time_up_line comes first)")
+    role_closing_line: str | None = Field(default=None, description="said when a role-play's time is up (a "
+                                          "role's closing_line comes first)")
+
+    @field_validator("cue_card", "cue_card_with_points")
+    @classmethod
+    def _names_the_topic(cls, value: str | None, info) -> str | None:
+        fields = {"topic"} | ({"points"} if info.field_name == "cue_card_with_points" else set())
+        if value is not None:
+            found = set(_PLACEHOLDER.findall(value))
+            if found != fields:
+                raise ValueError(f"expected {' and '.join('{' + f + '}' for f in sorted(fields))} in the line, "
+                                 f"and nothing else in braces")
+        return value
+
+    def over(self, base: "ExamWording") -> "ExamWording":
+        """These words, each one left out taken from `base`."""
+        return base.model_copy(update=self.model_dump(exclude_none=True))
+
+
+_PLACEHOLDER = re.compile(r"\{(\w*)\}")
+
+
 class CueCard(Strict):
     """IELTS Part 2 style task card: a topic and the points to cover."""
 
     topic: str
     points: list[str] = Field(default_factory=list)
 
-    def spoken(self) -> str:
-        """The card as the examiner reads it out."""
+    def spoken(self, words: ExamWording) -> str:
+        """The card as the examiner reads it out, in the exam's words."""
         if not self.points:
-            return f"Your topic is: {self.topic}"
-        return f"Your topic is: {self.topic} You should say: {'; '.join(self.points)}."
+            return words.cue_card.format(topic=self.topic)
+        return words.cue_card_with_points.format(topic=self.topic, points=words.points_separator.join(self.points))
 
 
 class Role(Strict):
@@ -42,8 +79,8 @@ class Role(Strict):
     brief: str = Field(description="who the model plays, in the second person; it answers from this")
     opening_line: str = Field(description="what the role says first")
     time_s: float = Field(gt=0, description="how long the role-play runs from the opening line")
-    closing_line: str = Field(default="Thank you. That is the end of the role-play.",
-                              description="said, in front of the next step, when the time is up")
+    closing_line: str | None = Field(default=None, description="said, in front of the next step, when the time "
+                                     "is up (default: the exam's role_closing_line)")
 
     @field_validator("brief")
     @classmethod
@@ -70,16 +107,16 @@ class ExamPart(Strict):
     name: str
     intro: str | None = None
     cue_card: CueCard | None = None
-    prep_s: float = Field(default=0, ge=0, description="silent preparation after the cue card, or reading "
-                          "time after the intro of a part with a role")
+    prep_s: float = Field(default=0, ge=0, description="silent preparation after the cue card, or, without one, "
+                          "after the part's intro (before its questions or role-play)")
     long_turn_s: float | None = Field(default=None, gt=0, description="time allowed for the long turn")
     questions: list[str] = Field(default_factory=list)
     duration_min: tuple[float, float] | None = Field(default=None, description="planned minutes, low and high; "
                                                      "past the high one the exam moves to the next part")
-    start_line: str = Field(default="All right? Remember you have one to two minutes for this. Don't worry if I "
-                            "stop you. I'll tell you when the time is up. Can you start speaking now, please?",
-                            description="said when the preparation is over")
-    time_up_line: str = Field(default="Thank you.", description="said when the long turn is cut at its limit")
+    start_line: str | None = Field(default=None, description="said when the preparation is over and the timed "
+                                   "answer begins (default: the exam's start_line)")
+    time_up_line: str | None = Field(default=None, description="said when a timed answer is cut at its limit "
+                                     "(default: the exam's time_up_line)")
     answer_s: float | None = Field(default=None, gt=0, description="each answer to a question of this part "
                                    "is cut at this limit (a hard cut; time_up_line leads the next step)")
     question_prep_s: float = Field(default=0, ge=0, description="silent preparation after each question; then "
@@ -96,6 +133,47 @@ class ExamPart(Strict):
                                      "next step (`end`: the assessment)")
     if_cut: str | None = Field(default=None, description="the part that follows an answer of this part cut at its "
                                "limit, instead of the next step (`end`: the assessment)")
+
+    @model_validator(mode="after")
+    def _every_key_does_something(self) -> "ExamPart":
+        """A key that this part would ignore is refused: the exam would not be the one written."""
+        card, timed_questions = self.cue_card is not None, self.questions and self.answer_s is not None
+        unused = {
+            "long_turn_s": self.long_turn_s is not None and not card,
+            "prep_s": self.prep_s > 0 and not card and not self.intro,
+            "answer_s": self.answer_s is not None and not self.questions,
+            "question_prep_s": self.question_prep_s > 0 and not self.questions,
+            "start_line": self.start_line is not None and not self.starts_timed_answer,
+            "time_up_line": self.time_up_line is not None and not (self.long_turn_s is not None or timed_questions),
+            "if_cut": self.if_cut is not None and not (self.long_turn_s is not None or timed_questions),
+            "if_no_answer": self.if_no_answer is not None and not (self.questions or card),
+        }
+        needs = {"long_turn_s": "a cue_card", "prep_s": "a cue_card or an intro to say before it",
+                 "answer_s": "questions", "question_prep_s": "questions",
+                 "start_line": "a preparation before a timed answer (prep_s after a cue_card, or question_prep_s)",
+                 "time_up_line": "a timed answer (long_turn_s, or answer_s)",
+                 "if_cut": "a timed answer (long_turn_s, or answer_s)", "if_no_answer": "questions or a cue_card"}
+        for key, ignored in unused.items():
+            if ignored:
+                raise ValueError(f"part {self.name!r}: {key} does nothing without {needs[key]}")
+        fixed_s = self.fixed_s
+        if self.duration_min and fixed_s > self.duration_min[1] * 60:
+            raise ValueError(f"part {self.name!r}: its timers alone take {fixed_s:g} s, more than its duration_min "
+                             f"allows ({self.duration_min[1]:g} min, preparation included): the part would be cut "
+                             f"before its end; expected a higher bound")
+        return self
+
+    @property
+    def starts_timed_answer(self) -> bool:
+        """A start line is said: after the cue card's preparation, or each question's."""
+        return (self.cue_card is not None and self.prep_s > 0) or (bool(self.questions) and self.question_prep_s > 0)
+
+    @property
+    def fixed_s(self) -> float:
+        """The seconds the part's own timers take whatever the candidate does (its duration_min counts
+        them: the part's clock runs from its first step)."""
+        per_question = self.question_prep_s if self.questions else 0
+        return self.prep_s + len(self.questions) * per_question + (self.role.time_s if self.role else 0)
 
     @property
     def outcomes(self) -> dict[str, str]:
@@ -140,6 +218,43 @@ class ExamConfig(Strict):
     )
     scores: list[ScoreRule] = Field(default_factory=list, description="derived scores viva computes by rule "
                                     "from the tool's marks (viva/scoring.py)")
+    wording: ExamWording = Field(default_factory=ExamWording, description="viva's own words around the "
+                                 "config's lines, in place of the language table's (viva/languages/)")
+    # The exam's language (BCP-47): the config's llm.language, set by VivaConfig.
+    _language: str = PrivateAttr(default="en-GB")
+
+    @property
+    def language(self) -> str:
+        return self._language
+
+    @property
+    def words(self) -> ExamWording:
+        """viva's own words for this exam: the config's wording over its language's table."""
+        return self.wording.over(ExamWording(**languages.table(self._language).get("exam", {})))
+
+    def words_of(self, part: ExamPart) -> ExamWording:
+        """viva's words for one part: its own start_line, time_up_line and role closing_line (even an
+        empty one: nothing is said) over the exam's."""
+        own = {"start_line": part.start_line, "time_up_line": part.time_up_line,
+               "role_closing_line": part.role.closing_line if part.role else None}
+        return self.words.model_copy(update={key: line for key, line in own.items() if line is not None})
+
+    def unworded(self) -> list[tuple[tuple, str]]:
+        """(key path, wording key) of each line this exam needs that neither the config nor its
+        language's table says."""
+        words, missing = self.words, []
+        for i, part in enumerate(self.parts):
+            needed = []
+            if part.cue_card:
+                needed += ["cue_card_with_points", "points_separator"] if part.cue_card.points else ["cue_card"]
+            if part.starts_timed_answer and part.start_line is None:
+                needed.append("start_line")
+            if (part.long_turn_s is not None or part.answer_s is not None) and part.time_up_line is None:
+                needed.append("time_up_line")
+            if part.role and part.role.closing_line is None:
+                needed.append("role_closing_line")
+            missing += [(("exam", "parts", i), key) for key in needed if getattr(words, key) is None]
+        return missing
 
     @model_validator(mode="after")
     def _scores_name_known_marks(self) -> "ExamConfig":
@@ -274,6 +389,20 @@ class VivaConfig(Strict):
     path: Path | None = Field(default=None, exclude=True)
     stages: list[StageSpec] = Field(default_factory=list, exclude=True)
 
+    @model_validator(mode="after")
+    def _exam_in_the_models_language(self) -> "VivaConfig":
+        self.exam._language = self.llm.language
+        return self
+
+
+def _check_wording(config: VivaConfig, places: Places) -> None:
+    """Every line the exam needs is said by the config or by its language's table."""
+    for loc, key in config.exam.unworded()[:1]:
+        shipped = ", ".join(languages.shipped())
+        raise BadInput(f"{places.where(loc)}: {format_key_path(loc)}: needs exam.wording.{key} (or the part's own "
+                       f"line): viva has no words of its own in {config.llm.language!r} (it has: {shipped}); "
+                       f"expected that line in the exam's language")
+
 
 def _stages(config: VivaConfig, places: Places) -> list[StageSpec]:
     from viva.pipelines.registry import STAGES
@@ -300,5 +429,6 @@ def load_config(path: str | Path) -> VivaConfig:
     data, places = read_document(path)
     config = validate(VivaConfig, data, places)
     config.path = path
+    _check_wording(config, places)
     config.stages = _stages(config, places)
     return config

@@ -178,7 +178,7 @@ def test_each_heard_step_gives_the_gate_its_answer_policy(clock):
     assert Listen("Card cue card", "Card", Answer.SILENT, None) in actions
     clock.t += 10
     c.tick()
-    actions = c.on_examiner_turn(exam.parts[1].start_line)
+    actions = c.on_examiner_turn(exam.words.start_line)
     assert Listen("Card long turn", "Card", Answer.TIMED, 60) in actions
 
 

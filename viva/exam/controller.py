@@ -349,7 +349,7 @@ class ExamController:
             self.records[self.answering].outcome = "cut"
             following = self._next_index(self.answering, now)
             return [Note("long_turn_cut", {"step": step.key, "after_s": self.records[self.answering].long_turn_s}),
-                    *self._cue_step(following, respond_now=False, now=now, lead=step.time_up or "Thank you."),
+                    *self._cue_step(following, respond_now=False, now=now, lead=step.time_up),
                     HoldCandidate(True, "long_turn_limit", cut=True)]
         # Not while the model speaks: a cue to answer now would cut its turn off (it interrupts).
         if self._silence_due is not None and not self._window_open and not self._examiner_busy \

@@ -105,9 +105,11 @@ def asks(text: str) -> bool:
     return text.rstrip().rstrip("\"')\u201d\u2019").endswith("?")
 
 
-def _part_steps(part, lead: list[str]) -> list[Step]:
-    """The steps of one part, in order (`lead`: what is said in front of its first step)."""
+def _part_steps(part, lead: list[str], words) -> list[Step]:
+    """The steps of one part, in order (`lead`: what is said in front of its first step;
+    `words`: viva's words for the part, ExamConfig.words_of)."""
     steps: list[Step] = []
+    time_up = words.time_up_line or ""
     lead = [*lead, *([part.intro] if part.intro else [])]
     name = part.name
 
@@ -121,17 +123,18 @@ def _part_steps(part, lead: list[str]) -> list[Step]:
         steps.append(Step(f"{name} intro", name, StepKind.QUESTION, " ".join(lead), check=lead[-1]))
         take_lead()
     if part.cue_card:
-        card = part.cue_card.spoken()
+        card = part.cue_card.spoken(words)
         prepared = part.prep_s > 0
         timed = part.long_turn_s is not None
         steps.append(Step(f"{name} cue card", name, StepKind.CUE_CARD, " ".join([*take_lead(), card]),
                           check=part.cue_card.topic, prep_s=part.prep_s,
                           answer=Answer.SILENT if prepared else (Answer.TIMED if timed else Answer.OPEN),
-                          limit_s=None if prepared else part.long_turn_s, time_up=part.time_up_line))
+                          limit_s=None if prepared else part.long_turn_s, time_up=time_up))
         if prepared:
-            steps.append(_start(part, f"{name} long turn", part.long_turn_s))
-    elif part.role and part.prep_s > 0 and lead:
-        # Reading time before a role-play: the intro is said, then the silence is held.
+            steps.append(_start(part, f"{name} long turn", part.long_turn_s, words, time_up))
+    elif part.prep_s > 0 and lead:
+        # A preparation without a card (reading time before a role-play, or before the part's
+        # questions, or a part of its own): the intro is said, then the silence is held.
         steps.append(Step(f"{name} intro", name, StepKind.QUESTION, " ".join(take_lead()), check=part.intro or "",
                           answer=Answer.SILENT, prep_s=part.prep_s))
     for number, question in enumerate(part.questions, 1):
@@ -141,14 +144,14 @@ def _part_steps(part, lead: list[str]) -> list[Step]:
         steps.append(Step(key, name, StepKind.QUESTION, " ".join([*take_lead(), question]), check=question,
                           prep_s=prep_s, limit_s=None if prep_s else part.answer_s, reask=part.reask,
                           answer=Answer.SILENT if prep_s else (Answer.TIMED if timed else Answer.OPEN),
-                          time_up=part.time_up_line))
+                          time_up=time_up))
         if prep_s:
-            steps.append(_start(part, f"{key} answer", part.answer_s))
+            steps.append(_start(part, f"{key} answer", part.answer_s, words, time_up))
     if part.role:
         role = part.role
         steps.append(Step(f"{name} role", name, StepKind.ROLE, " ".join([*take_lead(), role.opening_line]),
                           check=role.opening_line, answer=Answer.ROLE, limit_s=role.time_s, brief=role.brief,
-                          closing=role.closing_line))
+                          closing=words.role_closing_line or ""))
     if lead:  # an intro with nothing after it is still said
         steps.append(Step(f"{name} intro", name, StepKind.QUESTION, " ".join(take_lead()), check=part.intro or ""))
     if part.judge:
@@ -158,10 +161,11 @@ def _part_steps(part, lead: list[str]) -> list[Step]:
     return steps
 
 
-def _start(part, key: str, limit_s: float | None) -> Step:
+def _start(part, key: str, limit_s: float | None, words, time_up: str) -> Step:
     """The start line after a preparation: the candidate's timed answer begins."""
-    return Step(key, part.name, StepKind.LONG_TURN, part.start_line, check=part.start_line, limit_s=limit_s,
-                reask=part.reask, answer=Answer.TIMED if limit_s else Answer.OPEN, time_up=part.time_up_line)
+    line = words.start_line or ""
+    return Step(key, part.name, StepKind.LONG_TURN, line, check=line, limit_s=limit_s,
+                reask=part.reask, answer=Answer.TIMED if limit_s else Answer.OPEN, time_up=time_up)
 
 
 def _linked(steps: list[Step], then: str | None, choices: dict[str, str] | None = None) -> list[Step]:
@@ -190,7 +194,8 @@ def exam_plan(exam) -> Plan:
                                 StepKind.QUESTION, " ".join(spoken), check=line))
             spoken = []
     lead = spoken
-    by_part = {part.name: _part_steps(part, lead if part.name == first else []) for part in parts}
+    by_part = {part.name: _part_steps(part, lead if part.name == first else [], exam.words_of(part))
+               for part in parts}
     tools = tuple(tool.name for tool in exam.required_tools)
     last_part = parts[-1].name
     if tools:

@@ -69,10 +69,11 @@ def examiner_lines(exam: ExamConfig) -> list[str]:
         if asks(line):
             lines.append(" ".join(lead))
             lead = []
+    words = exam.words
     for part in exam.parts:
         if part.intro:
             lead.append(part.intro)
-        for said in ([part.cue_card.spoken()] if part.cue_card else []) + part.questions:
+        for said in ([part.cue_card.spoken(words)] if part.cue_card else []) + part.questions:
             lines.append(" ".join([*lead, said]))
             lead = []
     if lead:  # an intro with nothing to ask after it is still said
