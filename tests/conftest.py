@@ -1,6 +1,3 @@
-import os
-import sys
-import threading
 import wave
 from pathlib import Path
 
@@ -15,8 +12,6 @@ from viva.config import load_config
 ROOT = Path(__file__).resolve().parent.parent
 AUDIO = ROOT / "audio"
 DATA = Path(__file__).resolve().parent / "data"
-# The nice value of the tests while real-time work runs in the background (background_sessions).
-BELOW_BACKGROUND_NICE = 10
 
 
 def read_pcm(name: str) -> bytes:
@@ -61,14 +56,10 @@ def pytest_collection_modifyitems(items):
 def background_sessions(request, tmp_path_factory):
     """{module name: what its start_in_background returned}, started before the first test.
 
-    While that work runs, this thread (the tests themselves, and every process they start) runs
-    at a lower priority: the background sessions run in real time and are judged on their
-    timing, the other tests only on events. On Linux the nice value is a thread's own, so the
-    background thread, and the sessions it starts, keep theirs."""
+    The tests go on beside that work at the same priority: niced below it, the tests that run an
+    exam in real time themselves (a desktop sound card, a browser) starved on a busy machine."""
     started = {module.__name__: module.start_in_background(tmp_path_factory)
                for module in _background_modules(request.session.items)}
-    if started and sys.platform == "linux":
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BELOW_BACKGROUND_NICE)
     yield started
     for work in started.values():
         work.close()

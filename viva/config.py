@@ -334,6 +334,17 @@ def _no_loop(parts: list[ExamPart]) -> None:
                 pending.append(iter(sorted(after[target])))
 
 
+# The Live models viva runs on (docs/models.md); a name the service does not know would only
+# show at the session's start, as a 1008 on every connect.
+LIVE_MODELS = ("gemini-3.8-live", "gemini-3.8-live-extended-thinking", "gemini-3.1-flash-live-preview")
+# The prebuilt voices of Gemini's speech models, Live and TTS alike (Google's speech generation
+# guide, "Voice options").
+VOICES = ("Achernar", "Achird", "Algenib", "Algieba", "Alnilam", "Aoede", "Autonoe", "Callirrhoe", "Charon",
+          "Despina", "Enceladus", "Erinome", "Fenrir", "Gacrux", "Iapetus", "Kore", "Laomedeia", "Leda", "Orus",
+          "Puck", "Pulcherrima", "Rasalgethi", "Sadachbia", "Sadaltager", "Schedar", "Sulafat", "Umbriel",
+          "Vindemiatrix", "Zephyr", "Zubenelgenubi")
+
+
 class LLMConfig(Strict):
     """The Live model and how it is asked to behave."""
 
@@ -349,6 +360,20 @@ class LLMConfig(Strict):
     # Live voices by the same names, so the closing viva says sounds like the examiner.
     tts_model: str = Field(default="gemini-3.8-flash-tts", description="the Gemini API TTS model that says the closing "
                            "phrase in `voice` when the Live model never does (gemini-3.8-flash-lite-tts: faster)")
+
+    @field_validator("model")
+    @classmethod
+    def _a_live_model(cls, value: str) -> str:
+        if value.removeprefix("models/") not in LIVE_MODELS:
+            raise ValueError(f"unknown Live model {value!r}; expected one of: {', '.join(LIVE_MODELS)}")
+        return value
+
+    @field_validator("voice")
+    @classmethod
+    def _a_prebuilt_voice(cls, value: str) -> str:
+        if value not in VOICES:
+            raise ValueError(f"unknown voice {value!r}; expected one of Gemini's prebuilt voices: {', '.join(VOICES)}")
+        return value
 
     @model_validator(mode="after")
     def _no_thinking_level_on_3_8_live(self) -> "LLMConfig":

@@ -272,10 +272,17 @@ def _read(path: Path, what: str | None = None) -> tuple[Any, yaml.Node | None]:
         line = f":{mark.line + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         kind = "" if isinstance(e, (_OverLimit, _BadScalar)) else "invalid YAML: "
-        raise BadInput(f"{path}{line}: {kind}{problem}") from None
+        hint = UNQUOTED_COLON_HINT if problem.startswith("mapping values are not allowed") else ""
+        raise BadInput(f"{path}{line}: {kind}{problem}{hint}") from None
     finally:
         if loader is not None:
             loader.dispose()
+
+
+# YAML reads ": " inside unquoted text as a new key (a colon in a sentence; French typography
+# puts a space before it): the one fix is to quote the text.
+UNQUOTED_COLON_HINT = ("; a colon followed by a space inside unquoted text starts a key: put the text in quotes "
+                       "(\"...\") or after `>-` on the lines below")
 
 
 def deep_merge(base: Any, override: Any) -> Any:

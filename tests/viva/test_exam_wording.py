@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.conftest import ROOT
 from viva.config import load_config
 from viva.errors import BadInput
 from viva.exam.plan import Answer, StepKind, exam_plan
@@ -124,3 +125,22 @@ def test_a_preparation_may_stand_before_a_parts_questions_or_alone(tmp_path):
         ("Entretien intro", StepKind.QUESTION, Answer.SILENT, 20),
         ("Entretien q1", StepKind.QUESTION, Answer.OPEN, 0)]
     assert steps[0].line == "Bonjour. Vous avez dix minutes pour préparer."
+
+
+def test_a_colon_in_unquoted_text_says_to_quote_it(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("exam:\n  name: DELF\n  greeting: Vous êtes prêt : nous commençons.\n")
+    with pytest.raises(BadInput, match=r"c.yaml:3: invalid YAML: mapping values are not allowed .*: put the text in "
+                                       r"quotes"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("llm, expected", [
+    ("{model: gemini-3.8-lve}", r"llm.model: .*unknown Live model 'gemini-3.8-lve'; expected one of: gemini-3.8-live"),
+    ("{voice: Marvin}", r"llm.voice: .*unknown voice 'Marvin'; expected one of Gemini's prebuilt voices: Achernar"),
+])
+def test_an_unknown_model_or_voice_is_refused_before_any_session(tmp_path, llm, expected):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"extends: {ROOT / 'configs/ielts_speaking_short.yaml'}\nllm: {llm}\n")
+    with pytest.raises(BadInput, match=expected):
+        load_config(path)
