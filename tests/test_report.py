@@ -1,8 +1,11 @@
 """report.html and index.html: escaping, the timeline's geometry, the player and its times, the
-scores, partial records, write_report / write_reports and `viva report`'s errors."""
+scores, partial records, write_report / write_reports and `viva report`'s errors; the labels in
+the record's language and the marks with their maxima."""
 
+import html
 import json
 import re
+import string
 import subprocess
 import sys
 import wave
@@ -11,7 +14,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
+from viva import languages, report
+from viva.config import load_config
 from viva.errors import BadInput
+from viva.scoring import compute_scores
 from viva.report import (PLOT_LEFT, PLOT_WIDTH, RECORDING_OFFSET_S, audio_time, render_report, write_report,
                          write_reports)
 
@@ -531,6 +537,14 @@ def test_a_record_whose_times_overflow_a_float_still_renders(tmp_path):
     assert "late" in page and "<svg" in page
 
 
+def test_marks_of_hundreds_of_digits_render_with_their_maxima():
+    # math.isfinite raises OverflowError for an int too large for a float; such a mark is a number.
+    record = {**full_record(), "result_schemas": {"f": {"properties": {"overall_band": {"maximum": int("9" * 400)}}}}}
+    record["result"]["overall_band"] = int("9" * 400)
+    page = render_report(record)
+    assert f"{'9' * 400} / {'9' * 400}</span>" in page
+
+
 def test_crafted_records_in_a_folder_are_listed_unreadable_and_the_rest_reported(tmp_path):
     import os
 
@@ -570,3 +584,224 @@ def test_a_session_json_over_the_size_limit_is_one_line(tmp_path):
     with pytest.raises(BadInput) as caught:
         write_report(tmp_path)
     assert str(caught.value) == f"{tmp_path / 'session.json'}: over 16 MB, the most viva reads from such a file"
+
+
+# -- the labels in the record's language, the marks with their maxima (issue 26)
+
+FRENCH_RECORD = ROOT / "tests" / "data" / "report_fr"  # a French oral exam's record, made by hand
+
+
+def french_record() -> dict:
+    return json.loads((FRENCH_RECORD / "session.json").read_text(encoding="utf-8"))
+
+
+def label_keys(labels: dict, prefix: str = "") -> dict[str, str]:
+    """Each label of a `report` section by its dotted key."""
+    found = {}
+    for key, value in labels.items():
+        if isinstance(value, dict):
+            found.update(label_keys(value, f"{prefix}{key}."))
+        else:
+            found[prefix + key] = value
+    return found
+
+
+def fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+
+
+@pytest.mark.parametrize("language", languages.shipped())
+def test_every_language_table_has_every_report_label_english_has(language):
+    english = label_keys(languages.table("en")["report"])
+    own = label_keys(languages.table(language)["report"])
+    assert set(own) == set(english)
+    for key, text in own.items():
+        assert isinstance(text, str) and text.strip(), key
+        assert fields(text) == fields(english[key]), key  # the same {fields}, so each fills in
+
+
+def headings(page: str) -> list[str]:
+    return [html.unescape(text) for text in re.findall(r"<h2>([^<]*)</h2>", page)]
+
+
+def test_a_french_record_is_reported_in_french():
+    words = languages.table("fr")["report"]
+    page = render_report(french_record(), recording=True)
+    assert '<html lang="fr-FR">' in page
+    assert headings(page) == [words[key] for key in ("result_heading", "scores_heading", "timeline_heading",
+                                                     "metrics_heading", "transcript_heading")]
+    header = dict(re.findall(r'<tr data-field="([^"]+)"><th>([^<]*)</th>', page))
+    assert {key: html.unescape(text) for key, text in header.items()} == {
+        key: words[key] for key in ("exam", "session", "config", "llm", "language", "started", "ended", "outcome",
+                                    "end_reason")}
+    text = html.unescape(page)
+    assert f'<span title="completed">{words["outcomes"]["completed"]}</span>' in text
+    assert f'<td class="role"><span title="candidate">{words["roles"]["candidate"]}</span>' in text
+    assert words["player_hint"].format(recording="recording.wav") in text
+    assert words["result_source"].format(source="tool_call") in text
+    assert f'<span class="approximate">{words["status"]["approximate"]}</span>' in text
+    for key, lane in words["lanes"].items():
+        assert re.search(rf'<text class="lane" data-lane="{key}"[^>]*>{re.escape(lane)}</text>', text), key
+    for label in words["legend"].values():
+        assert label in text
+    assert words["long_turn_tip"].format(step="Partie 2 monologue", start="169.50", end="289.50") + ", " \
+        + words["cut_at_limit"] in text
+    assert words["marker_tip"].format(type="tool_call", t="332.40") in text
+    for english in ("Result (the model's marks)", ">Transcript<", ">Timeline<", "End reason", "examiner speaking",
+                    "the candidate left", "rule is", ">completed<", ">candidate<", "no events recorded"):
+        assert english not in text
+    # the record's own data is shown as recorded
+    assert "Débit régulier, quelques hésitations dans le monologue." in text
+    assert re.search(r"<th>etendue_lexicale</th>", page)
+
+
+def test_marks_are_shown_with_their_maxima():
+    page = html.unescape(render_report(french_record()))
+    result = page.split('<table class="result">')[1].split("</table>")[0]
+    rows = dict(re.findall(r'<tr class="depth0"><th>([^<]+)</th><td class=num>(.*?)</td></tr>', result))
+    assert rows == {name: f'<span class="mark" title="de 0 à 5">{value} / 5</span>'
+                    for name, value in (("aisance", "3.5"), ("etendue_lexicale", "4"),
+                                        ("correction_grammaticale", "3"), ("prononciation", "4.5"))}
+    # the derived total is a sum of four marks of 0 to 5: 0 to 20; the level is a label
+    (total,) = re.findall(r'<tr data-score="total">(.*?)</tr>', page)
+    assert '<span class="mark" title="de 0 à 20">15 / 20</span>' in total
+    assert 'aisance <span class="mark" title="de 0 à 5">3.5 / 5</span>' in total  # what it was computed from
+    (level,) = re.findall(r'<tr data-score="niveau">(.*?)</tr>', page)
+    assert ">B2<" in level and 'total <span class="mark" title="de 0 à 20">15 / 20</span>' in level
+
+
+def record_of(config: str, result: dict) -> dict:
+    """A record as viva writes it for the config (viva/exam_session.py): its language, its
+    functions' schemas, and the scores its rules derive from result."""
+    loaded = load_config(ROOT / "configs" / config)
+    return {**full_record(), "language": loaded.llm.language, "result": result,
+            "result_schemas": {tool.name: tool.parameters for tool in loaded.exam.tools},
+            "scores": compute_scores(loaded.exam.scores, result)}
+
+
+def test_the_configs_marks_and_scores_get_their_maxima():
+    ielts = {"fluency_coherence": 6.5, "lexical_resource": 7, "grammatical_range_accuracy": 6, "pronunciation": 6.5,
+             "evidence": {"fluency_coherence": "a", "lexical_resource": "b", "grammatical_range_accuracy": "c",
+                          "pronunciation": "d"}}
+    page = render_report(record_of("ielts_speaking.yaml", ielts))
+    assert '<html lang="en-GB">' in page and "<h2>Transcript</h2>" in page
+    assert re.search(r'<th>lexical_resource</th><td class=num><span class="mark" title="0 to 9">7 / 9</span>', page)
+    assert re.search(r'<tr class="depth1"><th>lexical_resource</th><td>b</td>', page)  # evidence: no maximum
+    (band,) = re.findall(r'<tr data-score="speaking_band">(.*?)</tr>', page)
+    assert '<td class="num value"><span class="mark" title="0 to 9">6.5 / 9</span></td>' in band  # a mean of 0-9 marks
+    (cefr,) = re.findall(r'<tr data-score="cefr">(.*?)</tr>', page)
+    assert '<td class="num value">B2</td>' in cefr
+
+    page = render_report(record_of("toefl_independent.yaml", {"rating": 3, "evidence": {
+        "delivery": "a", "language_use": "b", "topic_development": "c"}}))
+    assert re.search(r'<th>rating</th><td class=num><span class="mark" title="0 to 4">3 / 4</span>', page)
+    (scaled,) = re.findall(r'<tr data-score="scaled">(.*?)</tr>', page)
+    assert '<td class="num value">23</td>' in scaled  # a lookup: its scale is in its label, not derived
+
+
+def test_nested_marks_and_the_results_of_several_functions_get_their_maxima():
+    grade = {"type": "integer", "minimum": 1, "maximum": 4}
+    record = {**full_record(), "result_schemas": {
+        "rate_task": {"type": "object", "properties": {
+            "task": grade, "detail": {"type": "object", "properties": {"accuracy": {"type": "number", "maximum": 10}}}}},
+        "rate_language": {"type": "object", "properties": {"range": grade}}}}
+    record["result"] = {"rate_task": {"task": 3, "detail": {"accuracy": 7.5}}, "rate_language": {"range": 2}}
+    page = render_report(record)
+    assert re.search(r'<th>task</th><td class=num><span class="mark" title="1 to 4">3 / 4</span>', page)
+    assert re.search(r'<th>accuracy</th><td class=num><span class="mark" title="up to 10">7.5 / 10</span>', page)
+    assert re.search(r'<th>range</th><td class=num><span class="mark" title="1 to 4">2 / 4</span>', page)
+    # one function's arguments, nested
+    record["result"] = record["result"]["rate_task"]
+    assert re.search(r'<th>accuracy</th><td class=num><span class="mark"[^>]*>7.5 / 10</span>', render_report(record))
+
+
+@pytest.mark.parametrize("schemas", [None, [], "x", {"f": None}, {"f": {"properties": []}},
+                                     {"f": {"properties": {"overall_band": {"maximum": "9"}}}},
+                                     {"f": {"properties": {"overall_band": {"maximum": True}}}},
+                                     {"f": {"properties": {"overall_band": {"maximum": float("nan")}}}}])
+def test_unusable_schemas_show_the_marks_without_maxima(schemas):
+    page = render_report({**full_record(), "result_schemas": schemas})
+    assert re.search(r"<th>overall_band</th><td class=num>7\.25</td>", page)
+    assert 'class="mark"' not in page
+
+
+def test_an_old_record_without_language_or_schemas_renders_in_english_without_maxima():
+    record = full_record()
+    record["scores"] = SCORES
+    assert "language" not in record and "result_schemas" not in record
+    page = render_report(record)
+    words = languages.table("en")["report"]
+    assert '<html lang="en">' in page
+    assert headings(page) == ["Result (the model's marks)", "Scores", "Timeline", "Metrics", "Transcript"]
+    assert words["result_heading"] == "Result (the model's marks)"
+    assert 'class="mark"' not in page and " / " not in page.split("<svg")[0]
+    assert re.search(r"<th>overall_band</th><td class=num>7\.25</td>", page)
+    assert '<span title="completed">completed</span>' in page
+
+
+@pytest.mark.parametrize("language, lang", [("de-DE", "de-DE"), ("en-US", "en-US"), (None, "en"), (7, "en"),
+                                            ("../../etc/passwd", "en"), ("x" * 5000, "en"), ("fr_FR", "en")])
+def test_a_language_without_a_table_or_not_a_tag_is_english(language, lang):
+    page = render_report({**full_record(), "language": language})
+    assert f'<html lang="{lang}">' in page
+    assert "<h2>Transcript</h2>" in page
+
+
+def test_a_label_a_table_lacks_is_english(monkeypatch):
+    shipped = languages.table
+
+    def partial(language):
+        if languages.table_name(language) == "xx":
+            return {"report": {"transcript_heading": "Xscript", "lanes": {"examiner": "Xaminer"}, "outcomes": "?"}}
+        return shipped(language)
+
+    monkeypatch.setattr(report.languages, "table", partial)
+    report._words.cache_clear()
+    try:
+        page = render_report({**full_record(), "language": "xx-YY"})
+    finally:
+        report._words.cache_clear()
+    assert '<html lang="xx-YY">' in page
+    assert "<h2>Xscript</h2>" in page and "<h2>Timeline</h2>" in page
+    assert 'data-lane="examiner"' in page and ">Xaminer</text>" in page and ">candidate</text>" in page
+    assert '<span title="completed">completed</span>' in page  # a table's broken group: English's
+
+
+def write_records(folder, records: list[dict]) -> None:
+    for record in records:
+        (folder / record["session_id"]).mkdir(parents=True)
+        (folder / record["session_id"] / "session.json").write_text(json.dumps(record), encoding="utf-8")
+
+
+def test_the_index_of_french_records_is_in_french_with_maxima(tmp_path):
+    words = languages.table("fr")["report"]
+    second = {**french_record(), "session_id": "20261207-111500-fr02", "language": "fr-CA", "outcome": "aborted"}
+    write_records(tmp_path / "sessions", [french_record(), second])
+    page = html.unescape(write_reports(tmp_path / "sessions").read_text(encoding="utf-8"))
+    assert '<html lang="fr">' in page  # fr-FR and fr-CA: French
+    title = words["index_title"].format(folder="sessions")
+    assert f"<title>{title}</title>" in page and f"<h1>{title}</h1>" in page
+    assert words["records_other"].format(count=2) in page
+    assert re.findall(r"<th>([^<]*)</th>", page) == list(words["index_columns"].values())
+    rows = re.findall(r'<tr data-folder="[^"]+">(.*?)</tr>', page)
+    assert f'<span title="completed">{words["outcomes"]["completed"]}</span>' in rows[0]
+    assert f'<span title="aborted">{words["outcomes"]["aborted"]}</span>' in rows[1]
+    assert 'Total (sur 20) <span class="mark" title="de 0 à 20">15 / 20</span> ≈' in rows[0]
+    assert f'>{words["report_link"]}</a>' in rows[0]
+    (only,) = [french_record()]
+    one = tmp_path / "one"
+    write_records(one, [only])
+    assert words["records_one"].format(count=1) in html.unescape(write_reports(one).read_text(encoding="utf-8"))
+
+
+def test_an_index_of_records_in_several_languages_is_in_english(tmp_path):
+    write_records(tmp_path / "sessions", [french_record(), full_record()])  # full_record: an old record, English
+    (tmp_path / "sessions" / "broken").mkdir()
+    (tmp_path / "sessions" / "broken" / "session.json").write_text("{", encoding="utf-8")
+    with pytest.raises(BadInput):
+        write_reports(tmp_path / "sessions")
+    page = (tmp_path / "sessions" / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in page and "<th>end reason</th>" in page and "3 session records." in page
+    assert "no report: " in page
+    # each report is still in its own record's language
+    assert '<html lang="fr-FR">' in (tmp_path / "sessions" / "20261207-101500-fr01" / "report.html").read_text()

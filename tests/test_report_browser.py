@@ -1,5 +1,6 @@
 """report.html and index.html in headless Chromium: a click on a transcript line or a timeline
-mark plays the recording from there, and the index links every record's report.
+mark plays the recording from there, the index links every record's report, and a French
+record's report and index are in French and fit a 1280 px window without sideways scrolling.
 
 Chromium is Debian's (/usr/bin/chromium, installed by scripts/setup.sh), driven by
 Playwright for Python through `executable_path`, as in tests/transports/test_webrtc.py: no
@@ -13,7 +14,8 @@ import shutil
 
 import pytest
 
-from tests.test_report import full_record, write_wav
+from tests.test_report import FRENCH_RECORD, full_record, write_wav
+from viva import languages
 from viva.report import audio_time, write_reports
 
 CHROMIUM = "/usr/bin/chromium"
@@ -106,5 +108,70 @@ def test_the_index_lists_every_record_with_a_working_link(browser, tmp_path):
             assert record["session_id"] in page.locator("h1").inner_text()
             page.go_back()
             page.wait_for_url(index.as_uri(), timeout=TIMEOUT_MS)
+    finally:
+        page.close()
+
+
+WIDE = {"width": 1280, "height": 800}  # issue 26: no sideways scrolling at 1280 px
+OVERFLOW = "document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
+
+
+def test_a_french_report_and_index_are_in_french_and_fit_1280_px(browser, tmp_path):
+    words = languages.table("fr")["report"]
+    folder = tmp_path / "sessions" / "20261207-101500-fr01"
+    folder.mkdir(parents=True)
+    shutil.copyfile(FRENCH_RECORD / "session.json", folder / "session.json")
+    write_wav(folder / "recording.wav", 1.0)
+    index = write_reports(tmp_path / "sessions")
+    page = browser.new_page(viewport=WIDE)
+    try:
+        page.goto((folder / "report.html").as_uri())
+        assert page.evaluate("document.documentElement.lang") == "fr-FR"
+        assert page.evaluate(OVERFLOW) <= 0
+        page.screenshot(path=str(tmp_path / "report_fr.png"), full_page=True)
+        assert page.locator("h2").all_inner_texts() == [words[key] for key in (
+            "result_heading", "scores_heading", "timeline_heading", "metrics_heading", "transcript_heading")]
+        assert page.locator('tr[data-field="outcome"]').inner_text() == f"{words['outcome']}\t{words['outcomes']['completed']}"
+        assert page.locator(".hint").inner_text() == words["player_hint"].format(recording="recording.wav")
+        assert page.locator("text.lane").all_text_contents() == list(words["lanes"].values())
+        assert page.locator(".transcript tr th").all_inner_texts() == list(words["transcript_columns"].values())
+        marks = page.locator("table.result tr.depth0").all_inner_texts()
+        assert "aisance\t3.5 / 5" in marks and "prononciation\t4.5 / 5" in marks
+        assert page.locator('tr[data-score="total"] td.value').inner_text() == "15 / 20"
+
+        page.goto(index.as_uri())
+        assert page.evaluate("document.documentElement.lang") == "fr-FR"
+        assert page.evaluate(OVERFLOW) <= 0
+        page.screenshot(path=str(tmp_path / "index_fr.png"), full_page=True)
+        assert page.locator("table.index th").all_inner_texts() == list(words["index_columns"].values())
+        assert "Total (sur 20) 15 / 20 ≈" in page.locator("td.scores").inner_text()
+        page.get_by_role("link", name=words["report_link"]).click(timeout=TIMEOUT_MS)
+        page.wait_for_url("**/20261207-101500-fr01/report.html", timeout=TIMEOUT_MS)
+    finally:
+        page.close()
+    assert (tmp_path / "report_fr.png").stat().st_size > 0 and (tmp_path / "index_fr.png").stat().st_size > 0
+
+
+def test_long_unbroken_values_wrap_instead_of_widening_the_pages(browser, tmp_path):
+    long = "x" * 400
+    record = full_record()
+    record.update(config=f"configs/{long}.yaml", exam=f"Exam {long}", end_reason=f"error: {long}",
+                  result_source=long)
+    record["result"]["evidence"]["fluency_coherence"] = long
+    record["result"][long] = 1
+    record["transcript"][1]["text"] = long
+    record["metrics"]["note"] = long
+    record["metrics"]["huge"] = int("9" * 400)
+    record["scores"] = [{"name": "band", "label": "Band", "value": 6, "rule": "mean, none", "of": {long: 6},
+                         "official": False, "source": long}]
+    folder = tmp_path / "sessions" / record["session_id"]
+    folder.mkdir(parents=True)
+    (folder / "session.json").write_text(json.dumps(record), encoding="utf-8")
+    index = write_reports(tmp_path / "sessions")
+    page = browser.new_page(viewport=WIDE)
+    try:
+        for source in (folder / "report.html", index):
+            page.goto(source.as_uri())
+            assert page.evaluate(OVERFLOW) <= 0, source.name
     finally:
         page.close()

@@ -86,6 +86,8 @@ class ExamSession:
         session_id = session_id or new_session_id()
         self.record = SessionRecord(directory=Path(out_dir) / session_id, session_id=session_id,
                                     config=str(config.path), exam=config.exam.name, llm=llm.kind,
+                                    language=config.llm.language,
+                                    result_schemas={tool.name: tool.parameters for tool in config.exam.tools},
                                     scores=config.exam.scores)
         self.results = ResultCollector(tools=config.exam.declared_tools, on_event=self.record.event)
         self._recorder = StereoRecorder(self.record.directory / "recording.wav")

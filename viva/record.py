@@ -64,14 +64,16 @@ class SessionRecord:
 
     Args:
         directory: the session's folder (created).
-        session_id, config, exam, llm: as in session.json.
+        session_id, config, exam, llm, language: as in session.json.
+        result_schemas: the JSON Schema of each function that hands in a result, by name
+            (a mark's maximum is read from it).
         clock: seconds, monotonic; t_s counts from the record's creation.
         scores: the exam's score rules (`exam.scores`); `scores` in session.json is computed by
             them from every result set, so a derived score is never the model's arithmetic.
     """
 
     def __init__(self, *, directory: Path, session_id: str, config: str, exam: str, llm: str,
-                 clock: Callable[[], float] = time.monotonic, scores: list[ScoreRule] | None = None):
+                 language: str = "en-GB", result_schemas: dict[str, dict] | None = None, clock: Callable[[], float] = time.monotonic, scores: list[ScoreRule] | None = None):
         self.directory = directory
         make_private_folders(directory)  # a candidate's voice and words: owner-only
         self._clock = clock
@@ -81,6 +83,7 @@ class SessionRecord:
         self._score_rules = list(scores or [])
         self.data: dict[str, Any] = {
             "session_id": session_id, "config": config, "exam": exam, "llm": llm,
+            "language": language, "result_schemas": dict(result_schemas or {}),
             "started_at": _utc(datetime.now()), "ended_at": None,
             "outcome": None, "end_reason": None, "result": None, "result_source": None, "scores": [],
             "transcript": [], "events": [], "metrics": {},

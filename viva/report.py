@@ -10,6 +10,14 @@ transcript. Clicking a transcript line or a timeline mark plays the recording fr
 A record of a crashed (or older) session may lack any field; the page then says what is
 missing instead of failing.
 
+Every label is in the record's language (session.json's `language`, BCP-47; English for a
+record without one): the `report` section of its table in viva/languages/, English for any
+label a table lacks. The record's own data (transcript, the model's marks and evidence, event
+names, metrics) is shown as recorded. A mark whose function's JSON Schema (session.json's
+`result_schemas`) gives a `maximum` is shown with it ("6.5 / 9"), and so is a derived score
+whose maximum follows from its marks' (a sum's, or a mean's of marks sharing one maximum).
+The page's styles and script are files of their own in viva/report_templates/, inlined.
+
 Timeline geometry (stable, for anyone reading the SVG): time t seconds is drawn at
 x = PLOT_LEFT + t / span * PLOT_WIDTH, where span is the latest time in the record
 (events and transcript). Examiner intervals are `rect.examiner`, candidate activity
@@ -27,12 +35,18 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import pathlib
+import re
 import stat
 import tempfile
 import urllib.parse
+from fractions import Fraction
+from functools import cache
+from importlib import resources
 
+from viva import languages
 from viva.errors import BadInput
 from viva.input_files import load_json
 
@@ -73,91 +87,139 @@ MARKER_GROUPS = {
 }
 MARKER_GROUP = {kind: group for group, kinds in MARKER_GROUPS.items() for kind in kinds}
 
-_CSS = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 0 auto 2em; max-width: 1100px; padding: 0 1em; color: #222; }
-h1 { font-size: 1.5em; margin: 1em 0 .2em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
-table { border-collapse: collapse; } th, td { text-align: left; vertical-align: top; padding: 3px 10px; border-bottom: 1px solid #e3e3e3; }
-th { font-weight: 600; color: #555; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.depth1 th { padding-left: 2em; font-weight: normal; } tr.depth2 th { padding-left: 3.5em; font-weight: normal; }
-tr.depth3 th { padding-left: 5em; font-weight: normal; }
-.missing { color: #a33; font-style: italic; }
-.player { position: sticky; top: 0; z-index: 1; background: #fff; padding: .6em 0; border-bottom: 1px solid #ddd;
-  display: flex; align-items: center; gap: 1em; flex-wrap: wrap; }
-.player audio { width: 480px; max-width: 100%; } .hint { color: #666; font-size: 12px; }
-.marks { display: flex; flex-wrap: wrap; gap: 0 3em; align-items: flex-start; } .marks > section { flex: 1 1 420px; }
-.official { color: #2e7d4b; font-weight: 600; } .approximate { color: #a86a00; font-weight: 600; }
-.scores td.source, .scores td.of { color: #555; font-size: 12px; max-width: 320px; }
-.transcript td.text { white-space: pre-wrap; max-width: 700px; }
-tr.examiner td.role { color: #2f5f9e; } tr.candidate td.role { color: #2e7d4b; }
-body.playable [data-t] { cursor: pointer; } body.playable .transcript tr[data-t]:hover { background: #f3f6fb; }
-.transcript tr.current { background: #fff6d6; }
-svg.timeline { width: 100%; height: auto; border: 1px solid #ddd; background: #fcfcfc; }
-svg text { font: 11px system-ui, sans-serif; fill: #444; pointer-events: none; }
-rect.examiner { fill: #4a7fc1; } rect.candidate { fill: #48a86b; } rect.unfinished { opacity: .55; }
-line.axis, line.tick { stroke: #888; } line.grid { stroke: #e6e6e6; }
-line.axis, line.tick, line.grid { pointer-events: none; }
-line.playhead { stroke: #d00; stroke-width: 1.5; pointer-events: none; }
-.marker line { stroke-width: 1.5; }
-.m-noise { fill: #8a8a8a; stroke: #8a8a8a; } .m-stall { fill: #d98a00; stroke: #d98a00; }
-.m-tool { fill: #7b4bb7; stroke: #7b4bb7; } .m-closing { fill: #138a8a; stroke: #138a8a; }
-.m-connection { fill: #c0392b; stroke: #c0392b; } .m-end { fill: #222; stroke: #222; }
-.legend { display: flex; flex-wrap: wrap; gap: .4em 1.4em; margin: .5em 0; font-size: 12px; color: #444; }
-.swatch { display: inline-block; width: 14px; height: 10px; margin-right: 4px; vertical-align: middle; }
-.swatch.examiner { background: #4a7fc1; } .swatch.candidate { background: #48a86b; }
-.swatch.marker { width: 3px; height: 12px; }
-.swatch.m-noise { background: #8a8a8a; } .swatch.m-stall { background: #d98a00; } .swatch.m-tool { background: #7b4bb7; }
-.swatch.m-closing { background: #138a8a; } .swatch.m-connection { background: #c0392b; } .swatch.m-end { background: #222; }
-.m-exam { fill: #b5487f; stroke: #b5487f; } .swatch.m-exam { background: #b5487f; }
-rect.part { fill: #f1f1f6; } rect.part.odd { fill: #e7e9f2; } text.part { fill: #556; font-weight: 600; }
-rect.preparation { fill: #eaf6ee; stroke: #48a86b; stroke-dasharray: 4 3; }
-rect.long_turn { fill: #fbeef4; stroke: #b5487f; } text.timer { fill: #333; }
-.swatch.preparation { border: 1px dashed #48a86b; background: #eaf6ee; } .swatch.part { background: #e7e9f2; }
-.swatch.long_turn { border: 1px solid #b5487f; background: #fbeef4; }
-"""
 
-# Plain, inline: whatever has data-t plays the recording from there (see the module's docstring).
-_SCRIPT = """
-(function () {
-  var audio = document.getElementById("recording");
-  if (!audio) return;
-  document.body.classList.add("playable");
-  var svg = document.querySelector("svg.timeline");
-  var head = svg && svg.querySelector("line.playhead");
-  var span = svg ? parseFloat(svg.getAttribute("data-span")) : 0;
-  var offset = parseFloat(audio.getAttribute("data-offset")) || 0;
-  var rows = Array.prototype.slice.call(document.querySelectorAll(".transcript tr[data-t]"));
-  function playFrom(el) {
-    var t = parseFloat(el.getAttribute("data-t"));
-    if (!(t >= 0)) return;
-    audio.currentTime = t;
-    var playing = audio.play();
-    if (playing && playing.catch) playing.catch(function () {});
-  }
-  document.addEventListener("click", function (e) {
-    var el = e.target.closest ? e.target.closest("[data-t]") : null;
-    if (el) playFrom(el);
-  });
-  document.addEventListener("keydown", function (e) {
-    if ((e.key === "Enter" || e.key === " ") && e.target.matches && e.target.matches("tr[data-t]")) {
-      e.preventDefault();
-      playFrom(e.target);
-    }
-  });
-  audio.addEventListener("timeupdate", function () {
-    var now = audio.currentTime;
-    if (head && span > 0) {
-      var x = %(left)s + (now + offset) / span * %(width)s;
-      head.setAttribute("x1", x); head.setAttribute("x2", x); head.style.display = "";
-    }
-    var best = null;
-    rows.forEach(function (row) {
-      var t = parseFloat(row.getAttribute("data-t"));
-      if (t <= now + 0.01 && (!best || t >= parseFloat(best.getAttribute("data-t")))) best = row;
-    });
-    rows.forEach(function (row) { row.classList.toggle("current", row === best); });
-  });
-})();
-""" % {"left": PLOT_LEFT, "width": PLOT_WIDTH}
+@cache
+def _asset(name: str) -> str:
+    """A file of viva/report_templates/ (the pages' styles and script), inlined into a page."""
+    return (resources.files("viva") / "report_templates" / name).read_text(encoding="utf-8")
+
+
+# -- the labels, in the record's language
+
+ENGLISH = "en"
+# A BCP-47 tag as a config gives it ("fr-FR", "en", "zh-Hant-TW"); anything else in a record's
+# `language` is not looked up (it names a file) and the page is in English.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,7}")
+
+
+def page_language(language: object) -> str:
+    """The page's language (its <html lang>): the record's if it is a BCP-47 tag, else English."""
+    return language if isinstance(language, str) and _LANGUAGE_TAG.fullmatch(language) else ENGLISH
+
+
+def _filled(english: dict, own: object) -> dict:
+    """own's labels where it has them, English's for the rest (nested mappings too)."""
+    own = own if isinstance(own, dict) else {}
+    return {key: _filled(value, own.get(key)) if isinstance(value, dict)
+            else own[key] if isinstance(own.get(key), str) else value
+            for key, value in english.items()}
+
+
+def report_words(language: object) -> dict:
+    """The labels of the report and index in language (a BCP-47 tag): its table's `report`
+    section, English for a language without a table and for any label a table lacks."""
+    return _words(languages.table_name(page_language(language)))
+
+
+@cache
+def _words(table_name: str) -> dict:
+    return _filled(languages.table(ENGLISH)["report"], languages.table(table_name).get("report"))
+
+
+def _say(template: str, **fields: str) -> str:
+    """A label as markup: its text escaped, then its {fields} filled in (each already markup)."""
+    return html.escape(template).format_map(fields)
+
+
+# -- marks with their maxima, from the JSON Schemas of the functions that hand in the result
+
+Scale = tuple[int | float | None, int | float]  # (minimum or None, maximum): what a mark's schema allows
+
+
+def _is_number(value) -> bool:
+    """A finite JSON number (an int is always finite: math.isfinite overflows on a huge one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def _schema_scales(schema: object, path: tuple = ()) -> dict[tuple, Scale]:
+    """path of each property (nested objects' too) -> its scale, for those with a `maximum`."""
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return {}
+    found = {}
+    for name, prop in properties.items():
+        if not isinstance(prop, dict):
+            continue
+        if _is_number(prop.get("maximum")):
+            found[(*path, name)] = (prop["minimum"] if _is_number(prop.get("minimum")) else None, prop["maximum"])
+        found.update(_schema_scales(prop, (*path, name)))
+    return found
+
+
+def _result_schemas(record: dict) -> dict[str, dict]:
+    schemas = record.get("result_schemas")
+    return {name: schema for name, schema in schemas.items() if isinstance(schema, dict)} \
+        if isinstance(schemas, dict) else {}
+
+
+def mark_scales(record: dict) -> dict[tuple, Scale]:
+    """The scale of each of the result's marks that has one: its path in `result` -> (min, max).
+    An older record, without `result_schemas`, has none."""
+    schemas, result = _result_schemas(record), record.get("result")
+    if not schemas or not isinstance(result, dict) or not result:
+        return {}
+    # Several required functions: the result holds each one's arguments under its name
+    # (viva/results.py); one: the result is its arguments.
+    if len(schemas) > 1 and all(name in schemas and isinstance(args, dict) for name, args in result.items()):
+        return {(name, *path): scale for name in result for path, scale in _schema_scales(schemas[name]).items()}
+
+    def declared(schema: dict) -> int:
+        properties = schema.get("properties")
+        return len(result.keys() & properties.keys()) if isinstance(properties, dict) else 0
+
+    return _schema_scales(max(schemas.values(), key=declared))
+
+
+def score_scales(record: dict) -> dict[str, Scale]:
+    """The scale of each name a derived score can read: the functions' top-level marks (the
+    first function declaring a name, as viva/scoring.py's check does), then each score whose
+    maximum follows from its marks': a sum's is their sum, a mean's their one shared maximum."""
+    known: dict[str, Scale] = {}
+    for schema in _result_schemas(record).values():
+        for path, scale in _schema_scales(schema).items():
+            if len(path) == 1:
+                known.setdefault(path[0], scale)
+    for score in _as_list(record.get("scores")):
+        name, of, rule = score.get("name"), score.get("of"), _plain(score.get("rule"))
+        if not isinstance(name, str) or not isinstance(of, dict) or not of or name in known:
+            continue
+        scales = [known.get(mark) for mark in of]
+        if None in scales:
+            continue
+        if rule == "sum":
+            minima = [low for low, _ in scales]
+            known[name] = (None if None in minima else _exact_sum(minima), _exact_sum([high for _, high in scales]))
+        elif rule.split(",")[0] == "mean" and len(set(scales)) == 1:
+            known[name] = scales[0]
+    return known
+
+
+def _exact_sum(numbers: list) -> int | float:
+    # Summed as the decimals they were written as (viva/scoring.py does the same): 0.1 + 0.2 is 0.3.
+    total = sum(Fraction(repr(n)) if isinstance(n, float) else Fraction(n) for n in numbers)
+    return int(total) if all(isinstance(n, int) for n in numbers) else float(total)
+
+
+def _with_maximum(shown: str, scale: Scale | None, words: dict) -> str:
+    """shown (a number's markup) with its scale's maximum, and the whole range as its title."""
+    if scale is None:
+        return shown
+    low, high = scale
+    span = words["scale"].format(minimum=_plain(low), maximum=_plain(high)) if low is not None \
+        else words["scale_up_to"].format(maximum=_plain(high))
+    return f'<span class="mark" title="{html.escape(span)}">{_say(words["mark_of_maximum"], value=shown, maximum=_esc(high))}</span>'
 
 
 def audio_time(t: float) -> float:
@@ -251,12 +313,12 @@ def _label(*texts: str, x: float, width: float, y: float, cls: str) -> str:
     return ""
 
 
-def _marker(t: float, event: dict, *, span: float) -> str:
+def _marker(t: float, event: dict, *, span: float, words: dict) -> str:
     kind = event["type"]
     x = _x(t, span=span)
     top = LANE_Y["events"]
     extras = [f"{key}: {_plain(value)}" for key, value in event.items() if key not in ("t_s", "type")]
-    tip = " · ".join([f"{kind} at {t:.2f} s", *extras])
+    tip = " · ".join([words["marker_tip"].format(type=kind, t=f"{t:.2f}"), *extras])
     return (
         f'<g class="marker m-{MARKER_GROUP[kind]}" data-type="{html.escape(kind)}" {_data_t(t)}>'
         f"<title>{html.escape(tip)}</title>"
@@ -292,14 +354,15 @@ def _part_bands(record: dict, events: list[tuple[float, dict]], *, span: float) 
     return out
 
 
-def _timer_spans(record: dict, events: list[tuple[float, dict]], *, span: float) -> list[tuple]:
+def _timer_spans(record: dict, events: list[tuple[float, dict]], *, span: float, words: dict) -> list[tuple]:
     """(class, labels (long, short), start, end, tooltip) of the spans the exam director times:
     the preparation (its preparation_started/_ended events) and the long turn (the answer
     windows of the plan's long-turn step, the one a limit cuts: viva/processors/exam_director.py)."""
     found = []
     for a, b, unfinished in _intervals(events, start="preparation_started", end="preparation_ended", span=span):
-        tip = f"preparation {a:.2f}–{b:.2f} s ({b - a:.1f} s, held in silence)"
-        found.append(("preparation", ("preparation", "prep"), a, b, tip + (" (no end recorded)" if unfinished else "")))
+        tip = words["preparation_tip"].format(start=f"{a:.2f}", end=f"{b:.2f}", duration=f"{b - a:.1f}")
+        found.append(("preparation", (words["preparation"], words["preparation_short"]), a, b,
+                      f"{tip} {words['no_end_recorded']}" if unfinished else tip))
     cut = {event.get("step") for _, event in events if event["type"] == "long_turn_cut"}
     for entry in _as_list(record.get("plan")):
         if entry.get("kind") != "long_turn" and "long_turn_s" not in entry:
@@ -310,21 +373,24 @@ def _timer_spans(record: dict, events: list[tuple[float, dict]], *, span: float)
                 continue
             a = _seconds(window[0])
             b = _seconds(window[1])
-            tip = f"long turn ({_plain(entry.get('step'))}) {a:.2f}–{(span if b is None else b):.2f} s"
+            b = span if b is None else b
+            tip = words["long_turn_tip"].format(step=_plain(entry.get("step")), start=f"{a:.2f}", end=f"{b:.2f}")
             if entry.get("step") in cut:
-                tip += ", cut at its limit"
-            found.append(("long_turn", ("long turn", "long"), a, span if b is None else b, tip))
+                tip += f", {words['cut_at_limit']}"
+            found.append(("long_turn", (words["long_turn"], words["long_turn_short"]), a, b, tip))
     return found
 
 
-def _timeline(record: dict) -> str:
+def _timeline(record: dict, words: dict) -> str:
     """The inline SVG: parts, axis, examiner lane, candidate lane, timers, event markers; then the legend."""
     transcript = _as_list(record.get("transcript"))
     events = _timed_events(record)
     span = _span(events, transcript)
+    lanes = words["lanes"]
     parts = [
         f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SVG_WIDTH} {SVG_HEIGHT}" '
-        f'data-span="{span:.3f}" role="img" aria-label="session timeline">'
+        f'data-span="{span:.3f}" data-plot-left="{PLOT_LEFT}" data-plot-width="{PLOT_WIDTH}" role="img" '
+        f'aria-label="{html.escape(words["timeline_label"])}">'
     ]
     parts += [band for band in _part_bands(record, events, span=span) if band]
     step = _tick_step(span) if span > 0 else 1
@@ -335,21 +401,25 @@ def _timeline(record: dict) -> str:
         parts.append(f'<line class="tick" x1="{x:.2f}" y1="{AXIS_Y}" x2="{x:.2f}" y2="{AXIS_Y + 4}"/>')
         parts.append(f'<text x="{x:.2f}" y="{AXIS_Y + 16}" text-anchor="middle">{tick:g}</text>')
     parts.append(f'<line class="axis" x1="{PLOT_LEFT}" y1="{AXIS_Y}" x2="{PLOT_LEFT + PLOT_WIDTH}" y2="{AXIS_Y}"/>')
-    parts.append(f'<text x="{PLOT_LEFT - 8}" y="{AXIS_Y + 16}" text-anchor="end">seconds</text>')
-    parts.append(f'<text x="{PLOT_LEFT - 8}" y="{PARTS_TOP + 12}" text-anchor="end">parts</text>')
+    parts.append(f'<text x="{PLOT_LEFT - 8}" y="{AXIS_Y + 16}" text-anchor="end">{html.escape(words["seconds"])}</text>')
+    parts.append(f'<text class="lane" data-lane="parts" x="{PLOT_LEFT - 8}" y="{PARTS_TOP + 12}" '
+                 f'text-anchor="end">{html.escape(lanes["parts"])}</text>')
     for lane in LANE_Y:
-        parts.append(f'<text x="{PLOT_LEFT - 8}" y="{LANE_Y[lane] + LANE_HEIGHT / 2 + 4}" text-anchor="end">{lane}</text>')
+        parts.append(f'<text class="lane" data-lane="{lane}" x="{PLOT_LEFT - 8}" y="{LANE_Y[lane] + LANE_HEIGHT / 2 + 4}" '
+                     f'text-anchor="end">{html.escape(lanes[lane])}</text>')
     for lane, (start, end) in INTERVALS.items():
         for a, b, unfinished in _intervals(events, start=start, end=end, span=span):
             x = _x(a, span=span)
             width = _x(b, span=span) - x
-            tip = f"{lane} {a:.2f}–{b:.2f} s" + (" (no end recorded: runs to the end of the session)" if unfinished else "")
+            tip = words["interval_tip"].format(lane=lanes[lane], start=f"{a:.2f}", end=f"{b:.2f}")
+            if unfinished:
+                tip += f" {words['runs_to_the_end']}"
             parts.append(
                 f'<rect class="{lane}{" unfinished" if unfinished else ""}" x="{x:.2f}" y="{LANE_Y[lane]}" '
                 f'width="{width:.2f}" height="{LANE_HEIGHT}" data-start="{a:.2f}" data-end="{b:.2f}" {_data_t(a)}>'
                 f"<title>{html.escape(tip)}</title></rect>"
             )
-    for kind, labels, a, b, tip in _timer_spans(record, events, span=span):
+    for kind, labels, a, b, tip in _timer_spans(record, events, span=span, words=words):
         x, width = _x(a, span=span), _x(b, span=span) - _x(a, span=span)
         parts.append(f'<rect class="{kind}" x="{x:.2f}" y="{LANE_Y["timers"]}" width="{width:.2f}" '
                      f'height="{LANE_HEIGHT}" data-start="{a:.2f}" data-end="{b:.2f}" {_data_t(a)}>'
@@ -357,76 +427,90 @@ def _timeline(record: dict) -> str:
         parts.append(_label(*labels, x=x, width=width, y=LANE_Y["timers"] + LANE_HEIGHT / 2 + 4, cls="timer"))
     for t, event in events:
         if event["type"] in MARKER_GROUP:
-            parts.append(_marker(t, event, span=span))
+            parts.append(_marker(t, event, span=span, words=words))
     if not events:
-        parts.append(f'<text x="{PLOT_LEFT + 8}" y="{LANE_Y["candidate"] + 17}">no events recorded</text>')
+        parts.append(f'<text x="{PLOT_LEFT + 8}" y="{LANE_Y["candidate"] + 17}">{html.escape(words["no_events"])}</text>')
     # Where the recording is playing (the page's script moves it; hidden until then).
     parts.append(f'<line class="playhead" x1="{PLOT_LEFT}" y1="{PARTS_TOP}" x2="{PLOT_LEFT}" y2="{AXIS_Y}" '
                  f'style="display: none"/>')
     parts.append("</svg>")
 
-    legend = ['<div class="legend">', '<span><span class="swatch examiner"></span>examiner speaking</span>',
-              '<span><span class="swatch candidate"></span>candidate activity window</span>',
-              '<span><span class="swatch part"></span>exam parts</span>',
-              '<span><span class="swatch preparation"></span>preparation (held in silence)</span>',
-              '<span><span class="swatch long_turn"></span>long turn (timed)</span>']
+    legend = ['<div class="legend">']
+    for swatch in ("examiner", "candidate", "parts", "preparation", "long_turn"):
+        legend.append(f'<span><span class="swatch {"part" if swatch == "parts" else swatch}"></span>'
+                      f'{html.escape(words["legend"][swatch])}</span>')
+    # Event types are the record's own names (session.json's `type`), shown as recorded.
     for group, kinds in MARKER_GROUPS.items():
         legend.append(f'<span><span class="swatch marker m-{group}"></span>{", ".join(kinds)}</span>')
     legend.append("</div>")
     return "\n".join([part for part in parts if part] + legend)
 
 
-def _rows(mapping: dict, *, depth: int = 0) -> list[str]:
-    """Table rows for a dict; a nested dict becomes a heading row with its keys indented below."""
+def _rows(mapping: dict, *, words: dict, scales: dict[tuple, Scale] | None = None, path: tuple = (),
+          depth: int = 0) -> list[str]:
+    """Table rows for a dict; a nested dict becomes a heading row with its keys indented below.
+    scales: the scale of each number by its path of keys, shown with it."""
     rows = []
     for key, value in mapping.items():
         if isinstance(value, dict):
             rows.append(f'<tr class="depth{depth}"><th>{_esc(key)}</th><td></td></tr>')
-            rows += _rows(value, depth=min(depth + 1, 3))
+            rows += _rows(value, words=words, scales=scales, path=(*path, key), depth=min(depth + 1, 3))
+        elif _is_number(value):
+            shown = _with_maximum(_esc(value), (scales or {}).get((*path, key)), words)
+            rows.append(f'<tr class="depth{depth}"><th>{_esc(key)}</th><td class=num>{shown}</td></tr>')
         else:
-            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)  # an infinity, a NaN
             rows.append(f'<tr class="depth{depth}"><th>{_esc(key)}</th><td{" class=num" if numeric else ""}>{_esc(value)}</td></tr>')
     return rows
 
 
-def _header(record: dict) -> str:
+def _word(words: dict, group: str, value: object) -> str:
+    """value (a code of the record's: an outcome, a role) in words, titled with the code itself;
+    one the table has no word for is shown as recorded."""
+    word = words[group].get(value) if isinstance(value, str) else None
+    return f'<span title="{_esc(value)}">{html.escape(word)}</span>' if word else _esc(value)
+
+
+def _header(record: dict, words: dict) -> str:
     ended = record.get("ended_at")
     fields = [
-        ("Exam", _esc(record.get("exam"))),
-        ("Session", _esc(record.get("session_id"))),
-        ("Config", _esc(record.get("config"))),
-        ("LLM", _esc(record.get("llm"))),
-        ("Started", _esc(record.get("started_at"))),
-        ("Ended", _esc(ended) if ended else '<span class="missing">still running / unfinished</span>'),
-        ("Outcome", _esc(record.get("outcome"))),
-        ("End reason", _esc(record.get("end_reason"))),
+        ("exam", _esc(record.get("exam"))),
+        ("session", _esc(record.get("session_id"))),
+        ("config", _esc(record.get("config"))),
+        ("llm", _esc(record.get("llm"))),
+        ("language", _esc(record.get("language"))),
+        ("started", _esc(record.get("started_at"))),
+        ("ended", _esc(ended) if ended else f'<span class="missing">{html.escape(words["unfinished"])}</span>'),
+        ("outcome", _word(words, "outcomes", record.get("outcome"))),
+        ("end_reason", _esc(record.get("end_reason"))),
     ]
-    rows = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in fields)
+    rows = "".join(f'<tr data-field="{name}"><th>{html.escape(words[name])}</th><td>{value}</td></tr>'
+                   for name, value in fields)
     return f'<table class="meta">{rows}</table>'
 
 
-def _player(recording: bool) -> str:
+def _player(recording: bool, words: dict) -> str:
     if not recording:
-        return (f'<div class="player"><p class="missing no-recording">No recording: there is no {RECORDING} '
-                f"(with audio) next to this record's session.json.</p></div>")
+        return (f'<div class="player"><p class="missing no-recording">'
+                f'{_say(words["no_recording"], recording=RECORDING)}</p></div>')
     return (f'<div class="player"><audio id="recording" controls preload="metadata" src="{RECORDING}" '
             f'data-offset="{RECORDING_OFFSET_S:.3f}"></audio>'
-            f'<span class="hint">{RECORDING}: the candidate left, the examiner right. '
-            f"Click a transcript line or a timeline mark to play from there.</span></div>")
+            f'<span class="hint">{_say(words["player_hint"], recording=RECORDING)}</span></div>')
 
 
-def _result(record: dict) -> str:
+def _result(record: dict, words: dict) -> str:
     result = record.get("result")
-    source = f'<p>Result source: {_esc(record.get("result_source"))}</p>'
+    source = f'<p class="result-source">{_say(words["result_source"], source=_esc(record.get("result_source")))}</p>'
     if isinstance(result, dict) and result:
-        return f'<table class="result">{"".join(_rows(result))}</table>{_unused(record, result)}{source}'
+        rows = _rows(result, words=words, scales=mark_scales(record))
+        return f'<table class="result">{"".join(rows)}</table>{_unused(record, result, words)}{source}'
     if result not in (None, {}):
         # Not the dict a result should be; shown as it is, so nothing is hidden.
         return f'<p class="result">{_esc(result)}</p>{source}'
-    return f'<p class="missing">no result</p>{source}'
+    return f'<p class="missing">{html.escape(words["no_result"])}</p>{source}'
 
 
-def _unused(record: dict, result: dict) -> str:
+def _unused(record: dict, result: dict, words: dict) -> str:
     """A number the model gave that no score rule reads (its own overall band, say): said to be
     set aside, since a derived score is viva's arithmetic, never the model's."""
     scores = record.get("scores")
@@ -439,72 +523,80 @@ def _unused(record: dict, result: dict) -> str:
     if not unused:
         return ""
     given = ", ".join(f"{_plain(key)} {_plain(result[key])}" for key in unused)
-    return (f'<p class="unused">The model also gave {html.escape(given)}: not used. The scores beside are '
-            f"viva's, by rule.</p>")
+    return f'<p class="unused">{_say(words["unused_marks"], given=html.escape(given))}</p>'
 
 
-def _status(score: dict) -> tuple[str, str]:
+def _status(score: dict, words: dict) -> tuple[str, str]:
     """(css class, words) for whether a score's rule is the official one."""
     official = score.get("official")
     if official is True:
-        return "official", "official"
+        return "official", words["status"]["official"]
     if official is False:
-        return "approximate", "approximate"
-    return "missing", "not stated"
+        return "approximate", words["status"]["approximate"]
+    return "missing", words["status"]["not_stated"]
 
 
-def _score_value(score: dict) -> str:
+def _score_value(score: dict, scales: dict[str, Scale], words: dict) -> str:
     value = score.get("value")
     if value is None:
         missing = score.get("missing")
-        why = f": missing {', '.join(_plain(m) for m in missing)}" if isinstance(missing, list) and missing else ""
-        return f'<span class="missing">no value{html.escape(why)}</span>'
+        if isinstance(missing, list) and missing:
+            why = _say(words["no_value_missing"], marks=html.escape(", ".join(_plain(m) for m in missing)))
+        else:
+            why = html.escape(words["no_value"])
+        return f'<span class="missing">{why}</span>'
+    name = score.get("name")
+    shown = _with_maximum(_esc(value), scales.get(name) if isinstance(name, str) and _is_number(value) else None, words)
     position = score.get("position")
-    return _esc(value) + (f" (position {_esc(position)})" if position is not None else "")
+    return shown if position is None else _say(words["with_position"], value=shown, position=_esc(position))
 
 
-def _of(value) -> str:
+def _of(value, scales: dict[str, Scale], words: dict) -> str:
+    """The marks (or earlier scores) a score was computed from, as markup, each with its maximum."""
     if isinstance(value, dict):
-        return ", ".join(f"{_plain(key)} {_plain(mark)}" for key, mark in value.items())
+        return ", ".join(f"{_esc(key)} {_with_maximum(_esc(mark), scales.get(key) if _is_number(mark) else None, words)}"
+                         for key, mark in value.items())
     if isinstance(value, list):
-        return ", ".join(_plain(item) for item in value)
-    return "" if value is None else _plain(value)
+        return html.escape(", ".join(_plain(item) for item in value))
+    return "" if value is None else _esc(value)
 
 
-def _scores(record: dict) -> str:
+def _scores(record: dict, words: dict) -> str:
     """The derived scores (session.json's `scores`, computed from the result by fixed rules)."""
     scores = record.get("scores")
     if scores is None:
-        return '<p class="missing">no derived scores in this record</p>'
+        return f'<p class="missing">{html.escape(words["no_scores_in_record"])}</p>'
     if not isinstance(scores, list):
         return f'<p class="scores">{_esc(scores)}</p>'  # not the list it should be: shown as it is
     entries = _as_list(scores)
     if not entries:
-        return '<p class="missing">no derived scores</p>'
+        return f'<p class="missing">{html.escape(words["no_scores"])}</p>'
+    scales = score_scales(record)
     rows = []
     for score in entries:
-        cls, words = _status(score)
+        cls, status = _status(score, words)
         rows.append(
             f'<tr data-score="{_esc(score.get("name"))}"><th>{_esc(score.get("label") or score.get("name"))}</th>'
-            f'<td class="num value">{_score_value(score)}</td><td class="rule">{_esc(score.get("rule"))}</td>'
-            f'<td class="status"><span class="{cls}">{words}</span></td>'
-            f'<td class="of">{html.escape(_of(score.get("of")))}</td><td class="source">{_esc(score.get("source"))}</td></tr>'
+            f'<td class="num value">{_score_value(score, scales, words)}</td><td class="rule">{_esc(score.get("rule"))}</td>'
+            f'<td class="status"><span class="{cls}">{html.escape(status)}</span></td>'
+            f'<td class="of">{_of(score.get("of"), scales, words)}</td><td class="source">{_esc(score.get("source"))}</td></tr>'
         )
-    head = "<tr><th>score</th><th>value</th><th>rule</th><th>rule is</th><th>from</th><th>source</th></tr>"
-    return f'<table class="scores">{head}{"".join(rows)}</table>'
+    columns = words["scores_columns"]
+    head = "".join(f"<th>{html.escape(columns[key])}</th>" for key in ("score", "value", "rule", "status", "of", "source"))
+    return f'<table class="scores"><tr>{head}</tr>{"".join(rows)}</table>'
 
 
-def _metrics(record: dict) -> str:
+def _metrics(record: dict, words: dict) -> str:
     metrics = record.get("metrics")
     if isinstance(metrics, dict) and metrics:
-        return f'<table class="metrics">{"".join(_rows(metrics))}</table>'
-    return '<p class="missing">no metrics</p>'
+        return f'<table class="metrics">{"".join(_rows(metrics, words=words))}</table>'
+    return f'<p class="missing">{html.escape(words["no_metrics"])}</p>'
 
 
-def _transcript(record: dict) -> str:
+def _transcript(record: dict, words: dict) -> str:
     lines = _as_list(record.get("transcript"))
     if not lines:
-        return '<p class="missing">no transcript</p>'
+        return f'<p class="missing">{html.escape(words["no_transcript"])}</p>'
 
     def when(value) -> str:
         t = _seconds(value)
@@ -515,36 +607,44 @@ def _transcript(record: dict) -> str:
         start = _seconds(line.get("start_s"))
         seek = f' {_data_t(start)} tabindex="0"' if start is not None else ""
         rows.append(
-            f'<tr class="{_esc(line.get("role"))}"{seek}><td class="role">{_esc(line.get("role"))}</td>'
+            f'<tr class="{_esc(line.get("role"))}"{seek}><td class="role">{_word(words, "roles", line.get("role"))}</td>'
             f'<td class="num">{when(line.get("start_s"))}</td><td class="num">{when(line.get("end_s"))}</td>'
             f'<td class="text">{html.escape(str(line.get("text") or ""))}</td></tr>'
         )
-    head = "<tr><th>role</th><th>start s</th><th>end s</th><th>text</th></tr>"
-    return f'<table class="transcript">{head}{"".join(rows)}</table>'
+    columns = words["transcript_columns"]
+    head = "".join(f"<th>{html.escape(columns[key])}</th>" for key in ("role", "start", "end", "text"))
+    return f'<table class="transcript"><tr>{head}</tr>{"".join(rows)}</table>'
 
 
 def render_report(record: dict, *, recording: bool = False) -> str:
-    """The whole report.html for a session record (as loaded from session.json).
+    """The whole report.html for a session record (as loaded from session.json), its labels in
+    the record's language.
 
     recording: the record's folder has recording.wav (with audio) next to session.json.
     """
     if not isinstance(record, dict):
         record = {}
-    title = f"{_plain(record.get('exam') or 'viva session')} — {_plain(record.get('session_id'))}"
+    lang = page_language(record.get("language"))
+    words = report_words(lang)
+    title = f"{_plain(record.get('exam') or words['untitled'])} — {_plain(record.get('session_id'))}"
+
+    def heading(key: str) -> str:
+        return f"<h2>{html.escape(words[key])}</h2>"
+
     return "\n".join([
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        f'<html lang="{html.escape(lang)}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{html.escape(title)}</title><style>{_asset('report.css')}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        _header(record),
-        _player(recording),
-        '<div class="marks"><section class="model-marks"><h2>Result (the model\'s marks)</h2>', _result(record),
-        '</section><section class="derived"><h2>Scores</h2>', _scores(record), "</section></div>",
-        "<h2>Timeline</h2>", _timeline(record),
-        "<h2>Metrics</h2>", _metrics(record),
-        "<h2>Transcript</h2>", _transcript(record),
-        f"<script>{_SCRIPT}</script>",
+        _header(record, words),
+        _player(recording, words),
+        '<div class="marks"><section class="model-marks">', heading("result_heading"), _result(record, words),
+        '</section><section class="derived">', heading("scores_heading"), _scores(record, words), "</section></div>",
+        heading("timeline_heading"), _timeline(record, words),
+        heading("metrics_heading"), _metrics(record, words),
+        heading("transcript_heading"), _transcript(record, words),
+        f"<script>{_asset('report.js')}</script>",
         "</body></html>",
         "",
     ])
@@ -596,57 +696,74 @@ def write_report(record_dir: pathlib.Path) -> pathlib.Path:
 
 # -- a folder of records: index.html
 
-_INDEX_CSS = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 1300px; padding: 0 1em; color: #222; }
-h1 { font-size: 1.5em; } table { border-collapse: collapse; }
-th, td { text-align: left; vertical-align: top; padding: 4px 10px; border-bottom: 1px solid #e3e3e3; }
-th { font-weight: 600; color: #555; } .missing { color: #a33; font-style: italic; }
-.official { color: #2e7d4b; } .approximate { color: #a86a00; } td.scores span, td.id { white-space: nowrap; }
-"""
-
-
-def _compact_scores(record: dict) -> str:
+def _compact_scores(record: dict, words: dict) -> str:
     scores = record.get("scores")
+    none = f'<span class="missing">{html.escape(words["none"])}</span>'
     if not isinstance(scores, list):
-        return '<span class="missing">none</span>' if scores is None else _esc(scores)
+        return none if scores is None else _esc(scores)
+    scales = score_scales(record)
     items = []
     for score in _as_list(scores):
-        cls, words = _status(score)
-        value = score.get("value")
-        shown = _esc(value) if value is not None else '<span class="missing">—</span>'
+        cls, status = _status(score, words)
+        value, name = score.get("value"), score.get("name")
+        if value is None:
+            shown = '<span class="missing">—</span>'
+        else:
+            shown = _with_maximum(_esc(value), scales.get(name) if isinstance(name, str) and _is_number(value) else None,
+                                  words)
         mark = "" if cls == "official" else " ≈" if cls == "approximate" else " ?"
-        tip = f"{_plain(score.get('rule'))}; {words}; {_plain(score.get('source'))}"
+        tip = f"{_plain(score.get('rule'))}; {status}; {_plain(score.get('source'))}"
         items.append(f'<span class="{cls}" title="{html.escape(tip)}">'
-                     f"{_esc(score.get('label') or score.get('name'))} {shown}{mark}</span>")
-    return "<br>".join(items) if items else '<span class="missing">none</span>'
+                     f"{_esc(score.get('label') or name)} {shown}{mark}</span>")
+    return "<br>".join(items) if items else none
 
 
-def render_index(rows: list[tuple[str, dict | None, str | None]], *, title: str) -> str:
-    """index.html for a folder of records. rows: (subfolder name, its record, None), or
-    (subfolder name, None, the one-line error that left it without a report)."""
-    head = ("<tr><th>session</th><th>exam</th><th>config</th><th>started</th><th>outcome</th>"
-            "<th>end reason</th><th>scores (≈ approximate)</th><th>result source</th><th>report</th></tr>")
+def index_language(records: list[dict]) -> str:
+    """The index's language: its records' one language (by primary subtag when only the regions
+    differ: fr-FR and fr-CA are French), else English; a record without one is English."""
+    tags = {page_language(record.get("language")) for record in records}
+    if len(tags) == 1:
+        return tags.pop()
+    names = {languages.table_name(tag) for tag in tags}
+    return names.pop() if len(names) == 1 else ENGLISH
+
+
+INDEX_COLUMNS = ("session", "exam", "config", "started", "outcome", "end_reason", "scores", "result_source", "report")
+
+
+def render_index(rows: list[tuple[str, dict | None, str | None]], *, folder: str) -> str:
+    """index.html for a folder of records (folder: its name, in the title). rows: (subfolder name,
+    its record, None), or (subfolder name, None, the one-line error that left it without a report)."""
+    lang = index_language([record for _, record, _ in rows if record is not None])
+    words = report_words(lang)
+    columns = words["index_columns"]
+    head = "<tr>" + "".join(f"<th>{html.escape(columns[key])}</th>" for key in INDEX_COLUMNS) + "</tr>"
     body = []
     for name, record, error in rows:
         link = urllib.parse.quote(name) + "/report.html"
         if record is None:
             body.append(f'<tr class="no-report" data-folder="{html.escape(name)}"><td>{html.escape(name)}</td>'
-                        f'<td colspan="8" class="missing">no report: {html.escape(error or "")}</td></tr>')
+                        f'<td colspan="{len(INDEX_COLUMNS) - 1}" class="missing">'
+                        f'{_say(words["no_report"], error=html.escape(error or ""))}</td></tr>')
             continue
         body.append(
             f'<tr data-folder="{html.escape(name)}"><td class="id">{_esc(record.get("session_id") or name)}</td>'
-            f'<td>{_esc(record.get("exam"))}</td><td>{_esc(record.get("config"))}</td>'
-            f'<td>{_esc(record.get("started_at"))}</td><td>{_esc(record.get("outcome"))}</td>'
-            f'<td>{_esc(record.get("end_reason"))}</td><td class="scores">{_compact_scores(record)}</td>'
-            f'<td>{_esc(record.get("result_source"))}</td><td><a href="{html.escape(link)}">report</a></td></tr>'
+            f'<td class="exam">{_esc(record.get("exam"))}</td><td class="config">{_esc(record.get("config"))}</td>'
+            f'<td>{_esc(record.get("started_at"))}</td><td>{_word(words, "outcomes", record.get("outcome"))}</td>'
+            f'<td class="end-reason">{_esc(record.get("end_reason"))}</td>'
+            f'<td class="scores">{_compact_scores(record, words)}</td>'
+            f'<td class="source">{_esc(record.get("result_source"))}</td>'
+            f'<td><a href="{html.escape(link)}">{html.escape(words["report_link"])}</a></td></tr>'
         )
+    title = words["index_title"].format(folder=folder)
+    count = words["records_one" if len(rows) == 1 else "records_other"].format(count=len(rows))
     return "\n".join([
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        f'<html lang="{html.escape(lang)}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(title)}</title><style>{_INDEX_CSS}</style></head><body>",
+        f"<title>{html.escape(title)}</title><style>{_asset('index.css')}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>{len(rows)} session record{'s' if len(rows) != 1 else ''}.</p>",
+        f'<p class="count">{html.escape(count)}</p>',
         f'<table class="index">{head}{"".join(body)}</table>',
         "</body></html>",
         "",
@@ -696,7 +813,7 @@ def write_reports(directory: pathlib.Path) -> pathlib.Path:
             errors.append(str(e))
             rows.append((folder.name, None, str(e)))
     index = directory / "index.html"
-    _write_atomic(index, render_index(rows, title=f"viva sessions — {directory.resolve().name}"))
+    _write_atomic(index, render_index(rows, folder=directory.resolve().name))
     if errors:
         more = f" (and {len(errors) - 1} more unreadable)" if len(errors) > 1 else ""
         raise BadInput(f"{errors[0]}{more}; the other records' reports and {index} were written")
