@@ -54,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check configs")
     validate.add_argument("configs", nargs="+", type=Path, metavar="CONFIG")
+
+    plan = commands.add_parser("plan", help="print the exam as the candidate will hear it, step by step with "
+                                            "every timer")
+    plan.add_argument("config", type=Path, metavar="CONFIG")
+
+    commands.add_parser("schema", help="print the JSON Schema of a config file (editors check configs with it; "
+                                       "docs/viva-config.schema.json holds it)")
     return parser
 
 
@@ -101,6 +108,17 @@ def main(argv: list[str] | None = None) -> int:
             for path in args.configs:
                 load_config(path)
                 print(f"{path}: ok")
+            return 0
+        if args.command == "plan":
+            from viva.commands.plan import plan_text
+            from viva.config import load_config
+
+            print(plan_text(load_config(args.config)))
+            return 0
+        if args.command == "schema":
+            from viva.config_schema import schema_text
+
+            sys.stdout.write(schema_text())
             return 0
     except BadInput as e:
         print(f"viva: {e}", file=sys.stderr)
