@@ -14,14 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulator.faults import CUED_SPEECH_FAULTS, Fault, FaultPlan
+from emulator.language import ENGLISH, OwnWords
 from emulator.script import CallTools, ExaminerState, Reply, ScriptedExaminer, Silence, Speak, last_sentence
 
-STALL_RECOVERY_LINE = "I'm here. Just waiting for your complete answer. Were you finished?"
-SKIPPED_TO_LINE = "Let's move on. What is your favourite kind of food?"  # skips_question
-SECOND_QUESTION = "And what else would you like to tell me about that?"  # two_questions
-PREPARATION_LINE = "Take your time. You can start whenever you are ready."  # speaks_during_preparation
-PARAPHRASE_PREFIXES = ("Tell me, ", "I'd like to know: ")  # for questions, in turn
-STATEMENT_PREFIX = "So, "  # for a cued line that asks nothing
+# The faults' own words come in the session's language (emulator/language.py); the English ones,
+# by their older names. A language without own words has none, and the faults that need them
+# do not fire (a stall comes back with the next line instead).
+STALL_RECOVERY_LINE = ENGLISH.stall_recovery
+SKIPPED_TO_LINE = ENGLISH.skipped_to  # skips_question
+SECOND_QUESTION = ENGLISH.second_question  # two_questions
+PREPARATION_LINE = ENGLISH.preparation  # speaks_during_preparation
+PARAPHRASE_PREFIXES = ENGLISH.paraphrase_prefixes  # for questions, in turn
+STATEMENT_PREFIX = ENGLISH.statement_prefix  # for a cued line that asks nothing
 # paraphrases: common words a model says otherwise (one pass, whole words, case kept).
 SYNONYMS = {"usually": "normally", "enjoy": "like", "think": "believe", "why": "for what reason",
             "often": "frequently", "favourite": "preferred", "kind": "sort", "important": "significant",
@@ -41,10 +45,11 @@ def content_words(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in _FUNCTION_WORDS]
 
 
-def paraphrase(text: str, *, prefix: str | None = None, keep: float = 2 / 3) -> str:
+def paraphrase(text: str, *, prefix: str | None = None, keep: float = 2 / 3, own_words: OwnWords = ENGLISH) -> str:
     """The cued line in other words, as a model paraphrases it: the earlier sentences as
-    they are, the last one (the question) behind a prefix ("Tell me, ..."), with common
-    words swapped by SYNONYMS so long as at least `keep` of its content words stay."""
+    they are, the last one (the question) behind a prefix ("Tell me, ...", in the language of
+    own_words), with common English words swapped by SYNONYMS so long as at least `keep` of
+    its content words stay."""
     text = " ".join(text.split())
     question = last_sentence(text)
     before = text[: len(text) - len(question)]
@@ -62,9 +67,9 @@ def paraphrase(text: str, *, prefix: str | None = None, keep: float = 2 / 3) -> 
             continue
         swapped = trial
     if prefix is None:
-        prefix = PARAPHRASE_PREFIXES[0] if question.endswith("?") else STATEMENT_PREFIX
+        prefix = own_words.paraphrase_prefixes[0] if question.endswith("?") else own_words.statement_prefix
     first = swapped.split(" ", 1)[0]
-    if not (first == "I" or first.startswith("I'")):
+    if own_words.lowercase_after_prefix and not (first == "I" or first.startswith("I'")):
         swapped = swapped[:1].lower() + swapped[1:]
     return f"{before}{prefix}{swapped}"
 
@@ -208,7 +213,9 @@ class Misbehaviour:
                     self.examiner.state = self._state_before_reply
                     if newer is not None:
                         self.examiner.state = dataclasses.replace(self.examiner.state, pending_cue=newer)
-                self.stall = _Stall(fault, fault.answers_after, fault.ignores_nudges, Speak(STALL_RECOVERY_LINE))
+                recovery = self._own_words.stall_recovery
+                self.stall = _Stall(fault, fault.answers_after, fault.ignores_nudges,
+                                    Speak(recovery) if recovery else None)
                 self._on_fault("stall_after_empty_window", turn=self.turn, answers_after=fault.answers_after)
                 return Nothing()
         if speech:
@@ -262,8 +269,9 @@ class Misbehaviour:
             if self.plan.fires("speak_instead_of_tool_call", turn=self.turn):
                 text = self._say_results(reply.names, example_arguments)
                 self._on_fault("speak_instead_of_tool_call", tools=list(reply.names))
-                # It believes it is done: the result said aloud, then the closing, and no call.
-                return Speak(f"{text} {self.examiner.close().text}")
+                # It believes it is done: the result said aloud, then the closing (if it has one), and no call.
+                closing = self.examiner.close()
+                return Speak(f"{text} {closing.text}" if isinstance(closing, Speak) else text)
             if self.plan.fires("tool_call_and_speak", turn=self.turn):
                 text = self._say_results(reply.names, example_arguments)
                 self._on_fault("tool_call_and_speak", tools=list(reply.names))
@@ -283,30 +291,47 @@ class Misbehaviour:
     def cued_speech(self, reply: Speak) -> Speak:
         """A cued turn as the misbehaving model says it: at most one of the cue faults
         (ignores_cue, skips_question, reads_cue_aloud, paraphrases, two_questions)."""
+        words = self._own_words
         for kind in CUED_SPEECH_FAULTS:
-            if not self.plan.fires(kind, turn=self.turn):
+            if not self._has_words_for(kind) or not self.plan.fires(kind, turn=self.turn):
                 continue
             if kind == "ignores_cue":
                 said = Speak(self.examiner.improvise())
             elif kind == "skips_question":
-                said = Speak(SKIPPED_TO_LINE)
+                said = Speak(words.skipped_to)
             elif kind == "reads_cue_aloud":
                 said = Speak(" ".join(reply.cue.split()), cue=reply.cue)
             elif kind == "paraphrases":
                 prefix = None
                 if last_sentence(reply.text).endswith("?"):
-                    prefix = PARAPHRASE_PREFIXES[self._paraphrases % len(PARAPHRASE_PREFIXES)]
+                    prefix = words.paraphrase_prefixes[self._paraphrases % len(words.paraphrase_prefixes)]
                     self._paraphrases += 1
-                said = Speak(paraphrase(reply.text, prefix=prefix), cue=reply.cue)
+                said = Speak(paraphrase(reply.text, prefix=prefix, own_words=words), cue=reply.cue)
             else:
-                said = Speak(f"{reply.text} {SECOND_QUESTION}", cue=reply.cue)
+                said = Speak(f"{reply.text} {words.second_question}", cue=reply.cue)
             self._on_fault(kind, turn=self.turn, cued=reply.text, said=said.text)
             return said
         return reply
 
+    @property
+    def _own_words(self) -> OwnWords:
+        return self.examiner.own_words
+
+    def _has_words_for(self, kind: str) -> bool:
+        """Whether the session's language has the words a fault says of its own (reading the
+        cue aloud needs none; the others do)."""
+        words = self._own_words
+        needed = {"ignores_cue": words.follow_up_questions, "skips_question": words.skipped_to,
+                  "paraphrases": words.paraphrase_prefixes and words.statement_prefix,
+                  "two_questions": words.second_question, "speaks_during_preparation": words.preparation}
+        return bool(needed.get(kind, True))
+
     def preparation_idle_s(self) -> float | None:
         """speaks_during_preparation: the client's silence (s) after which the idle model
-        speaks, if such a fault may still fire at this turn; None otherwise."""
+        speaks, if such a fault may still fire at this turn (and the session's language has
+        its words); None otherwise."""
+        if not self._has_words_for("speaks_during_preparation"):
+            return None
         faults = self.plan.could_fire("speaks_during_preparation", turn=self.turn)
         return min(f.after_s for f in faults) if faults else None
 
@@ -317,8 +342,9 @@ class Misbehaviour:
         fault = self.plan.fires("speaks_during_preparation", turn=self.turn)
         if fault is None:
             return None
-        self._on_fault("speaks_during_preparation", turn=self.turn, idle_s=idle_s, said=PREPARATION_LINE)
-        return Speak(PREPARATION_LINE)
+        line = self._own_words.preparation
+        self._on_fault("speaks_during_preparation", turn=self.turn, idle_s=idle_s, said=line)
+        return Speak(line)
 
     def _say_results(self, names: tuple[str, ...], example_arguments: Callable[[str], dict]) -> str:
         """The results said aloud, remembered in spoken_results (for the tests: what was said)."""

@@ -21,9 +21,13 @@ answer `responseModalities: [AUDIO]` with the text of the request said in the ex
 voice (emulator/voice.py), whichever prebuilt voice is named:
 `candidates[0].content.parts[0].inlineData` holds `audio/L16;codec=pcm;rate=24000`
 (headerless 16-bit mono PCM) or, from the 3.8 models, `audio/wav`; streamed, the audio is
-split over events (the last with `finishReason` and the usage). Refused as the service
-refuses: a TTS model the API does not serve (404), another modality than AUDIO and an
-unknown voice (400). Each is a `generate_speech` line in the named session's journal.
+split over events (the last with `finishReason` and the usage). A request that names a
+language (`generationConfig.speechConfig.languageCode`, where Pipecat's GeminiTTSService
+sends its `language`) is said in espeak-ng's voice for it (emulator/voice.py), as a Live
+session in that language speaks; one that names none, in the examiner's default voice.
+Refused as the service refuses: a TTS model the API does not serve (404), another modality
+than AUDIO and an unknown voice (400). Each is a `generate_speech` line in the named
+session's journal (with the language named and the espeak-ng voice that said it).
 Sources: [D] Google's speech generation guide (models, voices, WAV from 3.8), [T] field
 reports quoted beside each rule, [U] our reading where nothing says.
 """
@@ -47,6 +51,7 @@ from loguru import logger
 
 from emulator import wire
 from emulator.caller import SESSION_HEADER, api_key
+from emulator.language import speech_language
 from emulator.reading import read_result
 from emulator.session import AUDIO_TOKENS_PER_S, ExamSession
 from emulator.toolargs import declared_json_schema, schema_errors
@@ -290,12 +295,14 @@ class RestApi:
         text = request_text(request)
         if not text.strip():
             raise RestError(400, INVALID_ARGUMENT)
-        pcm = await self._voice.synthesize(text)
+        language = speech_language(request.generation_config)
+        espeak_voice = self._voice.voice_for(language)
+        pcm = await self._voice.synthesize(text, voice=espeak_voice)
         audio_s = len(pcm) / 2 / OUTPUT_RATE
         if session is not None:
             session.journal.write(dir="in", kind="generate_speech", model=model,
                                   voice=(voices or [DEFAULT_SPEECH_VOICE])[0], text=text, stream=stream,
-                                  audio_s=round(audio_s, 2))
+                                  audio_s=round(audio_s, 2), language=language, espeak_voice=espeak_voice)
             if session.connection is None:
                 session.journal.close()  # as for generate_content
         data, mime = (wav_file(pcm), "audio/wav") if speech.wav else (pcm, PCM_MIME)

@@ -16,8 +16,13 @@ Two ways of being told the exam, and a model that improvises without either:
   last cued line.
 - A role cue (`play this role ... Role: <brief> Start by saying exactly "X" ...`): the
   examiner says X, then plays the role: each candidate turn (or nudge) with no cue pending
-  gets a reply in role, drawn from the brief (in_role_lines()), until a cue to say or call
+  gets a short answer in role, one fact of the brief a turn in the first person, never a
+  direction to the actor (emulator/role.py), then fillers, until a cue to say or call
   something ends the role.
+
+The words it makes up itself (improvised questions, follow-ups, "let me say that again",
+fillers in a role) are in the session's language (emulator/language.py: own_words); in a
+language the emulator has no words for, it says only what it was told, and is otherwise silent.
 
 A tool result whose response holds a cue (in any string, at any depth: cue_in_response())
 is acted on as the model acts on a function response: at once, unless the cue says to wait
@@ -36,14 +41,15 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
-# What a model with no script asks: generic questions, one per turn.
-IMPROVISED_LINES = ("Hello, I am your examiner today. Where do you live?",
-                    "What do you like to do in your free time?")
-IMPROVISED_CLOSING = "Thank you. That is the end of the test."
-# What a model in cue mode asks when the client has told it nothing for this turn.
-FOLLOW_UP_QUESTIONS = ("Can you tell me more about that?", "Why do you think that is?",
-                       "How do you feel about that?", "Can you give me an example?")
-AGAIN = "Let me say that again."
+from emulator.language import ENGLISH, OwnWords
+from emulator.role import role_facts
+
+# The English words (emulator/language.py), by their older names.
+IMPROVISED_LINES = ENGLISH.improvised_lines  # what a model with no script asks, one per turn
+IMPROVISED_CLOSING = ENGLISH.improvised_closing
+FOLLOW_UP_QUESTIONS = ENGLISH.follow_up_questions  # cue mode, when the client told it nothing for this turn
+AGAIN = ENGLISH.again
+ROLE_FILLERS = ENGLISH.role_fillers  # in role, when the brief has nothing more to tell (cycled)
 _NUMBERED = re.compile(r"^\s*\d+[.)]\s+(\S.*)$", re.MULTILINE)
 _SAY_EXACTLY = re.compile(r'say exactly\s+"([^"]+)"', re.IGNORECASE)
 # In a cue: straight or curly quotes.
@@ -59,16 +65,6 @@ _ROLE_BRIEF = re.compile(r"\bRole:\s*(.*?)\s*(?=\bStart\s+by\b|\bsay(?:ing)?\s+e
 # A cue's timing, read from its words where no turnComplete says it (a function response).
 _CUE_NOW = re.compile(r"\bnow\s*:", re.IGNORECASE)
 _CUE_WAITS = re.compile(r"\bwhen\s+the\s+candidate\s+has\s+finished\b", re.IGNORECASE)
-# What a model in role says when its brief has nothing more to tell (cycled).
-ROLE_FILLERS = ("I'm not sure, I'm afraid.", "No, nothing else I can think of.")
-# Sentence ends, but not after a title ("Mr. Jones").
-_BRIEF_SENTENCE_END = re.compile(r"(?<=[.?!])(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)\s+")
-# Second person to first, longest first; "you" alone is handled by _first_person().
-_FIRST_PERSON = {"you are": "I am", "you were": "I was", "you're": "I'm", "you've": "I've", "you'll": "I'll",
-                 "you'd": "I'd", "yourself": "myself", "yours": "mine", "your": "my"}
-# After these, "you" is the subject ("when you climb" -> "when I climb"); elsewhere the object ("tells you" -> "me").
-_SUBJECT_BEFORE = frozenset("and but or so when if because that as while since until though although do does "
-                            "did can could will would should".split())
 
 
 @dataclass(frozen=True)
@@ -80,14 +76,15 @@ class ScriptLine:
     improvised: bool = False  # a line of the improvising examiner, not one the instruction gave
 
 
-def script_from_instruction(instruction: str) -> tuple[list[ScriptLine], str]:
-    """(the lines, the closing phrase) an instruction tells the examiner to say."""
+def script_from_instruction(instruction: str, own_words: OwnWords = ENGLISH) -> tuple[list[ScriptLine], str]:
+    """(the lines, the closing phrase) an instruction tells the examiner to say; without them,
+    its own (improvised lines, a closing) in the session's language, which may have none."""
     said = _NUMBERED.findall(instruction or "")
     lines = [ScriptLine(text.strip(), last_sentence(text)) for text in said]
     if not lines:
-        lines = [ScriptLine(text, last_sentence(text), improvised=True) for text in IMPROVISED_LINES]
+        lines = [ScriptLine(text, last_sentence(text), improvised=True) for text in own_words.improvised_lines]
     closings = _SAY_EXACTLY.findall(instruction or "")
-    closing = " ".join(closings[-1].split()) if closings else IMPROVISED_CLOSING
+    closing = " ".join(closings[-1].split()) if closings else own_words.improvised_closing
     return lines, closing
 
 
@@ -177,27 +174,10 @@ def _parse_role(text: str) -> Cue | None:
 
 
 def in_role_lines(brief: str) -> list[str]:
-    """What the examiner says in role, one a turn: the brief's sentences in order, in the
-    first person ("You are a bus driver." -> "I am a bus driver.")."""
-    sentences = [s for s in _BRIEF_SENTENCE_END.split(" ".join(brief.split())) if s]
-    return [_first_person(sentence) for sentence in sentences]
-
-
-def _first_person(sentence: str) -> str:
-    """A second-person sentence in the first person: the word swaps of _FIRST_PERSON, then
-    "you" as I (a subject: first, or after a conjunction or auxiliary) or me (otherwise)."""
-    def swap(match: re.Match) -> str:
-        said = match.group(0)
-        key = " ".join(said.lower().split())
-        if key in _FIRST_PERSON:
-            return _FIRST_PERSON[key]
-        before = re.findall(r"[A-Za-z']+", sentence[: match.start()])
-        return "I" if not before or before[-1].lower() in _SUBJECT_BEFORE else "me"
-
-    phrases = sorted(_FIRST_PERSON, key=len, reverse=True)
-    pattern = r"\b(?:" + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in phrases) + r"|you)\b"
-    text = re.sub(pattern, swap, sentence, flags=re.IGNORECASE)
-    return text[:1].upper() + text[1:]
+    """What the examiner says in role, one a turn: the brief's facts (emulator/role.py), one
+    each, in the first person ("You are a bus driver." -> "I am a bus driver."), without the
+    directions to the actor ("Only mention X if asked.")."""
+    return list(role_facts(brief))
 
 
 class Phase(str, Enum):
@@ -241,9 +221,9 @@ class ExaminerState:
     pending_cue: Cue | None = None  # told, not yet acted on
     cue_mode: bool = False  # the session has had a cue: the client conducts the exam
     last_cued: str | None = None  # the words of the last cued turn (what a nudge repeats)
-    improvised: int = 0  # follow-up questions improvised so far (cycles FOLLOW_UP_QUESTIONS)
+    improvised: int = 0  # follow-up questions improvised so far (cycles the follow-up questions)
     role: str | None = None  # the brief of the role being played (None: not in role)
-    role_replies: int = 0  # replies said in this role so far (the next of in_role_lines, then ROLE_FILLERS)
+    role_replies: int = 0  # replies said in this role so far (the next of in_role_lines, then fillers)
     result_cue: Cue | None = None  # a cue in a tool result, kept until the last pending result is in
 
 
@@ -256,12 +236,14 @@ class ScriptedExaminer:
         closing_phrase: said once, after the tools have their results.
         tools: the tools the client declared: each is called once after the last answer
             of a numbered script, or when a cue says so.
+        own_words: the words it makes up itself, in the session's language (emulator/language.py).
     """
 
     lines: list[ScriptLine]
     closing_phrase: str
     tools: tuple[str, ...] = ()
     state: ExaminerState = field(default_factory=ExaminerState)
+    own_words: OwnWords = ENGLISH
 
     @property
     def scripted(self) -> bool:
@@ -294,13 +276,16 @@ class ScriptedExaminer:
         """A cue acted on: a role cue starts its role, any other cue ends the role played."""
         self.state = dataclasses.replace(self.state, role=cue.role, role_replies=0)
 
-    def in_role(self) -> Speak:
-        """The next reply in role: the brief's next sentence, then ROLE_FILLERS in a cycle."""
-        lines = in_role_lines(self.state.role)
+    def in_role(self) -> Speak | Silence:
+        """The next reply in role: the brief's next fact, then the fillers in a cycle (none in a
+        language without own words: silence)."""
+        facts = role_facts(self.state.role)
+        fillers = self.own_words.role_fillers
         n = self.state.role_replies
         self.state = dataclasses.replace(self.state, phase=Phase.ASKING, role_replies=n + 1)
-        text = lines[n] if n < len(lines) else ROLE_FILLERS[(n - len(lines)) % len(ROLE_FILLERS)]
-        return Speak(text, role=True)
+        if n < len(facts):
+            return Speak(facts[n], role=True)
+        return Speak(fillers[(n - len(facts)) % len(fillers)], role=True) if fillers else Silence()
 
     def _act_on_cue(self) -> Reply:
         cue = self.state.pending_cue
@@ -315,11 +300,26 @@ class ScriptedExaminer:
         self.state = dataclasses.replace(self.state, phase=Phase.AWAITING_TOOL_RESULTS, pending_tools=cue.tools)
         return CallTools(cue.tools)
 
-    def improvise(self) -> str:
-        """A generic follow-up question (the next of FOLLOW_UP_QUESTIONS, in a cycle)."""
+    def improvise(self) -> str | None:
+        """A generic follow-up question (the next of the session language's, in a cycle); None
+        in a language without own words."""
+        questions = self.own_words.follow_up_questions
+        if not questions:
+            return None
         n = self.state.improvised
         self.state = dataclasses.replace(self.state, improvised=n + 1)
-        return FOLLOW_UP_QUESTIONS[n % len(FOLLOW_UP_QUESTIONS)]
+        return questions[n % len(questions)]
+
+    def _follow_up(self) -> Speak | Silence:
+        """Cue mode with nothing cued for this turn: an improvised question, or silence."""
+        self.state = dataclasses.replace(self.state, phase=Phase.ASKING)
+        question = self.improvise()
+        return Speak(question) if question else Silence()
+
+    def _again(self, question: str) -> Speak:
+        """A question asked again, after the session language's "let me say that again" (if it has one)."""
+        again = self.own_words.again
+        return Speak(f"{again} {question}" if again else question)
 
     # ---- triggers --------------------------------------------------------------------
 
@@ -334,10 +334,9 @@ class ScriptedExaminer:
         if self.state.role is not None:
             return self.in_role()
         if self.state.cue_mode:
-            self.state = dataclasses.replace(self.state, phase=Phase.ASKING)
-            return Speak(self.improvise())
+            return self._follow_up()
         if self.state.phase is Phase.NOT_STARTED:
-            return self._ask(0)
+            return self._ask(0) if self.lines else Silence()  # no script, and no words of its own
         if self.state.next_line < len(self.lines):
             return self._ask(self.state.next_line)
         return self._finish_questions()
@@ -352,14 +351,12 @@ class ScriptedExaminer:
             return self.in_role()  # a nudge in role: the answer the candidate is waiting for
         if self.state.cue_mode:
             if self.state.last_cued:
-                return Speak(f"{AGAIN} {last_sentence(self.state.last_cued)}")
-            self.state = dataclasses.replace(self.state, phase=Phase.ASKING)
-            return Speak(self.improvise())
+                return self._again(last_sentence(self.state.last_cued))
+            return self._follow_up()
         if self.state.phase is Phase.NOT_STARTED:
-            return self._ask(0)
+            return self._ask(0) if self.lines else Silence()
         if self.state.next_line > 0:
-            current = self.lines[self.state.next_line - 1]
-            return Speak(f"{AGAIN} {current.question}")
+            return self._again(self.lines[self.state.next_line - 1].question)
         return Silence()
 
     def on_history(self, examiner_said: list[str]) -> bool:
@@ -423,10 +420,11 @@ class ScriptedExaminer:
         )
         return CallTools(self.tools)
 
-    def close(self) -> Speak:
-        """The closing phrase, after which the examiner goes quiet."""
+    def close(self) -> Speak | Silence:
+        """The closing phrase, after which the examiner goes quiet (silence where it has none:
+        the instruction named none, and the session's language has no words of its own)."""
         self.state = dataclasses.replace(self.state, phase=Phase.DONE, pending_tools=())
-        return Speak(self.closing_phrase)
+        return Speak(self.closing_phrase) if self.closing_phrase else Silence()
 
 
 def _words(text: str) -> str:

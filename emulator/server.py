@@ -24,6 +24,7 @@ from emulator import wire
 from emulator.caller import RUN_HEADER, SESSION_HEADER, api_key, redacted_path, session_name
 from emulator.faults import FaultPlan, FaultsFile
 from emulator.journal import Journal
+from emulator.language import own_words_for, speech_language
 from emulator.livesocket import LiveSocket
 from emulator.misbehaviour import Misbehaviour
 from emulator.rest import RestApi
@@ -222,8 +223,11 @@ class EmulatorServer:
         told = setup.system_instruction
         instruction = told if isinstance(told, str) else "\n".join(
             part.text or "" for part in (told.parts or [] if told is not None else []))
-        lines, closing_phrase = script_from_instruction(instruction)
-        examiner = ScriptedExaminer(lines=lines, closing_phrase=closing_phrase)
+        # The language the client asked the model to speak: its voice, and the words it makes up itself.
+        language = speech_language(setup.generation_config)
+        own_words = own_words_for(language)
+        lines, closing_phrase = script_from_instruction(instruction, own_words)
+        examiner = ScriptedExaminer(lines=lines, closing_phrase=closing_phrase, own_words=own_words)
         # A client may name its run (x-viva-run) so that seeded draws repeat run for run.
         stream = ws.headers.get(RUN_HEADER) or str(len(self.sessions))
         # The faults file's seed varies the model's choices too (a judgement's enum value); seed 0,
@@ -231,7 +235,8 @@ class EmulatorServer:
         faults_seed = self.faults.seed if self.faults else 0
         key = f"{self.settings.seed}:{stream}" + (f":{faults_seed}" if faults_seed else "")
         seed = int(hashlib.sha256(key.encode()).hexdigest()[:12], 16)
-        session = ExamSession(session_id=session_id, examiner=examiner, journal=journal, rng=random.Random(seed))
+        session = ExamSession(session_id=session_id, examiner=examiner, journal=journal, rng=random.Random(seed),
+                              language=language, espeak_voice=self.settings.voice.voice_for(language))
         # One plan per run: a fresh session the same client opens after a refused handle
         # goes on with the run's faults (a fault that fired `times` does not fire again).
         plan = self._plans.setdefault(stream, FaultPlan(self.faults, stream=stream))

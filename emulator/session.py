@@ -71,6 +71,10 @@ class ExamSession:
     resumable: bool = True  # False once a disconnect fault refused resumption
     # Tool name -> arguments the examiner said aloud (speak_instead_of_tool_call, tool_call_and_speak).
     spoken_results: dict[str, dict] = field(default_factory=dict)
+    # What it speaks in, from the setup that began it (a resumed session keeps them): the language
+    # code the client named (None: none, English), and the espeak-ng voice for it (None: the tone).
+    language: str | None = None
+    espeak_voice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -259,7 +263,8 @@ class LiveConnection:
         self.session.connections += 1
         self._setup = setup
         self._log_in("setup", model=setup.model, generation=self._model.name, resumed_from=handle,
-                     connection=self.session.connections, **({"newer_fields": newer_fields} if newer_fields else {}))
+                     connection=self.session.connections, **self._speaks(),
+                     **({"newer_fields": newer_fields} if newer_fields else {}))
         self._text_replies = self._model.modality(setup) == "TEXT"
         self._history_phase = bool(self._model.initial_history and setup.history_config
                                    and setup.history_config.initial_history_in_client_content)
@@ -282,6 +287,13 @@ class LiveConnection:
         for fault in self.session.misbehaviour.plan.timed():
             self._timers.append(asyncio.create_task(self._timed_fault(fault)))
         await self._offer_handle()
+
+    def _speaks(self) -> dict:
+        """What the session speaks in, for the setup's journal line: the language code the client
+        named (None: none was, and it speaks English), the espeak-ng voice (None: the tone), and
+        the language of the words it makes up itself (None: it has none in that language)."""
+        return {"language": self.session.language, "espeak_voice": self.session.espeak_voice,
+                "own_words": self.session.examiner.own_words.language}
 
     def _declare_tools(self, tools: list[types.Tool]) -> None:
         declarations = [declaration for tool in tools for declaration in tool.function_declarations or []]
@@ -676,12 +688,12 @@ class LiveConnection:
     async def _stream_audio(self, reply: Speak, *, end_turn: bool) -> bool:
         """The turn's audio, a little faster than real time, with its transcript beside it.
         Returns whether the turn was ended (False: a call follows, or the link was cut)."""
-        pcm = await self._settings.voice.synthesize(reply.text)
+        pcm = await self._settings.voice.synthesize(reply.text, voice=self.session.espeak_voice)
         duration = len(pcm) / 2 / OUTPUT_RATE
         self.session.journal.write(dir="out", kind="speak", text=reply.text, line=reply.line, cued=reply.cued,
                                    audio_s=round(duration, 2), **_in_role(reply))
-        self._disconnect_during(
-            "closing" if self.session.examiner.closing_phrase in reply.text else "examiner_speech")
+        closing = self.session.examiner.closing_phrase
+        self._disconnect_during("closing" if closing and closing in reply.text else "examiner_speech")
         chunk_bytes = int(self._settings.chunk_s * OUTPUT_RATE) * 2
         words = reply.text.split()
         pieces = _transcript_pieces(words, duration)

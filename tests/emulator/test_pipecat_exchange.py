@@ -158,6 +158,8 @@ async def test_pipecat_service_runs_the_exam_and_reconnects_by_handle(emulator, 
     assert session.connections == 2
     setups = [r for r in session.journal.records if r["kind"] == "setup"]
     assert setups[1]["resumed_from"] in session.handles
+    # Pipecat's language (en-US unless set) reaches the setup, and the examiner speaks it in espeak-ng's voice for it.
+    assert [(s["language"], s["espeak_voice"], s["own_words"]) for s in setups] == [("en-US", "en-us", "en")] * 2
     assert session.validation_failures == [] and session.messages_validated > 20
     tool_responses = [r for r in session.journal.records if r["kind"] == "tool_response"]
     assert len(tool_responses) == 1

@@ -22,14 +22,15 @@ from tests.helpers import MODEL, live_config, receive_turn, sdk_client
 PHRASE = "Thank you. That is the end of the Speaking test."
 
 
-async def pipecat_tts(server, *, model: str, voice: str, session_id: str | None = None) -> list:
-    """The frames Pipecat's GeminiTTSService yields for PHRASE, its client pointed at the emulator."""
+async def pipecat_tts(server, *, model: str, voice: str, session_id: str | None = None, language: str = "en-GB",
+                      text: str = PHRASE) -> list:
+    """The frames Pipecat's GeminiTTSService yields for text, its client pointed at the emulator."""
     service = GeminiTTSService(api_key="test-key", http_options=server.http_options(session_id=session_id),
                                sample_rate=24000,
-                               settings=GeminiTTSService.Settings(model=model, voice=voice, language="en-GB"))
+                               settings=GeminiTTSService.Settings(model=model, voice=voice, language=language))
     await service.setup(FrameProcessorSetup(clock=SystemClock(), task_manager=TaskManager(), pipeline_worker=None))
     try:
-        return [frame async for frame in service.run_tts(PHRASE, service.create_context_id())]
+        return [frame async for frame in service.run_tts(text, service.create_context_id())]
     finally:
         await service.stop(EndFrame())
         await service.cleanup()
@@ -173,4 +174,5 @@ async def test_a_request_naming_a_live_session_is_a_line_of_its_journal(emulator
     (line,) = [e for e in lines if e["kind"] == "generate_speech"]
     assert line["model"] == "gemini-3.8-flash-tts" and line["voice"] == "Charon" and line["text"] == PHRASE
     assert line["stream"] is True and line["audio_s"] > 1.5
+    assert (line["language"], line["espeak_voice"]) == ("en-GB", "en-gb")  # what Pipecat named, and its voice
 
