@@ -139,6 +139,21 @@ def test_every_step_asked_in_order_reads_the_plan():
     assert asked_in_order({}) is None
 
 
+def test_steps_skipped_for_time_are_counted_apart_from_those_on_a_branch_not_taken(tmp_path):
+    from viva.harness.summary import skipped_for_time
+
+    plan = [{"step": "q1", "kind": "question", "asked_s": 1},
+            {"step": "card", "kind": "cue_card", "asked_s": None, "skipped": "exam_time_up"},
+            {"step": "q2", "kind": "question", "asked_s": None, "skipped": "part_time_up"},
+            {"step": "q3", "kind": "question", "asked_s": None, "skipped": "branch not taken"},
+            {"step": "assessment", "kind": "assessment", "asked_s": None}]
+    assert skipped_for_time({"plan": plan}) == 2
+    assert skipped_for_time({}) is None
+    rows = [run_row_like(1, 0), run_row_like(1, 0)]
+    rows[0].steps_skipped_for_time, rows[1].steps_skipped_for_time = 2, 0
+    assert aggregate(rows)["steps skipped for time"] == "2"
+
+
 def _stereo(path, seconds: float, voiced: list[tuple[float, float]], rate: int = 16000):
     """A two-channel recording whose examiner (right) channel holds a tone over `voiced`."""
     import wave

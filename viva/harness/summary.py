@@ -38,6 +38,8 @@ class RunRow:
     steps_first_cue: int | None = None
     steps_cued_again: int | None = None
     steps_in_order: bool | None = None  # every step on the exam's path heard, in order (None: not directed)
+    # The steps a part's or the exam's time ran out on: never asked (the exam was not all given).
+    steps_skipped_for_time: int | None = None
     # Seconds of examiner audio played between the last answer and the closing (marks read
     # aloud would show here), from recording.wav. None: no recording.
     examiner_before_closing_s: float | None = None
@@ -109,6 +111,14 @@ def asked_in_order(data: dict) -> bool | None:
         return None
     times = [e["asked_s"] for e in _reached(data)]
     return None not in times and times == sorted(times)
+
+
+def skipped_for_time(data: dict) -> int | None:
+    """How many steps on the exam's path were never asked because a part's or the exam's time
+    ran out (None: not directed). Such a session completed, but not as the config describes."""
+    if "plan" not in data:
+        return None
+    return sum(str(e.get("skipped", "")).endswith("time_up") for e in data["plan"] if e.get("kind") not in PROMPTS)
 
 
 def adherence(data: dict) -> tuple[int, int] | None:
@@ -202,6 +212,7 @@ def run_row(record_dir: Path, tools=None, schedule: tuple[list[float], float] | 
         steps_first_cue=(followed := adherence(data)) and followed[0],
         steps_cued_again=followed and followed[1],
         steps_in_order=asked_in_order(data),
+        steps_skipped_for_time=skipped_for_time(data),
         examiner_before_closing_s=examiner_before_closing_s(data, record_dir / "recording.wav"),
     )
 
@@ -231,6 +242,7 @@ def aggregate(rows: list[RunRow]) -> dict[str, str]:
         "waits on schedule": _on_schedule(rows),
         "steps heard once": _adherence(rows),
         "every step heard in order": _in_order(rows),
+        "steps skipped for time": _skipped(rows),
         "examiner audio before the closing": _before_closing(rows),
     }
 
@@ -238,6 +250,11 @@ def aggregate(rows: list[RunRow]) -> dict[str, str]:
 def _before_closing(rows: list[RunRow]) -> str:
     values = [r.examiner_before_closing_s for r in rows if r.examiner_before_closing_s is not None]
     return f"{max(values):.2f} s at most" if values else "-"
+
+
+def _skipped(rows: list[RunRow]) -> str:
+    directed = [r.steps_skipped_for_time for r in rows if r.steps_skipped_for_time is not None]
+    return str(sum(directed)) if directed else "-"
 
 
 def _in_order(rows: list[RunRow]) -> str:
@@ -294,6 +311,9 @@ def print_summary(results, *, config: str, tools=None, schedule=None) -> None:
     for key, value in aggregate(rows).items():
         print(f"  {key + ':':<30} {value}")
     completed = sum(r.completed for r in rows)
-    print(f"{completed} of {len(rows)} completed with a result ({config}); records in {results[0].record_dir.parent}")
+    cut_short = sum(bool(r.steps_skipped_for_time) for r in rows if r.completed)
+    short = f", {cut_short} of them with steps skipped for time (not the exam the config describes)" if cut_short else ""
+    print(f"{completed} of {len(rows)} completed with a result{short} ({config}); "
+          f"records in {results[0].record_dir.parent}")
     (results[0].record_dir.parent / "summary.json").write_text(
         json.dumps({"config": config, "runs": [asdict(r) for r in rows], "aggregate": aggregate(rows)}, indent=1))
