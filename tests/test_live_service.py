@@ -12,6 +12,7 @@ import pytest
 from google.genai import types
 from pipecat.clocks.system_clock import SystemClock
 from pipecat.frames.frames import (
+    CancelWorkerFrame,
     ErrorFrame,
     InputAudioRawFrame,
     LLMFullResponseEndFrame,
@@ -454,6 +455,18 @@ async def test_when_the_budget_is_spent_the_service_pushes_an_error_and_schedule
         assert len(h.event("disconnect")) == 1 and h.links() == [False]
         assert "live-reconnect" not in h.tasks and h.time.slept == []
         assert h.client.handles == [None]
+        assert [frame.reason for frame in h.of(CancelWorkerFrame)] == [errors[0][0].error]  # the session ends now
+
+
+async def test_a_refused_fresh_session_ends_the_session_at_once_with_one_line():
+    first = FakeLiveSession(dropped(REFUSED))
+    async with live_service(first) as h:
+        await within(h.service._connection_task)
+        (error,) = [frame for frame in h.frames if isinstance(frame[0], ErrorFrame)]
+        assert error[0].error.startswith("live_refused: the Live service refused the session (1008")
+        assert "\n" not in error[0].error
+        assert [frame.reason for frame in h.of(CancelWorkerFrame)] == [error[0].error]
+        assert h.client.handles == [None] and h.time.slept == []
 
 
 # -- 5. goAway

@@ -56,13 +56,13 @@ def test_a_refused_handle_means_a_fresh_session_from_then_on(clock):
     assert reconnect.on_disconnect(1011).handle is None
 
 
-def test_a_refused_fresh_session_backs_off_as_usual(clock):
+def test_a_refused_fresh_session_is_given_up_at_once(clock):
     reconnect = policy(clock, schedule_s=(1, 2, 4), jitter=0.0)
     reconnect.on_handle("h1", resumable=True)
     assert reconnect.on_disconnect(1011).delay_s == 1
     assert reconnect.on_disconnect(REFUSED).delay_s == 0  # the handle refused: fresh at once
-    third = reconnect.on_disconnect(REFUSED)  # the fresh session refused too (a bad key, say): no hammering
-    assert (third.delay_s, third.after_refusal) == (4, False)
+    assert reconnect.on_disconnect(REFUSED) is None  # the fresh session refused too (a bad key, say): no retry
+    assert policy(clock).on_disconnect(REFUSED) is None  # refused at the first connect (an unknown model)
 
 
 def test_no_handle_yet_means_a_fresh_session(clock):

@@ -16,6 +16,7 @@ from loguru import logger
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import (
+    CancelWorkerFrame,
     EndWorkerFrame,
     LLMFullResponseEndFrame,
     TTSStoppedFrame,
@@ -28,7 +29,7 @@ from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, Gemini
 
 from viva.exam.wording import system_instruction
 from viva.pipelines.context import StageContext
-from viva.pipelines.reconnect_policy import Attempt, Moment, ReconnectPolicy
+from viva.pipelines.reconnect_policy import REFUSED, Attempt, Moment, ReconnectPolicy
 from viva.pipelines.registry import GeminiLiveParams
 from viva.pipelines.resilient_session import ResilientSession
 from viva.processors.exam_frames import ExamCueFrame
@@ -73,6 +74,7 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
     """
 
     def __init__(self, *, policy: ReconnectPolicy, on_event: Callable[..., None] | None = None,
+                 on_given_up: Callable[[str], None] | None = None,
                  history: Callable[[], list[tuple[str, str]]] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, **kwargs):
@@ -81,6 +83,7 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
         self._clock = clock
         self._sleep = sleep
         self._on_event = on_event or (lambda *args, **fields: None)
+        self._on_given_up = on_given_up or (lambda reason: None)
         self._history = history or (lambda: [])
         self._link = ResilientSession()
         self._dropped_at: float | None = None
@@ -184,9 +187,21 @@ class ExamGeminiLiveService(GeminiLiveLLMService):
             await self.push_frame(LiveLinkFrame(up=False))
         self._attempt = self._policy.on_disconnect(code if isinstance(code, int) else None)
         if self._attempt is None:
-            await self.push_error(error_msg=f"Live connection lost and not regained: {error}")
+            await self._give_up(code, error)
             return
         self._reconnect_task = self.create_task(self._reconnect_after(self._attempt), "live-reconnect")
+
+    async def _give_up(self, code, error: Exception) -> None:
+        """No link, and none to be had: the session ends now, failed, with one line that says why
+        (a refused fresh session is the key, the model or the setup: waiting changes nothing)."""
+        if code == REFUSED:
+            reason = f"live_refused: the Live service refused the session ({code}: {str(error)[:200]})"
+        else:
+            reason = f"live_lost: the Live connection was lost and not regained ({str(error)[:200]})"
+        logger.error(reason)
+        self._on_given_up(reason)
+        await self.push_error(error_msg=reason, force_treat_as_permanent=True)
+        await self.push_frame(CancelWorkerFrame(reason=reason), FrameDirection.UPSTREAM)
 
     async def _end_cut_turn(self) -> None:
         """The examiner's turn ends here, as Pipecat ends it at turnComplete."""
@@ -350,6 +365,7 @@ def gemini_live_service(context: StageContext, params: GeminiLiveParams) -> Gemi
         resilience = dict(
             policy=reconnect_policy(params),
             on_event=context.record.event,
+            on_given_up=lambda reason: context.record.end(outcome="failed", end_reason=reason),
             history=lambda: [(e["role"], e["text"]) for e in context.record.data["transcript"]],
         )
         # Keepalive: websockets' default 20 s pong timeout closes links whose pongs are

@@ -91,7 +91,8 @@ class ReconnectPolicy:
             self.handle = None
             return Attempt(number=self._attempts, base_s=0.0, delay_s=0.0, handle=None, after_refusal=True)
         if code == REFUSED:
-            self.handle = None
+            # A fresh session refused: the key, the model or the setup is wrong, and no wait mends it.
+            return None
         base = self._schedule[min(self._attempts, len(self._schedule)) - 1]
         delay = base * (1 + self._jitter * (2 * self._rng.random() - 1))
         if now + delay - self._dropped_at > self._budget_s:
