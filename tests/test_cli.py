@@ -80,7 +80,7 @@ BAD_CONFIGS = {
     "bad_schema": ("exam:\n  name: x\n  greeting: g\n  system_prompt: s\n  closing_phrase: c\n"
                    "  parts: [{name: p}]\n  tools:\n    - name: t\n      description: d\n"
                    "      parameters: {type: object, properties: {a: {type: 12}}}\n",
-                   r"bad_schema.yaml:10: exam.tools\[0\].parameters: Value error, not a valid JSON schema"),
+                   r"bad_schema.yaml:10: exam.tools\[0\].parameters: not a valid JSON schema"),
     "not_a_mapping": ("- just\n- a list\n", r"not_a_mapping.yaml:1: expected a mapping"),
     # Past the reader's limits: each was gigabytes and a MemoryError, or a traceback.
     "alias_bomb": ((DATA / "alias_bomb.yaml").read_text(), r"alias_bomb.yaml:6: aliases expand past 100000 values$"),

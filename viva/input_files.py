@@ -358,7 +358,8 @@ def validate(model: type[Model], data: Any, places: Places, *, prefix: tuple = (
         elif first["type"] == "missing":
             message = f"{where}: {format_key_path(loc)}: required key is missing"
         else:
-            message = f"{where}: {format_key_path(loc)}: {first['msg']}"
+            # pydantic words a validator's own message "Value error, ...": the message is the user's line.
+            message = f"{where}: {format_key_path(loc)}: {first['msg'].removeprefix('Value error, ')}"
         raise BadInput(message) from None
 
 

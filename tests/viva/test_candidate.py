@@ -115,7 +115,7 @@ def test_say_items_are_spoken_and_wavs_of_other_rates_are_converted(tmp_path):
 @pytest.mark.parametrize("text, expected", [
     ("name: c\nanswers:\n  - audio: nowhere.wav\n", r"c.yaml:3: answers\[0\].audio: .*nowhere.wav: no such file"),
     ("name: c\nanswers:\n  - audio: corrupt.wav\n", r"c.yaml:3: answers\[0\].audio: .*corrupt.wav: not a readable PCM WAV"),
-    ("name: c\nanswers:\n  - say: hi\n    audio: x.wav\n", r"c.yaml:3: answers\[0\]: Value error, an answer is exactly one"),
+    ("name: c\nanswers:\n  - say: hi\n    audio: x.wav\n", r"c.yaml:3: answers\[0\]: an answer is exactly one"),
     ("name: c\nanswers: []\n", r"c.yaml:2: answers: List should have at least 1 item"),
     ("name: c\nanswers:\n  - silence_s: 2\nmood: calm\n", r"c.yaml:4: mood: unknown key; expected one of: name, voice"),
     # Numbers past what a candidate can mean: a MemoryError (1e12 s of silence) or an OverflowError
@@ -127,7 +127,7 @@ def test_say_items_are_spoken_and_wavs_of_other_rates_are_converted(tmp_path):
     ("name: c\nanswers:\n  - silence_s: 1\nbackground: {audio: corrupt.wav, gain_db: 1e10}\n",
      r"c.yaml:4: background.gain_db: Input should be less than or equal to 60"),
     ("name: c\nanswers:\n" + "  - say: " + "la " * 10_000 + "\n" + "  - say: " + "la " * 10_000 + "\n",
-     r"c.yaml:2: answers: Value error, more than 50000 characters to say in all"),
+     r"c.yaml:2: answers: more than 50000 characters to say in all"),
     ("name: c\nanswers: &a [{silence_s: 1}, {silence_s: 1}, {silence_s: 1}, {silence_s: 1}]\n"
      "more: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
      "most: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
@@ -180,3 +180,16 @@ def test_prepare_in_a_candidate_file(tmp_path):
     path.write_text("name: p\nanswers:\n  - prepare: true\n    silence_s: 1\n")
     with pytest.raises(BadInput, match="exactly one of audio, say, silence_s or prepare"):
         load_candidate(path)
+
+
+def test_a_voice_espeak_does_not_have_is_refused_rather_than_a_mute_candidate(tmp_path):
+    from emulator.voice import espeak_voices
+
+    (tmp_path / "c.yaml").write_text("name: c\nvoice: klingon\nanswers:\n  - say: hi\n")
+    if not espeak_voices():
+        pytest.skip("espeak-ng is not installed: the candidate speaks in a tone whatever its voice")
+    with pytest.raises(BadInput, match=r"c.yaml:2: voice: espeak-ng has no voice 'klingon'; expected a language it "
+                                       r"speaks, such as"):
+        load_candidate(tmp_path / "c.yaml")
+    (tmp_path / "c.yaml").write_text("name: c\nvoice: fr-fr+f3\nanswers:\n  - say: bonjour\n")
+    load_candidate(tmp_path / "c.yaml")

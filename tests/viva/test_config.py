@@ -48,9 +48,9 @@ BASE = "extends: {base}\n"
     ("pipeline:\n  - stage: turn_gate\n    parts:\n      Part 2: {end_of_turn: ai}\n",
      r"c.yaml:5: pipeline\[0\].parts.Part 2.end_of_turn: Input should be 'silence' or 'smart_turn'"),
     ("llm:\n  thinking_level: extreme\n", r"c.yaml:3: llm.thinking_level: String should match pattern"),
-    ("llm:\n  thinking_level: low\n", r"c.yaml:2: llm: Value error, gemini-3.8-live takes no thinking level"),
+    ("llm:\n  thinking_level: low\n", r"c.yaml:2: llm: gemini-3.8-live takes no thinking level"),
     ("exam:\n  tools:\n    - name: t\n      description: d\n      parameters: {type: array}\n",
-     r"c.yaml:6: exam.tools\[0\].parameters: Value error, a tool's parameters must be a JSON schema of type object"),
+     r"c.yaml:6: exam.tools\[0\].parameters: a tool's parameters must be a JSON schema of type object"),
 ])
 def test_mistakes_in_an_extending_file_point_at_its_own_lines(tmp_path, text, expected):
     (tmp_path / "c.yaml").write_text(BASE.format(base=ROOT / "configs/ielts_speaking_short.yaml") + text)
@@ -146,5 +146,5 @@ def test_thousands_of_parts_load_and_a_loop_through_them_is_one_line(tmp_path):
     with pytest.raises(BadInput) as error:
         load_config(tmp_path / "c.yaml")
     path = " -> ".join(f"p{i}" for i in range(3000))
-    assert str(error.value) == (f"{tmp_path / 'c.yaml'}:3: exam: Value error, parts lead back to themselves: "
+    assert str(error.value) == (f"{tmp_path / 'c.yaml'}:3: exam: parts lead back to themselves: "
                                 f"{path} -> back -> p1; expected each part reached at most once")

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from emulator.voice import render_speech
+from emulator.voice import espeak_voices, render_speech
 from viva.audio import RATE, gain, read_wav
 from viva.input_files import format_key_path, read_document, validate
 
@@ -91,6 +91,19 @@ class CandidateFile(_Strict):
     background: Background | None = None
     echo: Echo | None = None
     on_examiner_silence: OnExaminerSilence | None = None
+
+    @field_validator("voice")
+    @classmethod
+    def _a_voice_espeak_has(cls, voice: str) -> str:
+        """espeak-ng given a voice it does not know says nothing: the candidate would be mute."""
+        known = espeak_voices()  # () without espeak-ng: the candidate speaks in a tone, any voice will do
+        base = voice.split("+", 1)[0].lower()  # "en-gb+f3": a voice and a variant
+        names = {v.language for v in known} | {v.file for v in known} | {v.file.rsplit("/", 1)[-1] for v in known}
+        if known and base not in names:
+            shown = ", ".join(sorted({v.language for v in known})[:12])
+            raise ValueError(f"espeak-ng has no voice {voice!r}; expected a language it speaks, such as {shown}, ... "
+                             "(`espeak-ng --voices` lists them)")
+        return voice
 
     @field_validator("answers")
     @classmethod
