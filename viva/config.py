@@ -6,6 +6,7 @@ the exam) and the model settings.
 
 from __future__ import annotations
 
+import random
 import re
 from collections import Counter
 from pathlib import Path
@@ -107,6 +108,9 @@ class ExamPart(Strict):
     name: str
     intro: str | None = None
     cue_card: CueCard | None = None
+    cue_cards: list[CueCard] | None = Field(default=None, min_length=2, description="instead of cue_card: the "
+                                            "cards one is drawn from for each session (seeded; the record says "
+                                            "which, and the seed)")
     prep_s: float = Field(default=0, ge=0, description="silent preparation after the cue card, or, without one, "
                           "after the part's intro (before its questions or role-play)")
     long_turn_s: float | None = Field(default=None, gt=0, description="time allowed for the long turn")
@@ -133,6 +137,22 @@ class ExamPart(Strict):
                                      "next step (`end`: the assessment)")
     if_cut: str | None = Field(default=None, description="the part that follows an answer of this part cut at its "
                                "limit, instead of the next step (`end`: the assessment)")
+
+    @model_validator(mode="after")
+    def _one_card_or_cards_to_draw(self) -> "ExamPart":
+        if self.cue_cards and self.cue_card is not None and self.cue_card not in self.cue_cards:
+            raise ValueError(f"part {self.name!r}: cue_card and cue_cards both given; expected one card, or the "
+                             "cards one is drawn from")
+        if self.cue_cards and self.cue_card is None:
+            # The first card stands for the drawn one until a session draws (ExamConfig.drawn).
+            self.cue_card = self.cue_cards[0]
+        return self
+
+    def drawn(self, rng: random.Random) -> "ExamPart":
+        """This part with one card drawn from its cue_cards (itself when it has none to draw)."""
+        if not self.cue_cards:
+            return self
+        return self.model_copy(update={"cue_card": rng.choice(self.cue_cards)})
 
     @model_validator(mode="after")
     def _every_key_does_something(self) -> "ExamPart":
@@ -239,21 +259,29 @@ class ExamConfig(Strict):
                "role_closing_line": part.role.closing_line if part.role else None}
         return self.words.model_copy(update={key: line for key, line in own.items() if line is not None})
 
+    def drawn(self, seed: int) -> "ExamConfig":
+        """The exam one session runs: a card drawn for each part that has cue_cards (the same seed,
+        the same cards)."""
+        rng = random.Random(seed)
+        exam = self.model_copy(update={"parts": [part.drawn(rng) for part in self.parts]})
+        exam._language = self._language
+        return exam
+
     def unworded(self) -> list[tuple[tuple, str]]:
         """(key path, wording key) of each line this exam needs that neither the config nor its
         language's table says."""
         words, missing = self.words, []
         for i, part in enumerate(self.parts):
             needed = []
-            if part.cue_card:
-                needed += ["cue_card_with_points", "points_separator"] if part.cue_card.points else ["cue_card"]
+            for card in part.cue_cards or ([part.cue_card] if part.cue_card else []):
+                needed += ["cue_card_with_points", "points_separator"] if card.points else ["cue_card"]
             if part.starts_timed_answer and part.start_line is None:
                 needed.append("start_line")
             if (part.long_turn_s is not None or part.answer_s is not None) and part.time_up_line is None:
                 needed.append("time_up_line")
             if part.role and part.role.closing_line is None:
                 needed.append("role_closing_line")
-            missing += [(("exam", "parts", i), key) for key in needed if getattr(words, key) is None]
+            missing += [(("exam", "parts", i), key) for key in dict.fromkeys(needed) if getattr(words, key) is None]
         return missing
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -80,7 +81,11 @@ class ExamSession:
     """
 
     def __init__(self, *, config: VivaConfig, transport: BaseTransport, llm: LLMTarget, out_dir: Path,
-                 session_id: str | None = None, rtvi: bool = False):
+                 session_id: str | None = None, rtvi: bool = False, draw_seed: int | None = None):
+        # The exam this session runs: a card drawn for each part that has several (draw_seed:
+        # the same seed draws the same cards; by default a new one, kept in the record).
+        draw_seed = random.SystemRandom().randrange(2**31) if draw_seed is None else draw_seed
+        config = config.model_copy(update={"exam": config.exam.drawn(draw_seed)})
         self.config = config
         self.transport = transport
         session_id = session_id or new_session_id()
@@ -89,6 +94,9 @@ class ExamSession:
                                     language=config.llm.language,
                                     result_schemas={tool.name: tool.parameters for tool in config.exam.tools},
                                     scores=config.exam.scores)
+        drawn = {part.name: part.cue_card.topic for part in config.exam.parts if part.cue_cards}
+        if drawn:
+            self.record.event("cards_drawn", seed=draw_seed, cards=drawn)
         self.results = ResultCollector(tools=config.exam.declared_tools, on_event=self.record.event)
         self._recorder = StereoRecorder(self.record.directory / "recording.wav")
         context = StageContext(config=config, record=self.record, results=self.results, llm=llm)

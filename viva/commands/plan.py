@@ -112,6 +112,10 @@ def _step(step: Step, exam: ExamConfig, listed_next: str | None, params: dict) -
     if step.kind is StepKind.ROLE:
         lines.append(f"{DETAIL}plays: {step.brief}")
     lines.append(f'{DETAIL}says: "{step.line}"')
+    cards = next((part.cue_cards for part in exam.parts if part.name == step.part), None)
+    if step.kind is StepKind.CUE_CARD and cards:
+        lines.append(f"{DETAIL}the card is drawn for each session (seeded, recorded) from: "
+                     f"{' | '.join(card.topic for card in cards)}; the first shown")
     if step.kind is StepKind.CLOSING:
         return lines + [f"{DETAIL}then the exam ends"]
     lines += _answer(step, params)
