@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from viva import languages
 from viva.errors import BadInput
+from viva.exam.plan import asks
 from viva.scoring import ScoreRule, check_scores
 from viva.input_files import Places, format_key_path, read_document, validate
 
@@ -176,6 +177,10 @@ class ExamPart(Strict):
         for key, ignored in unused.items():
             if ignored:
                 raise ValueError(f"part {self.name!r}: {key} does nothing without {needs[key]}")
+        if self.prep_s > 0 and not card and self.intro and asks(self.intro) and (self.questions or self.role):
+            raise ValueError(f"part {self.name!r}: prep_s after an intro that asks something: its answer comes "
+                             "first, and no line is left to say before the preparation; expected an intro that "
+                             "does not end with a question")
         fixed_s = self.fixed_s
         if self.duration_min and fixed_s > self.duration_min[1] * 60:
             raise ValueError(f"part {self.name!r}: its timers alone take {fixed_s:g} s, more than its duration_min "
@@ -452,8 +457,8 @@ def _check_wording(config: VivaConfig, places: Places) -> None:
     """Every line the exam needs is said by the config or by its language's table."""
     for loc, key in config.exam.unworded()[:1]:
         shipped = ", ".join(languages.shipped())
-        raise BadInput(f"{places.where(loc)}: {format_key_path(loc)}: needs exam.wording.{key} (or the part's own "
-                       f"line): viva has no words of its own in {config.llm.language!r} (it has: {shipped}); "
+        own = "" if key.startswith(("cue_card", "points")) else " (or the part's own line)"
+        raise BadInput(f"{places.where(loc)}: {format_key_path(loc)}: needs exam.wording.{key}{own}: viva has no words of its own in {config.llm.language!r} (it has: {shipped}); "
                        f"expected that line in the exam's language")
 
 

@@ -66,7 +66,7 @@ def test_an_empty_line_of_a_part_says_nothing_rather_than_the_default(tmp_path):
 
 
 def test_a_language_viva_has_no_words_in_needs_the_configs_own(tmp_path):
-    with pytest.raises(BadInput, match=r"^.*c.yaml:\d+: exam.parts\[0\]: needs exam.wording.cue_card_with_points .*"
+    with pytest.raises(BadInput, match=r"^.*c.yaml:\d+: exam.parts\[0\]: needs exam.wording.cue_card_with_points: .*"
                                        r"no words of its own in 'de-DE' \(it has: en, es, fr\)"):
         load_config(config(tmp_path, CARD_AND_ROLE, language="de-DE"))
     wording = ("  wording:\n    cue_card_with_points: \"Ihr Thema: {topic} Sagen Sie: {points}.\"\n"
@@ -106,6 +106,12 @@ def test_a_key_that_would_do_nothing_is_refused_in_one_line(tmp_path, part, key,
     message = str(raised.value)
     assert "\n" not in message
     assert re.match(rf"^.*c.yaml:\d+: exam.parts\[0\]: .*part 'P': {key} does nothing without {needs}", message), message
+
+
+def test_a_preparation_after_an_intro_that_asks_is_refused(tmp_path):
+    part = "    - {name: P, intro: Ready?, prep_s: 30, questions: [Why?]}\n"
+    with pytest.raises(BadInput, match=r"part 'P': prep_s after an intro that asks something"):
+        load_config(config(tmp_path, part, language="en-GB"))
 
 
 def test_timers_longer_than_the_parts_minutes_are_refused(tmp_path):
