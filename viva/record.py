@@ -141,10 +141,11 @@ class SessionRecord:
         self.data["plan"] = entries
         self.write()
 
-    def set_result(self, result: dict | None, source: str | None) -> None:
-        """The result as the model gave it (kept untouched) and viva's scores computed from it."""
+    def set_result(self, result: dict | None, source: str | None, marks: dict | None = None) -> None:
+        """The result as the model gave it (kept untouched) and viva's scores computed from its marks
+        (`marks`: each mark by name, however many functions gave them; default: the result itself)."""
         self.data["result"], self.data["result_source"] = result, source
-        self.data["scores"] = compute_scores(self._score_rules, result)
+        self.data["scores"] = compute_scores(self._score_rules, result if marks is None else marks)
         self.write()
 
     def end(self, *, outcome: str, end_reason: str) -> None:

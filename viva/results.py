@@ -50,6 +50,16 @@ class ResultCollector:
         self.on_event("tool_result", name=name)
         return {"status": "recorded"}
 
+    def marks(self) -> dict[str, Any]:
+        """Every mark the result functions were given, by name, whichever function took it (the
+        exam's scores name marks, not functions: viva validate checks they are the tools' properties).
+        Where two functions give one name, the one declared first counts."""
+        marks: dict[str, Any] = {}
+        for tool in self.tools:
+            for mark, value in self.results.get(tool.name, {}).items():
+                marks.setdefault(mark, value)
+        return marks
+
     @property
     def complete(self) -> bool:
         return all(tool.name in self.results for tool in self.tools if tool.required)

@@ -262,3 +262,24 @@ async def test_an_exam_session_s_record_scores_by_its_config(tmp_path):
     session.record.set_result(dict(zip(CRITERIA, [7, 7, 7, 6.5])), "tool_call")
     band, cefr = json.loads(session.record.path.read_text())["scores"]
     assert (band["name"], band["value"], cefr["value"]) == ("speaking_band", 6.5, "B2")  # 6.875, floored
+
+
+def test_scores_read_marks_whichever_of_several_functions_gave_them(tmp_path):
+    from viva.config import ToolSpec
+    from viva.results import ResultCollector
+
+    def tool(name, mark):
+        return ToolSpec(name=name, description=name, parameters={
+            "type": "object", "properties": {mark: {"type": "number"}}, "required": [mark]})
+
+    results = ResultCollector(tools=[tool("speaking", "fluency"), tool("listening", "comprehension")])
+    results.on_tool_call("speaking", {"fluency": 4})
+    results.on_tool_call("listening", {"comprehension": 3})
+    record = SessionRecord(directory=tmp_path / "s", session_id="s", config="c.yaml", exam="e", llm="emulator",
+                           scores=[ScoreRule(name="total", rule="sum", of=["fluency", "comprehension"],
+                                                     official=False, source="test")])
+    record.set_result(results.result(), "tool_call", results.marks())
+    assert record.data["result"] == {"speaking": {"fluency": 4}, "listening": {"comprehension": 3}}
+    assert record.data["scores"][0]["value"] == 7
+    record.set_result(results.result(), "tool_call")  # the result itself: its keys are the functions
+    assert record.data["scores"][0]["missing"] == ["fluency", "comprehension"]

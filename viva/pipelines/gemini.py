@@ -400,7 +400,7 @@ def _handler(context: StageContext, end_on_tool_result: bool):
         response = context.results.on_tool_call(params.function_name, dict(params.arguments))
         newly_complete = context.results.complete and context.record.data["result"] is None
         if newly_complete:
-            context.record.set_result(context.results.result(), "tool_call")
+            context.record.set_result(context.results.result(), "tool_call", context.results.marks())
         await params.result_callback(response)
         if newly_complete and end_on_tool_result:
             context.record.end(outcome="completed", end_reason="tool_result")

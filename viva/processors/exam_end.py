@@ -317,7 +317,7 @@ class ExamEndProcessor(FrameProcessor):
                 self._record.event("tool_fallback", tool=tool, method=tried[-1].method, valid=tried[-1].valid,
                                    tried=[{"method": a.method, "valid": a.valid, "errors": a.errors[:5]} for a in tried])
             if self._results.complete:
-                self._record.set_result(self._results.result(), "transcript_extraction")
+                self._record.set_result(self._results.result(), "transcript_extraction", self._results.marks())
         complete = self._results.complete
         self._record.end(outcome="completed" if complete else "failed", end_reason=reason)
         await self.push_frame(EndWorkerFrame(reason=reason))
