@@ -28,7 +28,7 @@ from viva.config import VivaConfig
 from viva.errors import BadInput
 from viva.pipelines.build import build_pipeline
 from viva.pipelines.context import LLMTarget, StageContext
-from viva.record import SessionObserver, SessionRecord, new_session_id
+from viva.record import SessionObserver, SessionRecord, completed, new_session_id
 from viva.recording import StereoRecorder
 from viva.report import write_report
 from viva.results import ResultCollector
@@ -63,7 +63,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.data["outcome"] == "completed" and self.data["result"] is not None
+        return completed(self.data)
 
 
 class ExamSession:
@@ -92,7 +92,7 @@ class ExamSession:
         self.record = SessionRecord(directory=Path(out_dir) / session_id, session_id=session_id,
                                     config=str(config.path), exam=config.exam.name, llm=llm.kind,
                                     language=config.llm.language,
-                                    result_schemas={tool.name: tool.parameters for tool in config.exam.tools},
+                                    result_schemas={tool.name: tool.parameters for tool in config.exam.required_tools},
                                     scores=config.exam.scores)
         drawn = {part.name: part.cue_card.topic for part in config.exam.parts if part.cue_cards}
         if drawn:

@@ -59,6 +59,13 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def completed(data: dict) -> bool:
+    """Whether a session.json's exam completed with what it had to hand in: its result, when the
+    exam has result functions (`result_schemas`; a record from before them always had one)."""
+    needs_result = data.get("result_schemas", True)
+    return data.get("outcome") == "completed" and (data.get("result") is not None or not needs_result)
+
+
 class SessionRecord:
     """One session's record folder and its session.json.
 

@@ -188,3 +188,13 @@ def test_marks_said_before_the_closing_in_the_same_turn_count_and_the_closing_it
     # The closing alone in its turn: nothing before it.
     data["events"][2]["words_before"] = 0
     assert examiner_before_closing_s(data, tmp_path / "recording.wav") == 0
+
+
+def test_an_exam_without_result_functions_completes_without_a_result():
+    from viva.record import completed
+
+    assert completed({"outcome": "completed", "result": None, "result_schemas": {}})
+    assert not completed({"outcome": "completed", "result": None, "result_schemas": {"submit": {}}})
+    assert not completed({"outcome": "completed", "result": None})  # a record from before result_schemas
+    assert completed({"outcome": "completed", "result": {"band": 7}, "result_schemas": {"submit": {}}})
+    assert not completed({"outcome": "failed", "result": {"band": 7}, "result_schemas": {"submit": {}}})

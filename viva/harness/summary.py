@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from viva.input_files import load_json
+from viva.record import completed
 from viva.schema import schema_errors
 from viva.exam.phrases import words_of
 
@@ -197,7 +198,7 @@ def run_row(record_dir: Path, tools=None, schedule: tuple[list[float], float] | 
     return RunRow(
         session_id=data["session_id"],
         outcome=str(data["outcome"]),
-        completed=data["outcome"] == "completed" and data["result"] is not None,
+        completed=completed(data),
         result_source=data["result_source"],
         result_valid=valid,
         stalls_over_5s=sum(1 for s in silences if s > STALL_S),
@@ -310,10 +311,10 @@ def print_summary(results, *, config: str, tools=None, schedule=None) -> None:
     print()
     for key, value in aggregate(rows).items():
         print(f"  {key + ':':<30} {value}")
-    completed = sum(r.completed for r in rows)
+    done = sum(r.completed for r in rows)
     cut_short = sum(bool(r.steps_skipped_for_time) for r in rows if r.completed)
     short = f", {cut_short} of them with steps skipped for time (not the exam the config describes)" if cut_short else ""
-    print(f"{completed} of {len(rows)} completed with a result{short} ({config}); "
+    print(f"{done} of {len(rows)} completed with a result{short} ({config}); "
           f"records in {results[0].record_dir.parent}")
     (results[0].record_dir.parent / "summary.json").write_text(
         json.dumps({"config": config, "runs": [asdict(r) for r in rows], "aggregate": aggregate(rows)}, indent=1))
