@@ -247,3 +247,14 @@ def test_the_conducted_exams_include_a_role_play_a_preparation_and_a_judgement(c
 def test_a_role_plays_closing_line_is_cued_in_front_of_the_step_after_it():
     cued, _ = conduct(load_config(ROOT / "configs/osce_history_taking.yaml"), first_choice)
     assert "Thank you. That is the end of the consultation. What is your most likely diagnosis, and why?" in cued
+
+
+def test_a_parts_own_silence_for_timed_answers_is_the_one_printed():
+    """turn_gate.parts wins over timed_end_silence_s where it is set (TOEFL's interview: 3 s), and
+    the plan says so where it applies, from the settings the gate itself takes."""
+    text = plan_text(load_config(ROOT / "configs/toefl_2026.yaml"))
+    assert "3 s of silence ends it earlier here (turn_gate.parts)" in text
+    (params,) = [s.params for s in load_config(ROOT / "configs/toefl_2026.yaml").stages if s.name == "turn_gate"]
+    overridden = next(name for name, part in params.parts.items() if part.pause_tolerance_s is not None)
+    assert params.settings(overridden, "timed").pause_tolerance_s == params.parts[overridden].pause_tolerance_s
+    assert params.settings(None, "timed").pause_tolerance_s == params.timed_end_silence_s

@@ -138,10 +138,14 @@ def _answer(step: Step, params: dict) -> list[str]:
     if step.answer is Answer.TIMED and step.limit_s:
         cut = (f'{DETAIL}cut at {_s(step.limit_s)}: says "{step.time_up}" before the next step'
                if step.time_up else f"{DETAIL}cut at {_s(step.limit_s)}: nothing is said")
-        return [f"{DETAIL}answer: timed, {_s(step.limit_s)} from the candidate's first word{once}", cut]
+        gate = params.get("turn_gate")
+        silence = gate.settings(step.part, "timed").pause_tolerance_s if gate else None
+        own = (f"; {_s(silence)} of silence ends it earlier here (turn_gate.parts)"
+               if gate and silence != gate.timed_end_silence_s else "")
+        return [f"{DETAIL}answer: timed, {_s(step.limit_s)} from the candidate's first word{own}{once}", cut]
     if step.answer is Answer.TIMED:
         gate = params.get("turn_gate")
-        ends = f"{_s(gate.timed_end_silence_s)} of silence" if gate else "a long silence"
+        ends = f"{_s(gate.settings(step.part, 'timed').pause_tolerance_s)} of silence" if gate else "a long silence"
         return [f"{DETAIL}answer: timed, no limit: ends after {ends}{once}"]
     return [f"{DETAIL}answer: open, ends with the candidate's turn{once}"]
 

@@ -112,10 +112,14 @@ class TurnGateParams(GateSettings):
     parts: dict[str, GatePartParams] = Field(default_factory=dict, description="overrides by exam part name (never "
                                              "needed: the gate follows the step being answered)")
 
-    def settings(self, part: str | None = None) -> GateSettings:
-        """The gate's settings outside any exam part, or in `part` (with its overrides)."""
+    def settings(self, part: str | None = None, answer: str = "open") -> GateSettings:
+        """The gate's settings: the stage's, then the answer's (a timed one ends on silence, at
+        timed_end_silence_s at least), then the part's overrides, which win."""
         values = self.model_dump(include=set(GateSettings.model_fields))
-        if part is not None:
+        if answer == "timed":
+            values |= {"end_of_turn": "silence",
+                       "pause_tolerance_s": max(values["pause_tolerance_s"], self.timed_end_silence_s)}
+        if part is not None and part in self.parts:
             values |= self.parts[part].model_dump(exclude_none=True)
         return GateSettings(**values)
 

@@ -428,10 +428,8 @@ class TurnGateProcessor(FrameProcessor):
                  end_of_turn_model: Callable[[bytes, int], float] | None = None,
                  on_event: Callable[..., None] | None = None, **kwargs):
         super().__init__(**kwargs)
+        self._params = params
         self.gate = TurnGate(params.settings())
-        self._default = self.gate.settings
-        self._parts = {name: part.model_dump(exclude_none=True) for name, part in params.parts.items()}
-        self._timed_end_silence_s = params.timed_end_silence_s
         self._part: str | None = None
         self._answer = "open"
         self._model = end_of_turn_model
@@ -479,13 +477,8 @@ class TurnGateProcessor(FrameProcessor):
         await self.push_frame(frame, direction)
 
     def settings_now(self) -> GateSettings:
-        """The stage's settings, then the answer's, then the part's overrides."""
-        settings = self._default
-        if self._answer == "timed":
-            settings = settings.model_copy(update={
-                "end_of_turn": "silence",
-                "pause_tolerance_s": max(settings.pause_tolerance_s, self._timed_end_silence_s)})
-        return settings.model_copy(update=self._parts.get(self._part, {}))
+        """The settings for the part and the answer now (TurnGateParams.settings)."""
+        return self._params.settings(self._part, self._answer)
 
     async def _act(self, actions: list) -> None:
         for action in actions:
