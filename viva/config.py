@@ -168,15 +168,18 @@ class ExamPart(Strict):
             "time_up_line": self.time_up_line is not None and not (self.long_turn_s is not None or timed_questions),
             "if_cut": self.if_cut is not None and not (self.long_turn_s is not None or timed_questions),
             "if_no_answer": self.if_no_answer is not None and not (self.questions or card),
+            "next": self.next is not None and self.judge is not None,
         }
         needs = {"long_turn_s": "a cue_card", "prep_s": "a cue_card or an intro to say before it",
                  "answer_s": "questions", "question_prep_s": "questions",
                  "start_line": "a preparation before a timed answer (prep_s after a cue_card, or question_prep_s)",
                  "time_up_line": "a timed answer (long_turn_s, or answer_s)",
-                 "if_cut": "a timed answer (long_turn_s, or answer_s)", "if_no_answer": "questions or a cue_card"}
+                 "if_cut": "a timed answer (long_turn_s, or answer_s)", "if_no_answer": "questions or a cue_card",
+                 "next": "a judge (the judgement's choice names the next part)"}
         for key, ignored in unused.items():
             if ignored:
-                raise ValueError(f"part {self.name!r}: {key} does nothing without {needs[key]}")
+                without = "beside" if key == "next" else "without"
+                raise ValueError(f"part {self.name!r}: {key} does nothing {without} {needs[key]}")
         if self.prep_s > 0 and not card and self.intro and asks(self.intro) and (self.questions or self.role):
             raise ValueError(f"part {self.name!r}: prep_s after an intro that asks something: its answer comes "
                              "first, and no line is left to say before the preparation; expected an intro that "
@@ -300,6 +303,13 @@ class ExamConfig(Strict):
         repeated = sorted(name for name, count in Counter(names).items() if count > 1)
         if repeated:
             raise ValueError(f"two parts have the same name: {repeated}")
+        if "end" in names:
+            raise ValueError("a part is named 'end', the name that means the assessment in next, choices and "
+                             "outcomes; expected another name")
+        judged = Counter(part.judge.tool for part in self.parts if part.judge)
+        if shared := sorted(tool for tool, count in judged.items() if count > 1):
+            raise ValueError(f"two judgements call the same function {shared}; expected a function of its own for "
+                             "each (its choices are declared with it)")
         known, tools = set(names), {tool.name for tool in self.tools}
         for part in self.parts:
             targets = [part.next] if part.next else []

@@ -114,6 +114,20 @@ def test_a_preparation_after_an_intro_that_asks_is_refused(tmp_path):
         load_config(config(tmp_path, part, language="en-GB"))
 
 
+def test_next_beside_a_judge_a_part_named_end_and_a_shared_judgement_function_are_refused(tmp_path):
+    judge = "judge: {tool: decide, question: Good?, choices: {good: Q, poor: end}}"
+    cases = [
+        (f"    - {{name: P, questions: [A?], next: Q, {judge}}}\n    - {{name: Q, questions: [B?]}}\n",
+         r"part 'P': next does nothing beside a judge"),
+        ("    - {name: end, questions: [A?]}\n", r"a part is named 'end'"),
+        (f"    - {{name: P, questions: [A?], {judge}}}\n    - {{name: Q, questions: [B?], {judge}}}\n",
+         r"two judgements call the same function \['decide'\]"),
+    ]
+    for parts, expected in cases:
+        with pytest.raises(BadInput, match=expected):
+            load_config(config(tmp_path, parts, language="en-GB"))
+
+
 def test_timers_longer_than_the_parts_minutes_are_refused(tmp_path):
     part = "    - {name: P, intro: Préparez-vous., prep_s: 600, questions: [Q?], duration_min: [5, 8]}\n"
     with pytest.raises(BadInput, match=r"part 'P': its timers alone take 600 s, more than its duration_min allows "
