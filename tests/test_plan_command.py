@@ -258,3 +258,21 @@ def test_a_parts_own_silence_for_timed_answers_is_the_one_printed():
     overridden = next(name for name, part in params.parts.items() if part.pause_tolerance_s is not None)
     assert params.settings(overridden, "timed").pause_tolerance_s == params.parts[overridden].pause_tolerance_s
     assert params.settings(None, "timed").pause_tolerance_s == params.timed_end_silence_s
+
+
+def test_a_card_prepared_first_and_presented_last_is_conducted_as_planned(tmp_path):
+    """The DELF's order: a card and its preparation first, other parts, then a question asks for
+    the presentation. The controller goes from the preparation to the next part's question."""
+    (tmp_path / "c.yaml").write_text(
+        f"extends: {ROOT / 'configs/ielts_speaking_short.yaml'}\nexam:\n  parts:\n"
+        "    - {name: Preparation, intro: Here is your topic., cue_card: {topic: Cities without cars.}, prep_s: 60}\n"
+        "    - {name: Interview, questions: [Where do you live?]}\n"
+        "    - {name: Presentation, questions: [Present your view on your topic.], answer_s: 120}\n")
+    config = load_config(tmp_path / "c.yaml")
+    text = plan_text(config)
+    cued, phases = conduct(config, first_choice)
+    in_order(cued, quotations(text))
+    assert Phase.PREPARING in phases
+    where = [next(i for i, line in enumerate(cued) if said in line)
+             for said in ("Cities without cars", "Where do you live", "Present your view")]
+    assert where == sorted(where)

@@ -172,7 +172,8 @@ class ExamPart(Strict):
         }
         needs = {"long_turn_s": "a cue_card", "prep_s": "a cue_card or an intro to say before it",
                  "answer_s": "questions", "question_prep_s": "questions",
-                 "start_line": "a preparation before a timed answer (prep_s after a cue_card, or question_prep_s)",
+                 "start_line": "a preparation before a timed answer (prep_s and long_turn_s after a cue_card, or "
+                                "question_prep_s)",
                  "time_up_line": "a timed answer (long_turn_s, or answer_s)",
                  "if_cut": "a timed answer (long_turn_s, or answer_s)", "if_no_answer": "questions or a cue_card",
                  "next": "a judge (the judgement's choice names the next part)"}
@@ -194,7 +195,8 @@ class ExamPart(Strict):
     @property
     def starts_timed_answer(self) -> bool:
         """A start line is said: after the cue card's preparation, or each question's."""
-        return (self.cue_card is not None and self.prep_s > 0) or (bool(self.questions) and self.question_prep_s > 0)
+        return (self.cue_card is not None and self.prep_s > 0 and self.long_turn_s is not None) \
+            or (bool(self.questions) and self.question_prep_s > 0)
 
     @property
     def fixed_s(self) -> float:

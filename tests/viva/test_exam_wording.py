@@ -96,6 +96,8 @@ def test_every_shipped_table_says_every_line_english_says():
     ("{name: P, intro: Hello., question_prep_s: 30}", "question_prep_s", "questions"),
     ("{name: P, questions: [Q?], start_line: Go.}", "start_line", "a preparation before a timed answer"),
     ("{name: P, cue_card: {topic: T.}, start_line: Go.}", "start_line", "a preparation before a timed answer"),
+    ("{name: P, cue_card: {topic: T.}, prep_s: 60, start_line: Go.}", "start_line",
+     "a preparation before a timed answer"),
     ("{name: P, questions: [Q?], time_up_line: Stop.}", "time_up_line", "a timed answer"),
     ("{name: P, questions: [Q?], if_cut: end}", "if_cut", "a timed answer"),
     ("{name: P, intro: Hello., if_no_answer: end}", "if_no_answer", "questions or a cue_card"),
@@ -164,3 +166,17 @@ def test_an_unknown_model_or_voice_is_refused_before_any_session(tmp_path, llm, 
     path.write_text(f"extends: {ROOT / 'configs/ielts_speaking_short.yaml'}\nllm: {llm}\n")
     with pytest.raises(BadInput, match=expected):
         load_config(path)
+
+
+def test_a_card_prepared_now_is_answered_in_a_later_part(tmp_path):
+    """A card with a preparation and no long_turn_s: the preparation leads to the next part, whose
+    question asks for what was prepared (the DELF's order: prepare first, present last)."""
+    parts = ("    - {name: Préparation, cue_card: {topic: Faut-il travailler le dimanche ?}, prep_s: 600}\n"
+             "    - {name: Entretien, questions: [Où habitez-vous ?]}\n"
+             "    - {name: Exposé, questions: [Présentez votre point de vue sur votre sujet.], answer_s: 300}\n")
+    steps = exam_plan(load_config(config(tmp_path, parts)).exam).steps
+    assert [(s.key, s.answer, s.prep_s, s.then) for s in steps[:3]] == [
+        ("Préparation cue card", Answer.SILENT, 600, "Entretien q1"),
+        ("Entretien q1", Answer.OPEN, 0, "Exposé q1"),
+        ("Exposé q1", Answer.TIMED, 0, "assessment")]
+    assert steps[0].line == "Bonjour. Votre sujet : Faut-il travailler le dimanche ?"

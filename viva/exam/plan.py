@@ -130,8 +130,10 @@ def _part_steps(part, lead: list[str], words) -> list[Step]:
                           check=part.cue_card.topic, prep_s=part.prep_s,
                           answer=Answer.SILENT if prepared else (Answer.TIMED if timed else Answer.OPEN),
                           limit_s=None if prepared else part.long_turn_s, time_up=time_up))
-        if prepared:
+        if prepared and timed:
             steps.append(_start(part, f"{name} long turn", part.long_turn_s, words, time_up))
+        # Prepared and untimed: the card is prepared now and answered later (a question of a later
+        # part asks for it), so the preparation leads straight to the next step.
     elif part.prep_s > 0 and lead:
         # A preparation without a card (reading time before a role-play, or before the part's
         # questions, or a part of its own): the intro is said, then the silence is held.
