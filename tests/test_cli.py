@@ -1,6 +1,7 @@
 """The viva command line: `viva emulator` serving unmodified clients, `viva validate`, bad input."""
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -66,6 +67,17 @@ def test_emulator_serves_an_unmodified_client_through_environment_variables(tmp_
 def test_validate_accepts_the_shipped_configs():
     result = run_viva("validate", "configs/ielts_speaking.yaml", DATA / "two_questions.yaml")
     assert result.returncode == 0, result.stderr
+
+
+def test_validate_checks_candidate_files_without_a_session(tmp_path):
+    shipped = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "candidates").glob("*.yaml"))
+    result = run_viva("validate", *[arg for path in shipped for arg in ("--candidate", path)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"{path}: ok" for path in shipped]
+    (tmp_path / "c.yaml").write_text("name: c\nanswers:\n  - say: hi\n    silence_s: 1\n")
+    result = run_viva("validate", "--candidate", tmp_path / "c.yaml")
+    assert result.returncode == 2 and re.fullmatch(r"viva: .*c.yaml:3: answers\[0\]: .*\n", result.stderr)
+    assert run_viva("validate").stderr == "viva: validate: expected a config, or --candidate FILE\n"
 
 
 

@@ -52,8 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("record_dir", type=Path, metavar="DIR",
                         help="a record's folder (with session.json), or a folder of such folders")
 
-    validate = commands.add_parser("validate", help="check configs")
-    validate.add_argument("configs", nargs="+", type=Path, metavar="CONFIG")
+    validate = commands.add_parser("validate", help="check configs (and simulated candidate files)")
+    validate.add_argument("configs", nargs="*", type=Path, metavar="CONFIG")
+    validate.add_argument("--candidate", type=Path, action="append", default=[], metavar="FILE",
+                          help="a simulated candidate file to check too (repeatable), without running a session")
 
     plan = commands.add_parser("plan", help="print the exam as the candidate will hear it, step by step with "
                                             "every timer")
@@ -105,9 +107,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "validate":
             from viva.config import load_config
 
+            if not args.configs and not args.candidate:
+                raise BadInput("validate: expected a config, or --candidate FILE")
             for path in args.configs:
                 load_config(path)
                 print(f"{path}: ok")
+            if args.candidate:
+                from viva.harness.candidate import load_candidate
+
+                for path in args.candidate:
+                    load_candidate(path)
+                    print(f"{path}: ok")
             return 0
         if args.command == "plan":
             from viva.commands.plan import plan_text
