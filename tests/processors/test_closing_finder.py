@@ -100,3 +100,13 @@ async def test_other_words_bring_no_finding():
               TTSStoppedFrame()]
     down, _ = await run_test(ClosingFinderProcessor(PHRASE), frames_to_send=frames, expected_down_frames=None)
     assert not [f for f in down if isinstance(f, ClosingPhraseFrame)]
+
+
+@pytest.mark.parametrize("phrase, said", [
+    ("Merci. L'épreuve est terminée.", "Très bien, merci. L'épreuve est terminée. Au revoir."),
+    ("Спасибо. Экзамен окончен.", "Хорошо. Спасибо. Экзамен окончен."),
+])
+def test_a_closing_in_any_script_is_found_once(phrase, said):
+    detector = ClosingDetector(phrase)
+    assert detector.feed(said) == 1 and detector.count == 1
+    assert ClosingDetector(phrase).feed("Merci. Passons à la suite.") == 0

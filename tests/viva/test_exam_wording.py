@@ -180,3 +180,12 @@ def test_a_card_prepared_now_is_answered_in_a_later_part(tmp_path):
         ("Entretien q1", Answer.OPEN, 0, "Exposé q1"),
         ("Exposé q1", Answer.TIMED, 0, "assessment")]
     assert steps[0].line == "Bonjour. Votre sujet : Faut-il travailler le dimanche ?"
+
+
+@pytest.mark.parametrize("line, asking", [
+    ("Vous êtes prêt ? »", True), ("你好吗？", True), ("هل أنت مستعد؟", True), ("Très bien.", False),
+])
+def test_a_question_in_any_script_is_a_turn_of_its_own(line, asking):
+    from viva.exam.plan import asks
+
+    assert asks(line) is asking

@@ -22,10 +22,14 @@ CONTRACTIONS = {"that's": "that is", "it's": "it is", "we're": "we are", "you're
                 "let's": "let us", "we've": "we have", "there's": "there is"}
 
 
+_WORD = re.compile(r"(?:[^\W_]|')+")
+
+
 def words_of(text: str) -> list[str]:
-    """Lower case words, contractions spelled out."""
+    """Lower case words of any script (letters and digits, an apostrophe inside: "l'épreuve",
+    "экзамен"), English contractions spelled out."""
     out: list[str] = []
-    for word in re.findall(r"[a-z0-9']+", text.lower()):
+    for word in _WORD.findall(text.lower()):
         out += CONTRACTIONS.get(word, word).split()
     return out
 

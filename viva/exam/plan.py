@@ -101,8 +101,10 @@ class Plan:
 def asks(text: str) -> bool:
     """Whether a scripted line asks the candidate something (then it is a turn of its own): it
     ends with a question. A question quoted inside it ("and the question: how effective
-    might these ideas be? First you have some time ...") leaves it a line that leads on."""
-    return text.rstrip().rstrip("\"')\u201d\u2019").endswith("?")
+    might these ideas be? First you have some time ...") leaves it a line that leads on. Any
+    script's question mark counts (Chinese "？", Arabic "؟"), and French spacing before closing
+    quotes ("? »")."""
+    return text.rstrip().rstrip("\"')\u201d\u2019\u00bb \u00a0\u202f").endswith(("?", "\uff1f", "\u061f"))
 
 
 def _part_steps(part, lead: list[str], words) -> list[Step]:
