@@ -185,6 +185,9 @@ class ExamPart(Strict):
             raise ValueError(f"part {self.name!r}: prep_s after an intro that asks something: its answer comes "
                              "first, and no line is left to say before the preparation; expected an intro that "
                              "does not end with a question")
+        if self.duration_min and not 0 < self.duration_min[0] <= self.duration_min[1]:
+            raise ValueError(f"part {self.name!r}: duration_min {list(self.duration_min)}: expected [low, high] "
+                             "minutes, above 0, low not above high")
         fixed_s = self.fixed_s
         if self.duration_min and fixed_s > self.duration_min[1] * 60:
             raise ValueError(f"part {self.name!r}: its timers alone take {fixed_s:g} s, more than its duration_min "

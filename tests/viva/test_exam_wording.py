@@ -130,6 +130,13 @@ def test_next_beside_a_judge_a_part_named_end_and_a_shared_judgement_function_ar
             load_config(config(tmp_path, parts, language="en-GB"))
 
 
+@pytest.mark.parametrize("minutes", ["[5, 1]", "[0, 3]", "[-1, 3]"])
+def test_a_parts_minutes_must_be_low_then_high_and_above_zero(tmp_path, minutes):
+    with pytest.raises(BadInput, match=r"part 'P': duration_min .*: expected \[low, high\] minutes"):
+        load_config(config(tmp_path, f"    - {{name: P, questions: [A?], duration_min: {minutes}}}\n",
+                           language="en-GB"))
+
+
 def test_timers_longer_than_the_parts_minutes_are_refused(tmp_path):
     part = "    - {name: P, intro: Préparez-vous., prep_s: 600, questions: [Q?], duration_min: [5, 8]}\n"
     with pytest.raises(BadInput, match=r"part 'P': its timers alone take 600 s, more than its duration_min allows "
