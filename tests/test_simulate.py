@@ -273,6 +273,7 @@ class SessionPool:
         self._out = out
         self._running: dict[str, subprocess.Popen] = {}
         self._emulator = None
+        self.emulator_stop_s: float | None = None
         self._stopping = threading.Event()
         self._results: dict = {}
         self._error: BaseException | None = None
@@ -348,10 +349,29 @@ class SessionPool:
                 (record,) = [path for path in (out / name).iterdir() if (path / "session.json").exists()]
                 results[name] = (process.returncode, (out / f"{name}.stdout").read_text(),
                                  (out / f"{name}.stderr").read_text(), record)
-        self._emulator.send_signal(signal.SIGINT)
-        self._emulator.communicate(timeout=30)
+        self.emulator_stop_s = self._stop_emulator()
         results["full"] = results.get("wire")
         return results
+
+    def _stop_emulator(self) -> float | None:
+        """Ctrl-C to the bare emulator: the seconds it took to stop, or None if it had not after
+        EMULATOR_STOP_S (then it is killed: its journals are written line by line, so the
+        sessions' tests still read them whole; test_the_bare_emulator_stops_when_interrupted
+        fails instead of every test)."""
+        started = time.monotonic()
+        self._emulator.send_signal(signal.SIGINT)
+        try:
+            self._emulator.communicate(timeout=EMULATOR_STOP_S)
+        except subprocess.TimeoutExpired:
+            self._emulator.kill()
+            self._emulator.communicate()
+            return None
+        return time.monotonic() - started
+
+
+# How long the bare emulator may take to stop on Ctrl-C: aiohttp waits up to 60 s for a
+# connection's handler to finish before it cancels it.
+EMULATOR_STOP_S = 90
 
 
 def start_in_background(tmp_path_factory) -> SessionPool:
@@ -362,6 +382,12 @@ def start_in_background(tmp_path_factory) -> SessionPool:
 @pytest.fixture(scope="module")
 def sessions(background_sessions):
     return background_sessions[__name__].results()
+
+
+def test_the_bare_emulator_stops_when_interrupted(sessions, background_sessions):
+    """`viva emulator` stops on Ctrl-C once its sessions are over (the pool gave it EMULATOR_STOP_S)."""
+    assert background_sessions[__name__].emulator_stop_s is not None, \
+        f"the bare emulator had not stopped {EMULATOR_STOP_S} s after Ctrl-C"
 
 
 _read_journals: dict = {}
