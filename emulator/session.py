@@ -784,10 +784,9 @@ class LiveConnection:
         if generation is None or generation.done():
             return
         generation.cancel()
-        try:
-            await generation
-        except asyncio.CancelledError:
-            pass
+        # Waited for, not awaited: awaiting would swallow this task's own cancellation too.
+        await asyncio.wait({generation})
+        generation.cancelled() or generation.result()  # an error of the turn's own is raised here
         await self._send(wire.interrupted(), kind="interrupted")
         await self._send(self._turn_complete(0), kind="turn_complete")
         ids = [call for call in self._pending_calls if call not in self._non_blocking_calls]

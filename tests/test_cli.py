@@ -64,6 +64,35 @@ def test_emulator_serves_an_unmodified_client_through_environment_variables(tmp_
     assert kinds[:3] == ["connect", "setup", "setup_complete"] and "speak" in kinds
 
 
+def _started_emulator(tmp_path, **popen) -> subprocess.Popen:
+    process = subprocess.Popen([*VIVA, "emulator", "--port", "0", "--log-dir", tmp_path / "logs"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, **popen)
+    while "Ctrl-C stops" not in (line := process.stdout.readline()):
+        assert line, process.communicate(timeout=20)[1]
+    return process
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("signum, popen", [
+    (signal.SIGTERM, {}),
+    # As a non-interactive shell starts a background job: Python installs no Ctrl-C handler then.
+    (signal.SIGINT, {"preexec_fn": _ignore_sigint}),
+], ids=["sigterm", "sigint-inherited-ignored"])
+def test_the_emulator_stops_cleanly_on_a_stop_signal(tmp_path, signum, popen):
+    process = _started_emulator(tmp_path, **popen)
+    process.send_signal(signum)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail(f"viva emulator still ran 30 s after signal {signum}")
+    assert process.returncode == 0, stderr
+
+
 def test_validate_accepts_the_shipped_configs():
     result = run_viva("validate", "configs/ielts_speaking.yaml", DATA / "two_questions.yaml")
     assert result.returncode == 0, result.stderr
