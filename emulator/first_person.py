@@ -1,6 +1,6 @@
 """A role's brief speaks to the actor ("You have had chest pain for three weeks."); the person
-answers in the first person ("I have had chest pain for three weeks."). Word swaps, English
-and French, with no grammar beyond what each swap needs.
+answers in the first person ("I have had chest pain for three weeks."). Word swaps, English,
+French and Spanish, with no grammar beyond what each swap needs.
 
 English swaps every "you"/"your" it meets. French needs the verb conjugated and "votre"
 given a gender, so a French sentence is swapped only when every second-person word in it
@@ -170,13 +170,47 @@ def _elided(text: str) -> str:
     return re.sub(r"(?<![\w-])([JjMm])e\s+(?=[aeiouyhàâéèêëîïôûù])", r"\1'", text)
 
 
-# ---- both ---------------------------------------------------------------------------------
+# ---- Spanish ------------------------------------------------------------------------------
+
+# A brief in the usted form names "usted" where it says who ("Usted es Lucía, dependienta.");
+# its verbs are in the third person, so a sentence without "usted" is left as the brief words
+# it (it may be about anyone). The yo form of the verbs after "usted": irregular ones here,
+# regular ones from their ending (trabaja -> trabajo, vive -> vivo).
+_YO_FORMS = {"es": "soy", "está": "estoy", "tiene": "tengo", "va": "voy", "hace": "hago", "puede": "puedo",
+             "quiere": "quiero", "sabe": "sé", "dice": "digo", "viene": "vengo", "sale": "salgo", "pone": "pongo",
+             "conoce": "conozco", "prefiere": "prefiero", "piensa": "pienso", "cree": "creo", "ha": "he",
+             "da": "doy", "ve": "veo", "oye": "oigo", "siente": "siento", "duerme": "duermo", "vuelve": "vuelvo"}
+_USTED = re.compile(r"\b([Uu])sted\s+(no\s+)?([a-záéíóúñ]+)\b")
+
+
+def first_person_spanish(sentence: str) -> str | None:
+    """A Spanish sentence in the usted form said in the first person ("Usted es Lucía." ->
+    "Soy Lucía."), or None when an "usted" in it is not the subject of a verb the swap knows."""
+    if not re.search(r"\busted\b", sentence, re.IGNORECASE):
+        return sentence
+
+    def swap(match: re.Match) -> str:
+        initial, negation, verb = match.groups()
+        yo = _YO_FORMS.get(verb) or (verb[:-1] + "o" if re.fullmatch(r"[a-záéíóúñ]{2,}[ae]", verb) else None)
+        if yo is None:
+            return match.group(0)
+        said = f"{negation or ''}{yo}"
+        return _same_case(initial, said)
+
+    text = _USTED.sub(swap, sentence)
+    text = re.sub(r"\bsus\b", "mis", re.sub(r"\bsu\b", "mi", text))
+    return None if re.search(r"\busted\b", text, re.IGNORECASE) else text
+
+
+# ---- all ----------------------------------------------------------------------------------
 
 def first_person(sentence: str) -> str:
-    """A sentence of a brief as the person says it: English swaps, then French ones where the
-    French swap knows every word (a sentence has either language's words, not both)."""
+    """A sentence of a brief as the person says it: English swaps, then French or Spanish ones
+    where that swap knows every word (a sentence has one language's words, not two)."""
     english = first_person_english(sentence)
-    return first_person_french(english) or english
+    # Each returns the sentence unchanged when it has none of its language's second person.
+    return next((said for said in (first_person_french(english), first_person_spanish(english))
+                 if said is not None and said != english), english)
 
 
 def _capitalized(text: str) -> str:

@@ -2,9 +2,9 @@
 
 A brief mixes facts about the person ("You have had chest pain for three weeks.") with
 directions to the actor ("Only mention your smoking if asked.", "If the candidate asks about
-alcohol, say ...", "Ne le dites que si on vous le demande."). A person never says the
-directions, so they are found by their form (is_direction(), English and French) and left
-out; what is left is the person's facts, one clause each, in the first person
+alcohol, say ...", "Ne le dites que si on vous le demande.", "Hable despacio."). A person never
+says the directions, so they are found by their form (is_direction(), English, French and
+Spanish) and left out; what is left is the person's facts, one clause each, in the first person
 (emulator/first_person.py): role_facts().
 
 The emulator cannot hear what the candidate asks (it has no speech recognition: the
@@ -61,7 +61,23 @@ _EXAM_MARKERS = re.compile(
     r"|\bsi\s+(?:on|l'on)\s+vous\s+(?:le\s+|la\s+|les\s+|en\s+)?(?:demande|interroge|pose)"
     r"|\b(?:quand|lorsqu'?)\s*(?:on|l'on)\s+vous\s+(?:le\s+|la\s+|les\s+|en\s+)?(?:demande|interroge|pose)"
     r"|\bsi\s+vous\s+êtes\s+interrogée?s?\b|\bsans\s+qu'on\b|\bspontanément\b|\bde\s+vous-même\b"
-    r"|\b(?:le|la|les|du|au|aux)\s+candidate?s?\b|\bl'examinat(?:eur|rice)\b",
+    r"|\b(?:le|la|les|du|au|aux)\s+candidate?s?\b|\bl'examinat(?:eur|rice)\b"
+    r"|\b(?:el|la|los|las|al|del)\s+(?:candidat[oa]s?|examinador(?:a|es)?)\b|\bsi\s+(?:se\s+)?le\s+preguntan?\b"
+    # who leads the conversation: how the exchange is run, not the person's life
+    r"|\b(?:lead|leads|mener|mène|lleve|llevar|lleva)\s+(?:the|la)\s+conversa",
+    re.IGNORECASE)
+# Spanish: a usted-form imperative ("Hable despacio.", "No mencione ...", "Deje que ...").
+_SPANISH_IMPERATIVE = re.compile(
+    r"^(?:no\s+)?(?:(?:le|lo|la|les|los|las|se|me)\s+)*(?:hable|haga|diga|responda|conteste|sea|esté|mencione|"
+    r"evite|espere|pregunte|deje|muestre|insista|cuente|explique|revele|dé|ofrezca|acepte|niegue|intente|mantenga)\b",
+    re.IGNORECASE)
+# How to speak, not what is so: "You answer in a few sentences.", "Vous répondez en français
+# courant.", "habla despacio, con frases cortas".
+_HOW_TO_SPEAK = re.compile(
+    r"^(?:you\s+|vous\s+|usted\s+)?(?:answer|reply|respond|répondez|responde|contesta)\b"
+    r"|\b(?:speak|talk|parlez|habla|hable)\s+(?:\w+\s+)?(?:slowly|simply|briefly|clearly|lentement|simplement|"
+    r"brièvement|clairement|despacio|claro)\b"
+    r"|\b(?:short|simple)\s+sentences\b|\bphrases\s+(?:courtes|simples)\b|\bfrases\s+(?:cortas|sencillas)\b",
     re.IGNORECASE)
 # A direction said of the actor: "You should ...", "You must not ...", "Vous devez ...", "Il faut ...".
 _MODAL_DIRECTION = re.compile(
@@ -86,9 +102,14 @@ _EMBEDDED_IMPERATIVE = re.compile(
 _MANNERS = (r"(?:polite|friendly|rude|calm|patient|impatient|co-?operative|helpful|chatty|talkative|shy|reluctant|"
             r"defensive|irritable|cheerful|professional|courteous|pleasant|hostile|grumpy|brusque|curt|warm|welcoming|"
             r"polie?|aimable|courtoise?|calme|patiente?|impatiente?|coopérati(?:f|ve)|bavarde?|timide|réticente?|"
-            r"sympathique|professionnelle?|chaleureu(?:x|se)|accueillante?)")
-_MANNER_ONLY = re.compile(rf"^(?:you\s+are|you're|vous\s+êtes)\s+(?:very\s+|quite\s+|always\s+|très\s+|assez\s+|"
-                          rf"toujours\s+)?{_MANNERS}(?:,?\s+(?:and|but|et|mais)\s+{_MANNERS})?\s*[.!]?$", re.IGNORECASE)
+            r"sympathique|professionnelle?|chaleureu(?:x|se)|accueillante?|"
+            r"amable|educad[oa]|paciente|simpátic[oa]|tranquil[oa]|cordial|atent[oa])")
+_MANNER_ONLY = re.compile(rf"^(?:you\s+are|you're|you\s+stay|you\s+remain|vous\s+êtes|vous\s+restez|vous\s+demeurez|"
+                          rf"usted\s+es|usted\s+está)\s+(?:very\s+|quite\s+|always\s+|très\s+|assez\s+|toujours\s+|"
+                          rf"muy\s+|siempre\s+)?{_MANNERS}(?:,?\s+(?:and|but|et|mais|y|pero)\s+{_MANNERS})?\s*[.!]?$",
+                          re.IGNORECASE)
+# A manner and more ways to behave after it: "Usted es amable, hace preguntas sencillas, ...".
+_MANNER_FIRST = re.compile(rf"^(?:you\s+are|you're|vous\s+êtes|usted\s+es)\s+{_MANNERS}\s*,", re.IGNORECASE)
 
 
 def is_direction(clause: str) -> bool:
@@ -103,7 +124,9 @@ def is_direction(clause: str) -> bool:
         return True
     if _FRENCH_IMPERATIVE.search(text) or _EXAM_MARKERS.search(text) or _MODAL_DIRECTION.search(text):
         return True
-    if _EMBEDDED_IMPERATIVE.search(text) or _MANNER_ONLY.match(text):
+    if _SPANISH_IMPERATIVE.search(text) or _HOW_TO_SPEAK.search(text):
+        return True
+    if _EMBEDDED_IMPERATIVE.search(text) or _MANNER_ONLY.match(text) or _MANNER_FIRST.match(text):
         return True
     return _is_conditional_direction(text)
 

@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 from google.genai import errors, types
 
-from emulator.first_person import first_person_french
+from emulator.first_person import first_person, first_person_french, first_person_spanish
 from emulator.language import FRENCH, NO_OWN_WORDS
 from emulator.role import brief_clauses, is_direction, role_facts
 from emulator.script import (
@@ -132,6 +132,37 @@ def test_french_facts_are_said_in_the_first_person_where_the_swap_knows_every_wo
     # beyond the swap (an inverted verb, votre before a noun of unknown gender): None, the brief's wording is said
     assert first_person_french("Avez-vous mal ?") is None and first_person_french("Votre xylophone est cassé.") is None
     assert role_facts("Votre xylophone est cassé.") == ("Votre xylophone est cassé.",)
+
+
+def test_spanish_facts_are_said_in_the_first_person_where_usted_is_the_subject_of_a_known_verb():
+    assert [first_person(s) for s in (
+        "Usted es Lucía, dependienta de la tienda.", "Usted trabaja en Madrid y su hermana vive en Sevilla.",
+        "Usted no tiene el tique.", "El cliente compró ayer unos pantalones.")] == [
+        "Soy Lucía, dependienta de la tienda.", "Trabajo en Madrid y mi hermana vive en Sevilla.",
+        "No tengo el tique.", "El cliente compró ayer unos pantalones."]
+    # "usted" not the subject of a verb: None, and the brief's wording is said
+    assert first_person_spanish("A usted le gusta el cine.") is None
+    assert first_person("A usted le gusta el cine.") == "A usted le gusta el cine."
+
+
+SPANISH_BRIEF = ("Usted es Lucía, dependienta de una tienda de ropa. Hay una talla más, pero solo en azul. "
+                 "La tienda no devuelve el dinero. Usted es amable, hace preguntas sencillas, habla despacio, con "
+                 "frases cortas, y deja que el cliente lleve la conversación. No mencione el vale si no se lo piden. "
+                 "Si le preguntan por el precio, diga que son treinta euros.")
+
+
+def test_directions_to_the_actor_are_never_facts_in_spanish():
+    assert role_facts(SPANISH_BRIEF) == ("Soy Lucía, dependienta de una tienda de ropa.",
+                                         "Hay una talla más, pero solo en azul.", "La tienda no devuelve el dinero.")
+
+
+def test_how_to_speak_and_to_stay_is_a_direction_in_any_of_the_three_languages():
+    for direction in ("Vous restez polie.", "Vous répondez en quelques phrases, en français courant.",
+                      "You answer in short sentences.", "You remain calm.", "Speak slowly and clearly.",
+                      "Hable despacio.", "Usted está tranquila."):
+        assert is_direction(direction), direction
+    for fact in ("Vous parlez anglais et espagnol.", "You speak three languages.", "Usted habla inglés."):
+        assert not is_direction(fact), fact
 
 
 # ---- the state machine ---------------------------------------------------------------------
