@@ -41,11 +41,20 @@ class ExamWording(Strict):
                                      "answer is cut at its limit (a part's time_up_line comes first)")
     role_closing_line: str | None = Field(default=None, description="said when a role-play's time is up (a "
                                           "role's closing_line comes first)")
+    cue_card_choice: str | None = Field(default=None, description="the cards a part offers (`draw` above 1) as "
+                                        "read out: {count}, and {topics}, each card's cue_card_option")
+    cue_card_choice_with_points: str | None = Field(default=None, description="the same for cards with points: "
+                                                    "{count}, {topics}, and {points} (the cards' points, said once)")
+    cue_card_option: str | None = Field(default=None, description="one card offered: {number} (1, 2...) and "
+                                        "{topic}")
 
-    @field_validator("cue_card", "cue_card_with_points")
+    @field_validator("cue_card", "cue_card_with_points", "cue_card_choice", "cue_card_choice_with_points",
+                     "cue_card_option")
     @classmethod
     def _names_the_topic(cls, value: str | None, info) -> str | None:
-        fields = {"topic"} | ({"points"} if info.field_name == "cue_card_with_points" else set())
+        fields = {"cue_card": {"topic"}, "cue_card_with_points": {"topic", "points"},
+                  "cue_card_choice": {"count", "topics"}, "cue_card_choice_with_points": {"count", "topics", "points"},
+                  "cue_card_option": {"number", "topic"}}[info.field_name]
         if value is not None:
             found = set(_PLACEHOLDER.findall(value))
             if found != fields:
@@ -112,6 +121,8 @@ class ExamPart(Strict):
     cue_cards: list[CueCard] | None = Field(default=None, min_length=2, description="instead of cue_card: the "
                                             "cards one is drawn from for each session (seeded; the record says "
                                             "which, and the seed)")
+    draw: int = Field(default=1, ge=1, description="how many cards of cue_cards are drawn; above 1, the examiner "
+                      "offers them all (cue_card_choice) and the candidate chooses one, as the DELF's two topics")
     prep_s: float = Field(default=0, ge=0, description="silent preparation after the cue card, or, without one, "
                           "after the part's intro (before its questions or role-play)")
     long_turn_s: float | None = Field(default=None, gt=0, description="time allowed for the long turn")
@@ -147,13 +158,47 @@ class ExamPart(Strict):
         if self.cue_cards and self.cue_card is None:
             # The first card stands for the drawn one until a session draws (ExamConfig.drawn).
             self.cue_card = self.cue_cards[0]
+        if self.draw > 1:
+            if len(self.cue_cards or []) < self.draw:
+                raise ValueError(f"part {self.name!r}: draw {self.draw} needs at least {self.draw} cards in "
+                                 f"cue_cards; expected more cards, or a smaller draw")
+            if len({tuple(card.points) for card in self.cue_cards}) > 1:
+                raise ValueError(f"part {self.name!r}: draw {self.draw} offers cards with different points; "
+                                 "expected the same points on every card of cue_cards (they are said once, "
+                                 "after the topics)")
         return self
 
+    # The cards a session drew to offer (draw above 1), set by drawn(); None: not drawn yet.
+    _offered: list[CueCard] | None = PrivateAttr(default=None)
+
+    @property
+    def offered(self) -> list[CueCard]:
+        """The cards the candidate is given: the drawn ones, or (not drawn yet) the first `draw`."""
+        if self._offered is not None:
+            return self._offered
+        return (self.cue_cards or [self.cue_card])[: self.draw] if self.cue_card else []
+
     def drawn(self, rng: random.Random) -> "ExamPart":
-        """This part with one card drawn from its cue_cards (itself when it has none to draw)."""
+        """This part with its card drawn from its cue_cards, or `draw` cards to offer (itself when it
+        has none to draw)."""
         if not self.cue_cards:
             return self
-        return self.model_copy(update={"cue_card": rng.choice(self.cue_cards)})
+        offered = rng.sample(self.cue_cards, self.draw) if self.draw > 1 else [rng.choice(self.cue_cards)]
+        part = self.model_copy(update={"cue_card": offered[0]})
+        part._offered = offered
+        return part
+
+    def card_line(self, words: ExamWording) -> str:
+        """The cue card as the examiner reads it out, or the cards offered to choose from."""
+        offered = self.offered
+        if len(offered) == 1:
+            return self.cue_card.spoken(words)
+        topics = " ".join(words.cue_card_option.format(number=number, topic=card.topic)
+                          for number, card in enumerate(offered, 1))
+        if not offered[0].points:
+            return words.cue_card_choice.format(count=len(offered), topics=topics)
+        return words.cue_card_choice_with_points.format(count=len(offered), topics=topics,
+                                                        points=words.points_separator.join(offered[0].points))
 
     @model_validator(mode="after")
     def _every_key_does_something(self) -> "ExamPart":
@@ -286,8 +331,13 @@ class ExamConfig(Strict):
         words, missing = self.words, []
         for i, part in enumerate(self.parts):
             needed = []
-            for card in part.cue_cards or ([part.cue_card] if part.cue_card else []):
-                needed += ["cue_card_with_points", "points_separator"] if card.points else ["cue_card"]
+            if part.draw > 1:  # the cards offered to choose from: their points said once
+                with_points = bool(part.cue_cards[0].points)
+                needed += ["cue_card_option", *(["cue_card_choice_with_points", "points_separator"] if with_points
+                                                else ["cue_card_choice"])]
+            else:
+                for card in part.cue_cards or ([part.cue_card] if part.cue_card else []):
+                    needed += ["cue_card_with_points", "points_separator"] if card.points else ["cue_card"]
             if part.starts_timed_answer and part.start_line is None:
                 needed.append("start_line")
             if (part.long_turn_s is not None or part.answer_s is not None) and part.time_up_line is None:

@@ -95,8 +95,9 @@ class ExamSession:
                                     result_schemas={tool.name: tool.parameters for tool in config.exam.required_tools},
                                     scores=config.exam.scores)
         drawn = {part.name: part.cue_card.topic for part in config.exam.parts if part.cue_cards}
+        offered = {part.name: [card.topic for card in part.offered] for part in config.exam.parts if part.draw > 1}
         if drawn:
-            self.record.event("cards_drawn", seed=draw_seed, cards=drawn)
+            self.record.event("cards_drawn", seed=draw_seed, cards=drawn, **({"offered": offered} if offered else {}))
         self.results = ResultCollector(tools=config.exam.declared_tools, on_event=self.record.event)
         self._recorder = StereoRecorder(self.record.directory / "recording.wav")
         context = StageContext(config=config, record=self.record, results=self.results, llm=llm)

@@ -112,10 +112,12 @@ def _step(step: Step, exam: ExamConfig, listed_next: str | None, params: dict) -
     if step.kind is StepKind.ROLE:
         lines.append(f"{DETAIL}plays: {step.brief}")
     lines.append(f'{DETAIL}says: "{step.line}"')
-    cards = next((part.cue_cards for part in exam.parts if part.name == step.part), None)
-    if step.kind is StepKind.CUE_CARD and cards:
-        lines.append(f"{DETAIL}the card is drawn for each session (seeded, recorded) from: "
-                     f"{' | '.join(card.topic for card in cards)}; the first shown")
+    part = next((part for part in exam.parts if part.name == step.part), None)
+    if step.kind is StepKind.CUE_CARD and part is not None and part.cue_cards:
+        drawn = "the card is drawn" if part.draw == 1 else f"{part.draw} cards are drawn"
+        shown = "the first shown" if part.draw == 1 else f"the first {part.draw} shown"
+        lines.append(f"{DETAIL}{drawn} for each session (seeded, recorded) from: "
+                     f"{' | '.join(card.topic for card in part.cue_cards)}; {shown}")
     if step.kind is StepKind.CLOSING:
         return lines + [f"{DETAIL}then the exam ends"]
     lines += _answer(step, params)

@@ -125,7 +125,7 @@ def _part_steps(part, lead: list[str], words) -> list[Step]:
         steps.append(Step(f"{name} intro", name, StepKind.QUESTION, " ".join(lead), check=lead[-1]))
         take_lead()
     if part.cue_card:
-        card = part.cue_card.spoken(words)
+        card = part.card_line(words)
         prepared = part.prep_s > 0
         timed = part.long_turn_s is not None
         steps.append(Step(f"{name} cue card", name, StepKind.CUE_CARD, " ".join([*take_lead(), card]),

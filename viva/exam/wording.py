@@ -73,7 +73,7 @@ def examiner_lines(exam: ExamConfig) -> list[str]:
     for part in exam.parts:
         if part.intro:
             lead.append(part.intro)
-        for said in ([part.cue_card.spoken(words)] if part.cue_card else []) + part.questions:
+        for said in ([part.card_line(words)] if part.cue_card else []) + part.questions:
             lines.append(" ".join([*lead, said]))
             lead = []
     if lead:  # an intro with nothing to ask after it is still said
@@ -93,7 +93,7 @@ def structure(exam: ExamConfig) -> str:
         if part.questions:
             said.append(f"{len(part.questions)} question{'s' if len(part.questions) > 1 else ''}")
         if part.cue_card:
-            said.append("a cue card")
+            said.append(f"{part.draw} cue cards offered, the candidate chooses one" if part.draw > 1 else "a cue card")
         if part.prep_s:
             said.append(f"{part.prep_s:g} s of silent preparation")
         if part.long_turn_s:
