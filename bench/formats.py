@@ -35,6 +35,10 @@ FORMATS = {
                               0.25),
     "actfl_opi": ("configs/actfl_opi.yaml", ["short"], 0.25),
     "osce_history_taking": ("configs/osce_history_taking.yaml", ["prepare", "short"], 0.05),
+    # In French and Spanish: the topic drawn and prepared before the exam begins, then a role
+    # in the middle (the last answer repeats through it and every turn after).
+    "delf_b1_oral": ("configs/delf_b1_oral.yaml", ["short", "prepare", "short"], 0.05),
+    "dele_a2_oral": ("configs/dele_a2_oral.yaml", ["short", "prepare", "short"], 0.05),
 }
 TIMERS = ("prep_s", "long_turn_s", "answer_s", "question_prep_s")
 SHORT = ("speech__cmu_arctic_aew_a0001.wav", "speech__cmu_arctic_aew_a0002.wav", "speech__cmu_arctic_aew_a0003.wav",

@@ -38,6 +38,7 @@ class OwnWords:
     paraphrase_prefixes: tuple[str, ...] = ()  # paraphrases: before a question, in turn
     statement_prefix: str = ""  # paraphrases: before a cued line that asks nothing
     lowercase_after_prefix: bool = True  # False where case carries meaning (German nouns, "Sie")
+    observation: str = ""  # what a string field of its tool calls says (a mark's evidence)
 
 
 ENGLISH = OwnWords(
@@ -55,6 +56,7 @@ ENGLISH = OwnWords(
     preparation="Take your time. You can start whenever you are ready.",
     paraphrase_prefixes=("Tell me, ", "I'd like to know: "),
     statement_prefix="So, ",
+    observation="Observed consistently across the candidate's answers.",
 )
 FRENCH = OwnWords(
     "fr",
@@ -71,6 +73,7 @@ FRENCH = OwnWords(
     preparation="Prenez votre temps. Vous pouvez commencer quand vous voulez.",
     paraphrase_prefixes=("Dites-moi, ", "J'aimerais savoir : "),
     statement_prefix="Donc, ",
+    observation="Constaté de façon régulière dans les réponses du candidat.",
 )
 SPANISH = OwnWords(
     "es",
@@ -87,6 +90,7 @@ SPANISH = OwnWords(
     preparation="Tómese su tiempo. Puede empezar cuando quiera.",
     paraphrase_prefixes=("Dígame, ", "Me gustaría saber: "),
     statement_prefix="Entonces, ",
+    observation="Observado de forma constante en las respuestas del candidato.",
 )
 GERMAN = OwnWords(
     "de",
@@ -104,6 +108,7 @@ GERMAN = OwnWords(
     paraphrase_prefixes=("Sagen Sie mir: ", "Ich möchte gern wissen: "),
     statement_prefix="Also: ",
     lowercase_after_prefix=False,  # "Ihr" is "your", "ihr" is "her": the case stays
+    observation="Durchgehend in den Antworten des Kandidaten beobachtet.",
 )
 NO_OWN_WORDS = OwnWords(None)
 _TABLES = {words.language: words for words in (ENGLISH, FRENCH, SPANISH, GERMAN)}

@@ -575,7 +575,8 @@ class LiveConnection:
         await self._speak(reply)
 
     def _example_arguments(self, name: str) -> dict:
-        return example_arguments(self._tool_schemas[name], self.session.rng)
+        return example_arguments(self._tool_schemas[name], self.session.rng,
+                                 text=self.session.examiner.own_words.observation)
 
     def _fault(self, fault: str, **fields: Any) -> None:
         self.session.journal.write(kind="fault", fault=fault, **fields)
@@ -636,7 +637,7 @@ class LiveConnection:
         calls = []
         for name in names:
             schema = self._tool_schemas[name]
-            arguments = example_arguments(schema, self.session.rng)
+            arguments = self._example_arguments(name)
             if not valid:
                 arguments = broken_arguments(arguments, schema)
             forced = self.session.misbehaviour.forced_arguments(name)

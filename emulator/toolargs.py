@@ -53,10 +53,15 @@ def schema_errors(schema: dict, value: Any) -> list[str]:
     ]
 
 
-def example_arguments(schema: dict, rng: random.Random) -> Any:
-    """A value valid against schema, with seeded choices where the schema leaves room."""
+# What a string field says (a mark's evidence) where the caller gives no words of the session's language.
+OBSERVATION = "Observed consistently across the candidate's answers."
+
+
+def example_arguments(schema: dict, rng: random.Random, *, text: str = OBSERVATION) -> Any:
+    """A value valid against schema, with seeded choices where the schema leaves room; text is
+    what a string says."""
     if "anyOf" in schema or "oneOf" in schema:
-        return example_arguments((schema.get("anyOf") or schema.get("oneOf"))[0], rng)
+        return example_arguments((schema.get("anyOf") or schema.get("oneOf"))[0], rng, text=text)
     if "enum" in schema:
         return rng.choice(schema["enum"])
     if "const" in schema:
@@ -66,19 +71,19 @@ def example_arguments(schema: dict, rng: random.Random) -> Any:
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object":
         return {
-            name: example_arguments(prop, rng) for name, prop in schema.get("properties", {}).items()
+            name: example_arguments(prop, rng, text=text) for name, prop in schema.get("properties", {}).items()
         }
     if kind == "array":
         count = max(1, schema.get("minItems", 1))
         count = min(count, schema.get("maxItems", count))
-        return [example_arguments(schema.get("items", {}), rng) for _ in range(count)]
+        return [example_arguments(schema.get("items", {}), rng, text=text) for _ in range(count)]
     if kind in ("number", "integer"):
         return _example_number(schema, rng, integer=kind == "integer")
     if kind == "boolean":
         return True
     if kind == "null":
         return None
-    return _example_string(schema)
+    return _example_string(schema, text or OBSERVATION)
 
 
 def _example_number(schema: dict, rng: random.Random, *, integer: bool) -> float | int:
@@ -98,8 +103,7 @@ def _example_number(schema: dict, rng: random.Random, *, integer: bool) -> float
     return int(value) if integer else value
 
 
-def _example_string(schema: dict) -> str:
-    text = "Observed consistently across the candidate's answers."
+def _example_string(schema: dict, text: str) -> str:
     minimum = schema.get("minLength", 0)
     while len(text) < minimum:
         text += " " + text

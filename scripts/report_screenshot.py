@@ -2,11 +2,13 @@
 record, as headless Chromium shows them at 1280 px wide (issue 26: labels in the exam's
 language, marks with their maxima, no sideways scrolling).
 
-    uv run python scripts/report_screenshot.py
+    uv run python scripts/report_screenshot.py [RECORD]
 
-The record is the hand-made fixture tests/data/report_fr/session.json (a French oral exam's
-record as viva writes it, with `language` and `result_schemas`), copied into a temporary
-folder of records beside a silent recording.wav as long as the session, so the page shows its
+RECORD is a session's folder, as `viva simulate` writes it (docs/ shows a DELF B1 run's:
+`viva simulate configs/delf_b1_oral.yaml --candidate candidates/delf_b1_steady.yaml`). It is
+copied into a temporary folder of records, so the index shows it alone. Without RECORD: the
+hand-made fixture tests/data/report_fr/session.json (a French oral exam's record as viva
+writes it), beside a silent recording.wav as long as the session, so the page shows its
 player. Chromium is Debian's (/usr/bin/chromium, installed by scripts/setup.sh), driven by
 Playwright as in tests/test_report_browser.py.
 """
@@ -37,15 +39,23 @@ def silent_recording(path: Path, seconds: float, *, rate: int = 8000) -> None:
         wav.writeframes(bytes(4 * int(seconds * rate)))
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as temp:
         records = Path(temp) / "sessions"
-        folder = records / "20261207-101500-fr01"
-        folder.mkdir(parents=True)
-        shutil.copyfile(FIXTURE, folder / "session.json")
-        silent_recording(folder / "recording.wav", 340.0)
+        if argv:
+            record = Path(argv[0])
+            if not (record / "session.json").is_file():
+                print(f"{record}: expected a session's folder, with its session.json", file=sys.stderr)
+                return 2
+            folder = records / record.name
+            shutil.copytree(record, folder)
+        else:
+            folder = records / "20261207-101500-fr01"
+            folder.mkdir(parents=True)
+            shutil.copyfile(FIXTURE, folder / "session.json")
+            silent_recording(folder / "recording.wav", 340.0)
         index = write_reports(records)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
@@ -67,4 +77,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -404,8 +404,8 @@ def read_journal(path) -> list[dict]:
 
 
 def _words(text: str) -> str:
-    """Lower case, words only: how a line is found in what the examiner said."""
-    return " ".join(re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("’", "'")))
+    """Lower case, words only (of any script): how a line is found in what the examiner said."""
+    return " ".join(re.findall(r"[^\W_]+(?:'[^\W_]+)?", text.lower().replace("’", "'")))
 
 
 def journal(record) -> list[dict]:
@@ -881,7 +881,7 @@ def test_each_format_is_conducted_from_its_yaml_with_every_step_and_timer_kept(s
     assert code == 0, stderr[-3000:]
     data = json.loads((record / "session.json").read_text())
     config, answers, scale = FORMATS[name]
-    exam = load_config(ROOT / config).exam
+    exam = as_drawn(load_config(ROOT / config), data).exam  # its timers as shipped: the run's are scaled
     assert data["outcome"] == "completed" and data["result_source"] == "tool_call", data["end_reason"]
     assert schema_errors(exam.tools[0].parameters, data["result"]) == []
     assert data["metrics"]["closing_phrases_heard"] == 1
@@ -919,6 +919,56 @@ def test_each_format_is_conducted_from_its_yaml_with_every_step_and_timer_kept(s
         assert cut["after_s"] == pytest.approx(limit_of(part, cut["step"]) * scale, abs=0.5), cut
 
 
+# The formats in a language other than English (issue 26), and words of English that neither
+# French nor Spanish has: one of them in what the examiner said is English heard.
+OTHER_LANGUAGES = [name for name in FORMATS if not load_config(ROOT / FORMATS[name][0]).llm.language.startswith("en")]
+ENGLISH_ONLY = {"the", "you", "your", "is", "are", "and", "of", "to", "what", "please", "thank", "that", "this",
+                "will", "should", "now", "topic", "about", "begin", "time", "let's", "say"}
+
+
+@pytest.mark.parametrize("name", OTHER_LANGUAGES)
+def test_a_format_in_another_language_is_heard_only_in_it_in_its_voice_and_no_role_recites_its_brief(
+        sessions, name):
+    """From the emulator's journal: the setup named the exam's language and the examiner spoke it
+    in espeak-ng's voice for it; no English word in anything said; in a role, no turn says two
+    sentences of the brief, and none of its directions to the actor is said."""
+    code, _, stderr, record = sessions[name]
+    assert code == 0, stderr[-3000:]
+    config = run_config(record)
+    entries = journal(record)
+    language = config.llm.language
+    setups = [e for e in entries if e["kind"] == "setup"]
+    assert setups and {e["language"] for e in setups} == {language}
+    subtag = language.split("-")[0].lower()
+    voices = {e["espeak_voice"] for e in setups}
+    assert voices == {None} or all(voice.split("-")[0] == subtag for voice in voices), voices  # None: no espeak-ng
+    turns = examiner_turns(entries)
+    assert turns
+    english = [(turn["text"], sorted(set(turn["words"].split()) & ENGLISH_ONLY)) for turn in turns
+               if set(turn["words"].split()) & ENGLISH_ONLY]
+    assert english == [], f"English heard in a {language} exam: {english}"
+    for part in config.exam.parts:
+        if not part.role:
+            continue
+        # A sentence of the brief, less its first two words (the subject and verb a first-person
+        # telling changes: "Vous organisez" / "J'organise").
+        tails = [" ".join(_words(sentence).split()[2:]) for sentence in re.split(r"(?<=[.!?])\s+", part.role.brief)]
+        tails = [tail for tail in tails if len(tail.split()) >= 3]
+        for turn in turns:
+            held = [tail for tail in tails if tail in turn["words"]]
+            assert len(held) <= 1, f"one turn of the role of {part.name!r} says {len(held)} sentences of its " \
+                                   f"brief: {turn['text']!r}"
+        said = [fragment for fragment in ROLE_DIRECTIONS.get(name, []) for turn in turns
+                if _words(fragment) in turn["words"]]
+        assert said == [], f"the role of {part.name!r} said its directions: {said}"
+
+
+# Directions to the actor in the shipped briefs, as a person would say them or as written: the
+# role never says them.
+ROLE_DIRECTIONS = {"delf_b1_oral": ["restez polie", "reste polie", "en français courant", "mener la conversation"],
+                   "dele_a2_oral": ["frases cortas", "lleve la conversación", "habla despacio", "hablo despacio"]}
+
+
 @pytest.mark.parametrize("fault", ["tool_call_and_speak", "speak_instead_of_tool_call"])
 def test_marks_said_aloud_never_reach_the_candidate_and_the_result_is_still_had(sessions, fault):
     from viva.harness.summary import examiner_before_closing_s
@@ -939,8 +989,20 @@ def test_marks_said_aloud_never_reach_the_candidate_and_the_result_is_still_had(
 
 
 def run_config(record):
-    """The config a run was given (a format's with its timers scaled, as written for the run)."""
-    return load_config(ROOT / json.loads((record / "session.json").read_text())["config"])
+    """The config a run was given (a format's with its timers scaled, as written for the run),
+    with the cards the session drew (its `cards_drawn` event's seed draws them again)."""
+    data = json.loads((record / "session.json").read_text())
+    return as_drawn(load_config(ROOT / data["config"]), data)
+
+
+def as_drawn(config, data: dict):
+    """config with the cards a session's record says it drew (its seed draws them again)."""
+    drawn = [event for event in data["events"] if event["type"] == "cards_drawn"]
+    if not drawn:
+        return config
+    exam = config.exam.drawn(drawn[0]["seed"])
+    assert {part.name: part.cue_card.topic for part in exam.parts if part.cue_cards} == drawn[0]["cards"]
+    return config.model_copy(update={"exam": exam})
 
 
 def examiner_turns(entries: list[dict]) -> list[dict]:
@@ -1069,15 +1131,27 @@ def preparations(exam, parts) -> list[tuple[str | None, str, float]]:
     """Each silent preparation, in order: (what the turn before it says, or None: the turn before
     the one after it; what the turn after it says; its seconds)."""
     out = []
-    for part in parts:
+    for i, part in enumerate(parts):
         start_line = exam.words_of(part).start_line
         if part.cue_card and part.prep_s:
-            out.append((part.cue_card.topic, start_line, part.prep_s))
+            # A card prepared now and presented later (no long turn here): the exam goes on.
+            after = start_line if part.starts_timed_answer else next_line(exam, part, parts[i + 1:])
+            out.append((part.cue_card.topic, after, part.prep_s))
+        elif part.prep_s:  # after the part's intro (a role's reading time): then its first prompt
+            out.append((part.intro, prompts(part)[0], part.prep_s))
         if part.question_prep_s:
             out += [(question, start_line, part.question_prep_s) for question in part.questions]
-        if part.role and part.prep_s:  # reading time, after the part's intro
-            out.append((part.intro, part.role.opening_line, part.prep_s))
     return out
+
+
+def next_line(exam, part, later_parts) -> str:
+    """What is said after a part's cue card when no long turn follows it: the part's first
+    question, else the next part's intro or first prompt, else the closing."""
+    if part.questions:
+        return part.questions[0]
+    if later_parts:
+        return later_parts[0].intro or prompts(later_parts[0])[0]
+    return exam.closing_phrase
 
 
 @pytest.mark.parametrize("name", JOURNAL_RUNS)

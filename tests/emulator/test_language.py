@@ -168,6 +168,29 @@ async def test_a_session_in_french_speaks_in_a_french_voice_and_improvises_in_fr
     assert emulator.sessions["fr"].espeak_voice == "fr-fr"
 
 
+async def test_a_french_examiners_marks_give_their_evidence_in_french(emulator, exam):
+    from tests.emulator.test_cues import ASSESS
+
+    client = sdk_client(emulator, session_id="fr-marks")
+    async with client.aio.live.connect(model=MODEL, config=config_in(exam, "fr-FR")) as session:
+        await session.send_client_content(turns=user(wording.cue(wording.say(FR_LINE), now=True)), turn_complete=True)
+        await receive_turn(session)
+        await session.send_client_content(turns=user(ASSESS), turn_complete=False)
+        await send_answer(session, SPEECH)
+        called = await receive_turn(session)
+    (call,) = called.tool_calls
+    strings = [value for value in _leaves(call.args) if isinstance(value, str)]
+    assert strings and set(strings) == {FRENCH.observation}, strings
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
+
+
 async def test_a_session_naming_no_language_speaks_english_as_before(emulator, exam):
     client = sdk_client(emulator, session_id="en")
     async with client.aio.live.connect(model=MODEL, config=config_in(exam, None)) as session:
