@@ -4,9 +4,10 @@ language, marks with their maxima, no sideways scrolling).
 
     uv run python scripts/report_screenshot.py [RECORD]
 
-RECORD is a session's folder, as `viva simulate` writes it (docs/ shows a DELF B1 run's:
-`viva simulate configs/delf_b1_oral.yaml --candidate candidates/delf_b1_steady.yaml`). It is
-copied into a temporary folder of records, so the index shows it alone. Without RECORD: the
+RECORD is a session's folder, as `viva simulate` writes it (docs/ shows the DELF B1 run of
+tests/test_simulate.py against the bare emulator, its timers scaled: the suite's
+sessions0/delf_b1_oral/<session id>). It is copied into a temporary folder of records, so the
+index shows it alone. Without RECORD: the
 hand-made fixture tests/data/report_fr/session.json (a French oral exam's record as viva
 writes it), beside a silent recording.wav as long as the session, so the page shows its
 player. Chromium is Debian's (/usr/bin/chromium, installed by scripts/setup.sh), driven by
